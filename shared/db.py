@@ -1,0 +1,43 @@
+"""The async engine and session factory shared by the API and the worker.
+
+The edge (a request, a job) owns a session and decides commit or rollback; code
+below it receives the session and only flushes.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.settings import Settings, get_settings
+
+
+def create_engine(settings: Settings | None = None, **overrides: object) -> AsyncEngine:
+    settings = settings or get_settings()
+    options: dict[str, object] = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_pre_ping": True,
+        "echo": settings.db_echo,
+    }
+    options.update(overrides)
+    return create_async_engine(settings.database_url, **options)
+
+
+def create_session_factory(bind: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # expire_on_commit=False: objects stay readable after commit; under asyncio an
+    # expired attribute would need an implicit (forbidden) lazy load to refresh.
+    return async_sessionmaker(bind, class_=AsyncSession, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One transaction at the edge: commit if the block succeeds, roll back otherwise."""
+    async with factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise

@@ -1,0 +1,50 @@
+"""Metadata conventions and column helpers shared by every table."""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import CheckConstraint, DateTime, func
+from sqlmodel import Field, SQLModel
+
+# Every constraint and index gets a predictable name, so migrations can address
+# them and shared.errors can map a violated constraint to a domain error.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+# Every relationship refuses implicit loading: under asyncio a lazy load is a bug
+# (MissingGreenlet at best, an N+1 at worst), so load explicitly or fail loudly.
+RAISE = "raise"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def created_at_field() -> Any:
+    return Field(
+        default_factory=utcnow,
+        sa_type=DateTime(timezone=True),
+        sa_column_kwargs={"server_default": func.now(), "nullable": False},
+    )
+
+
+def updated_at_field() -> Any:
+    return Field(
+        default_factory=utcnow,
+        sa_type=DateTime(timezone=True),
+        sa_column_kwargs={"server_default": func.now(), "onupdate": func.now(), "nullable": False},
+    )
+
+
+def one_of(column: str, values: type[StrEnum], name: str) -> CheckConstraint:
+    """CHECK that `column` holds one of the enum's values (VARCHAR + CHECK, no PG enum type,
+    so adding a value is a one-line migration)."""
+    allowed = ", ".join(f"'{member.value}'" for member in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name)

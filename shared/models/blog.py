@@ -1,0 +1,116 @@
+"""Blog: users, posts and moderated comments."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Optional
+
+from sqlalchemy import CheckConstraint, DateTime, Index, String, Text, func, text
+from sqlmodel import Field, Relationship, SQLModel
+
+from shared.models.base import RAISE, created_at_field, one_of, updated_at_field
+
+if TYPE_CHECKING:
+    from shared.models.catalog import Category
+
+
+class Role(StrEnum):
+    author = "author"
+    moderator = "moderator"
+    admin = "admin"
+
+
+class PostStatus(StrEnum):
+    draft = "draft"
+    published = "published"
+    archived = "archived"
+
+
+class ModerationState(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class User(SQLModel, table=True):
+    # "user" is a reserved word in PostgreSQL; a plain name keeps raw SQL unquoted.
+    __tablename__ = "user_account"
+    __table_args__ = (
+        CheckConstraint("char_length(username) BETWEEN 3 AND 50", name="username_length"),
+        # Emails are unique whatever their case: the index is on lower(email).
+        Index("uq_user_account_email_lower", func.lower(text("email")), unique=True),
+        one_of("role", Role, "role_valid"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=50, unique=True)
+    email: str = Field(max_length=320)
+    hashed_password: str = Field(sa_type=Text)
+    role: str = Field(default=Role.author, sa_type=String(20), sa_column_kwargs={"server_default": "author"})
+    is_active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    created_at: datetime = created_at_field()
+
+    posts: list["Post"] = Relationship(back_populates="author", sa_relationship_kwargs={"lazy": RAISE})
+    comments: list["Comment"] = Relationship(
+        back_populates="author",
+        sa_relationship_kwargs={"lazy": RAISE, "foreign_keys": "Comment.author_id"},
+    )
+
+
+class Post(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_post_status_created_at", "status", "created_at"),
+        # Trigram GIN index: serves case-insensitive substring search (title ILIKE '%q%').
+        Index("ix_post_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}),
+        CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="title_length"),
+        one_of("status", PostStatus, "status_valid"),
+    )
+    __mapper_args__ = {"eager_defaults": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    content: str = Field(sa_type=Text)
+    status: str = Field(
+        default=PostStatus.draft, sa_type=String(20), sa_column_kwargs={"server_default": "draft"}
+    )
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+    # RESTRICT: deleting a user with posts must be an explicit decision, not a cascade.
+    author_id: int = Field(foreign_key="user_account.id", ondelete="RESTRICT", index=True)
+    category_id: int | None = Field(default=None, foreign_key="category.id", ondelete="SET NULL", index=True)
+
+    author: "User" = Relationship(back_populates="posts", sa_relationship_kwargs={"lazy": RAISE})
+    category: Optional["Category"] = Relationship(back_populates="posts", sa_relationship_kwargs={"lazy": RAISE})
+    comments: list["Comment"] = Relationship(
+        back_populates="post", passive_deletes=True, sa_relationship_kwargs={"lazy": RAISE}
+    )
+
+
+class Comment(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_comment_post_id_state", "post_id", "moderation_state"),
+        one_of("moderation_state", ModerationState, "moderation_state_valid"),
+        # A decided comment records when; a pending one has no decision time.
+        CheckConstraint(
+            "(moderation_state = 'pending') = (moderated_at IS NULL)", name="moderated_at_matches_state"
+        ),
+        CheckConstraint("char_length(content) BETWEEN 1 AND 10000", name="content_length"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    content: str = Field(sa_type=Text)
+    created_at: datetime = created_at_field()
+    post_id: int = Field(foreign_key="post.id", ondelete="CASCADE")
+    author_id: int = Field(foreign_key="user_account.id", ondelete="RESTRICT", index=True)
+    moderation_state: str = Field(
+        default=ModerationState.pending, sa_type=String(20), sa_column_kwargs={"server_default": "pending"}
+    )
+    moderation_reason: str | None = Field(default=None, max_length=500)
+    moderated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # NULL with a decision means the rules decided; a user id means a moderator did,
+    # and automatic moderation never overwrites that.
+    moderated_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+
+    post: Post = Relationship(back_populates="comments", sa_relationship_kwargs={"lazy": RAISE})
+    author: User = Relationship(
+        back_populates="comments", sa_relationship_kwargs={"lazy": RAISE, "foreign_keys": "Comment.author_id"}
+    )

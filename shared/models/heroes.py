@@ -1,0 +1,96 @@
+"""Teams, heroes, their items, and the audit trail of transfers.
+
+The hero rules live twice on purpose: as pydantic validators on HeroBase (clear
+messages for API input) and as named CHECK/UNIQUE constraints (so no write path,
+raw SQL and bulk jobs included, can store a bad hero).
+"""
+
+from datetime import datetime
+from typing import Optional, Self
+
+from pydantic import field_validator, model_validator
+from sqlalchemy import CheckConstraint, DateTime, Index, UniqueConstraint
+from sqlmodel import Field, Relationship, SQLModel
+
+from shared.models.base import RAISE, created_at_field
+
+ADULT_AGE = 18
+YOUNG_HERO_MAX_POWER = 50
+
+
+class TeamBase(SQLModel):
+    name: str = Field(min_length=1, max_length=100)
+    headquarters: str | None = Field(default=None, max_length=200)
+
+
+class Team(TeamBase, table=True):
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    heroes: list["Hero"] = Relationship(back_populates="team", sa_relationship_kwargs={"lazy": RAISE})
+
+
+class HeroBase(SQLModel):
+    name: str = Field(min_length=1, max_length=100)
+    secret_identity: str = Field(min_length=1, max_length=100)
+    age: int = Field(gt=0)
+    power_level: float = Field(ge=0, le=100)
+
+    @field_validator("name")
+    @classmethod
+    def name_must_not_be_secret(cls, value: str) -> str:
+        if value.strip().lower() == "secret":
+            raise ValueError('name cannot be "secret" (in any case)')
+        return value
+
+    @model_validator(mode="after")
+    def young_heroes_have_limited_power(self) -> Self:
+        if self.age < ADULT_AGE and self.power_level > YOUNG_HERO_MAX_POWER:
+            raise ValueError(
+                f"a hero under {ADULT_AGE} cannot have a power level above {YOUNG_HERO_MAX_POWER}"
+            )
+        return self
+
+
+class Hero(HeroBase, table=True):
+    __table_args__ = (
+        CheckConstraint("age > 0", name="positive_age"),
+        CheckConstraint("power_level >= 0 AND power_level <= 100", name="valid_power_level"),
+        CheckConstraint("lower(btrim(name)) <> 'secret'", name="name_not_secret"),
+        CheckConstraint(f"age >= {ADULT_AGE} OR power_level <= {YOUNG_HERO_MAX_POWER}", name="young_hero_power"),
+        UniqueConstraint("name", "secret_identity"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int | None = Field(default=None, foreign_key="team.id", ondelete="SET NULL", index=True)
+
+    team: Team | None = Relationship(back_populates="heroes", sa_relationship_kwargs={"lazy": RAISE})
+    # The items go with their hero, in the database (ON DELETE CASCADE), also for bulk deletes.
+    items: list["Item"] = Relationship(
+        back_populates="hero", passive_deletes=True, sa_relationship_kwargs={"lazy": RAISE}
+    )
+
+
+class Item(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(min_length=1, max_length=100)
+    hero_id: int = Field(foreign_key="hero.id", ondelete="CASCADE", index=True)
+
+    hero: Optional[Hero] = Relationship(back_populates="items", sa_relationship_kwargs={"lazy": RAISE})
+
+
+class TransferLog(SQLModel, table=True):
+    """One row per committed transfer. No foreign keys on purpose: an audit trail
+    outlives the hero and the teams it names."""
+
+    __tablename__ = "transfer_log"
+    __table_args__ = (Index("ix_transfer_log_hero_id_transfer_date", "hero_id", "transfer_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    hero_id: int
+    from_team_id: int | None = None
+    to_team_id: int | None = None
+    transfer_date: datetime = Field(sa_type=DateTime(timezone=True))
+    requested_by_id: int | None = None
+    idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
+    logged_at: datetime = created_at_field()
