@@ -164,9 +164,7 @@ def upgrade() -> None:
         sa.CheckConstraint("taggable_type IN ('article', 'image')", name=op.f("ck_tag_taggable_type_valid")),
         sa.CheckConstraint("char_length(name) BETWEEN 1 AND 50", name=op.f("ck_tag_name_length")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tag")),
-        sa.UniqueConstraint(
-            "taggable_type", "taggable_id", "name", name=op.f("uq_tag_taggable_type_taggable_id_name")
-        ),
+        sa.UniqueConstraint("taggable_type", "taggable_id", "name", name=op.f("uq_tag_taggable_type_taggable_id_name")),
     )
     op.create_index("ix_tag_name", "tag", ["name"], unique=False)
     op.create_table(
@@ -190,9 +188,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_transfer_log")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_transfer_log_idempotency_key")),
     )
-    op.create_index(
-        "ix_transfer_log_hero_id_transfer_date", "transfer_log", ["hero_id", "transfer_date"], unique=False
-    )
+    op.create_index("ix_transfer_log_hero_id_transfer_date", "transfer_log", ["hero_id", "transfer_date"], unique=False)
     op.create_table(
         "user_account",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -202,18 +198,12 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=20), server_default="author", nullable=False),
         sa.Column("is_active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint(
-            "role IN ('author', 'moderator', 'admin')", name=op.f("ck_user_account_role_valid")
-        ),
-        sa.CheckConstraint(
-            "char_length(username) BETWEEN 3 AND 50", name=op.f("ck_user_account_username_length")
-        ),
+        sa.CheckConstraint("role IN ('author', 'moderator', 'admin')", name=op.f("ck_user_account_role_valid")),
+        sa.CheckConstraint("char_length(username) BETWEEN 3 AND 50", name=op.f("ck_user_account_username_length")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_account")),
         sa.UniqueConstraint("username", name=op.f("uq_user_account_username")),
     )
-    op.create_index(
-        "uq_user_account_email_lower", "user_account", [sa.literal_column("lower(email)")], unique=True
-    )
+    op.create_index("uq_user_account_email_lower", "user_account", [sa.literal_column("lower(email)")], unique=True)
     op.create_table(
         "article",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -253,9 +243,7 @@ def upgrade() -> None:
         "enrollment",
         sa.Column("student_id", sa.Integer(), nullable=False),
         sa.Column("course_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "enrollment_date", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("enrollment_date", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("grade", sa.String(length=2), nullable=True),
         sa.Column("semester", sa.String(length=10), nullable=False),
         sa.Column("year", sa.Integer(), nullable=False),
@@ -285,9 +273,7 @@ def upgrade() -> None:
         sa.CheckConstraint("age > 0", name=op.f("ck_hero_positive_age")),
         sa.CheckConstraint("age >= 18 OR power_level <= 50", name=op.f("ck_hero_young_hero_power")),
         sa.CheckConstraint("power_level >= 0 AND power_level <= 100", name=op.f("ck_hero_valid_power_level")),
-        sa.ForeignKeyConstraint(
-            ["team_id"], ["team.id"], name=op.f("fk_hero_team_id_team"), ondelete="SET NULL"
-        ),
+        sa.ForeignKeyConstraint(["team_id"], ["team.id"], name=op.f("fk_hero_team_id_team"), ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hero")),
         sa.UniqueConstraint("name", "secret_identity", name=op.f("uq_hero_name_secret_identity")),
     )
@@ -379,9 +365,7 @@ def upgrade() -> None:
             "moderation_state IN ('pending', 'approved', 'rejected')",
             name=op.f("ck_comment_moderation_state_valid"),
         ),
-        sa.CheckConstraint(
-            "char_length(content) BETWEEN 1 AND 10000", name=op.f("ck_comment_content_length")
-        ),
+        sa.CheckConstraint("char_length(content) BETWEEN 1 AND 10000", name=op.f("ck_comment_content_length")),
         sa.ForeignKeyConstraint(
             ["author_id"],
             ["user_account.id"],
@@ -394,9 +378,7 @@ def upgrade() -> None:
             name=op.f("fk_comment_moderated_by_id_user_account"),
             ondelete="SET NULL",
         ),
-        sa.ForeignKeyConstraint(
-            ["post_id"], ["post.id"], name=op.f("fk_comment_post_id_post"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["post_id"], ["post.id"], name=op.f("fk_comment_post_id_post"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_comment")),
     )
     op.create_index(op.f("ix_comment_author_id"), "comment", ["author_id"], unique=False)
@@ -406,9 +388,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("hero_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["hero_id"], ["hero.id"], name=op.f("fk_item_hero_id_hero"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["hero_id"], ["hero.id"], name=op.f("fk_item_hero_id_hero"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_item")),
     )
     op.create_index(op.f("ix_item_hero_id"), "item", ["hero_id"], unique=False)

@@ -69,9 +69,7 @@ class Post(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=200)
     content: str = Field(sa_type=Text)
-    status: str = Field(
-        default=PostStatus.draft, sa_type=String(20), sa_column_kwargs={"server_default": "draft"}
-    )
+    status: str = Field(default=PostStatus.draft, sa_type=String(20), sa_column_kwargs={"server_default": "draft"})
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
     # RESTRICT: deleting a user with posts must be an explicit decision, not a cascade.
@@ -90,9 +88,7 @@ class Comment(SQLModel, table=True):
         Index("ix_comment_post_id_state", "post_id", "moderation_state"),
         one_of("moderation_state", ModerationState, "moderation_state_valid"),
         # A decided comment records when; a pending one has no decision time.
-        CheckConstraint(
-            "(moderation_state = 'pending') = (moderated_at IS NULL)", name="moderated_at_matches_state"
-        ),
+        CheckConstraint("(moderation_state = 'pending') = (moderated_at IS NULL)", name="moderated_at_matches_state"),
         CheckConstraint("char_length(content) BETWEEN 1 AND 10000", name="content_length"),
     )
 

@@ -6,7 +6,7 @@ raw SQL and bulk jobs included, can store a bad hero).
 """
 
 from datetime import datetime
-from typing import Optional, Self
+from typing import Self
 
 from pydantic import field_validator, model_validator
 from sqlalchemy import CheckConstraint, DateTime, Index, UniqueConstraint
@@ -46,9 +46,7 @@ class HeroBase(SQLModel):
     @model_validator(mode="after")
     def young_heroes_have_limited_power(self) -> Self:
         if self.age < ADULT_AGE and self.power_level > YOUNG_HERO_MAX_POWER:
-            raise ValueError(
-                f"a hero under {ADULT_AGE} cannot have a power level above {YOUNG_HERO_MAX_POWER}"
-            )
+            raise ValueError(f"a hero under {ADULT_AGE} cannot have a power level above {YOUNG_HERO_MAX_POWER}")
         return self
 
 
@@ -76,7 +74,7 @@ class Item(SQLModel, table=True):
     name: str = Field(min_length=1, max_length=100)
     hero_id: int = Field(foreign_key="hero.id", ondelete="CASCADE", index=True)
 
-    hero: Optional[Hero] = Relationship(back_populates="items", sa_relationship_kwargs={"lazy": RAISE})
+    hero: Hero | None = Relationship(back_populates="items", sa_relationship_kwargs={"lazy": RAISE})
 
 
 class TransferLog(SQLModel, table=True):

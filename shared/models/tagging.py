@@ -86,9 +86,7 @@ class Article(SQLModel, table=True):
         # Partial index: only published rows, the ones public listings read, newest first.
         Index("ix_article_published_created_at", "created_at", postgresql_where=text("status = 'published'")),
         # Trigram GIN index serving case-insensitive title search (title ILIKE '%q%').
-        Index(
-            "ix_article_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}
-        ),
+        Index("ix_article_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}),
         one_of("status", ArticleStatus, "status_valid"),
         CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="title_length"),
     )
@@ -98,9 +96,7 @@ class Article(SQLModel, table=True):
     title: str = Field(max_length=200)
     content: str = Field(sa_type=Text)
     author_id: int = Field(foreign_key="user_account.id", ondelete="RESTRICT")
-    status: str = Field(
-        default=ArticleStatus.draft, sa_type=String(20), sa_column_kwargs={"server_default": "draft"}
-    )
+    status: str = Field(default=ArticleStatus.draft, sa_type=String(20), sa_column_kwargs={"server_default": "draft"})
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 
