@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.errors import constraint_errors
 from shared.settings import Settings, get_settings
 
 
@@ -37,7 +38,14 @@ async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterat
     async with factory() as session:
         try:
             yield session
-            await session.commit()
+            with constraint_errors():  # deferred constraints fire at commit
+                await session.commit()
         except BaseException:
             await session.rollback()
             raise
+
+
+async def flush(session: AsyncSession) -> None:
+    """Flush pending changes; a violated constraint surfaces as a typed ConstraintViolation."""
+    with constraint_errors():
+        await session.flush()

@@ -27,6 +27,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Timestamps are stamped in Python (one clock for insert and update, values known without
+# a round trip); the server default covers rows written by raw SQL.
 def created_at_field() -> Any:
     return Field(
         default_factory=utcnow,
@@ -39,7 +41,7 @@ def updated_at_field() -> Any:
     return Field(
         default_factory=utcnow,
         sa_type=DateTime(timezone=True),
-        sa_column_kwargs={"server_default": func.now(), "onupdate": func.now(), "nullable": False},
+        sa_column_kwargs={"server_default": func.now(), "onupdate": utcnow, "nullable": False},
     )
 
 

@@ -64,7 +64,6 @@ class Post(SQLModel, table=True):
         CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="title_length"),
         one_of("status", PostStatus, "status_valid"),
     )
-    __mapper_args__ = {"eager_defaults": True}
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=200)

@@ -90,7 +90,6 @@ class Article(SQLModel, table=True):
         one_of("status", ArticleStatus, "status_valid"),
         CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="title_length"),
     )
-    __mapper_args__ = {"eager_defaults": True}
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=200)

@@ -1,0 +1,72 @@
+"""Category tree reads: whole subtrees and ancestor chains in one recursive statement each."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import Integer, literal
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.models import Category, Product
+
+
+def _subtree_ids(root_id: int):  # type: ignore[no-untyped-def]
+    """Recursive CTE of (id, depth) for `root_id` and every category below it."""
+    tree = (
+        select(col(Category.id).label("id"), literal(0, Integer).label("depth"))
+        .where(col(Category.id) == root_id)
+        .cte("subtree", recursive=True)
+    )
+    child = aliased(Category)
+    return tree.union_all(
+        select(col(child.id), (tree.c.depth + 1).label("depth")).where(col(child.parent_id) == tree.c.id)
+    )
+
+
+async def subtree(session: AsyncSession, root_id: int) -> list[tuple[Category, int]]:
+    """The category and all its descendants, any depth, with their depth below the root,
+    in ONE statement; parents come before their children."""
+    tree = _subtree_ids(root_id)
+    statement = (
+        select(Category, tree.c.depth)
+        .join(tree, col(Category.id) == tree.c.id)
+        .order_by(tree.c.depth, col(Category.name), col(Category.id))
+    )
+    return [(row[0], row[1]) for row in (await session.exec(statement)).all()]
+
+
+async def ancestors(session: AsyncSession, category_id: int) -> Sequence[Category]:
+    """The chain from the root down to the category's parent (a breadcrumb), in ONE statement.
+
+    Empty for a root; the category itself is not included.
+    """
+    chain = (
+        select(col(Category.parent_id).label("id"), literal(1, Integer).label("distance"))
+        .where(col(Category.id) == category_id)
+        .cte("ancestors", recursive=True)
+    )
+    parent = aliased(Category)
+    chain = chain.union_all(
+        select(col(parent.parent_id), (chain.c.distance + 1).label("distance")).where(col(parent.id) == chain.c.id)
+    )
+    statement = select(Category).join(chain, col(Category.id) == chain.c.id).order_by(chain.c.distance.desc())
+    return (await session.exec(statement)).all()
+
+
+async def is_descendant(session: AsyncSession, candidate_id: int, of_id: int) -> bool:
+    """Whether `candidate_id` lies in the subtree of `of_id` (itself included): moving `of_id`
+    under such a category would make a cycle."""
+    tree = _subtree_ids(of_id)
+    statement = select(tree.c.id).where(tree.c.id == candidate_id).limit(1)
+    return (await session.exec(statement)).first() is not None
+
+
+async def products_in(session: AsyncSession, category_id: int, *, descendants: bool = False) -> Sequence[Product]:
+    """Products of one category, or of its whole subtree (one statement either way)."""
+    statement = select(Product).order_by(col(Product.id))
+    if descendants:
+        tree = _subtree_ids(category_id)
+        statement = statement.join(tree, col(Product.category_id) == tree.c.id)
+    else:
+        statement = statement.where(col(Product.category_id) == category_id)
+    return (await session.exec(statement)).all()

@@ -1,0 +1,118 @@
+"""Every hero/team read pattern of the reference, async, one statement (or one per level) each."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, and_, func
+from sqlalchemy.orm import contains_eager, selectinload
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.heroes.schemas import TeamWithCount
+from shared.models import Hero, Team
+
+# selectinload sends its parent keys in chunks (500 by default), so the statement count
+# would creep up with the row count; 10,000 keys per IN keeps it one per level for any
+# page this service serves, well inside asyncpg's 32,767-parameter limit.
+EAGER_CHUNK = 10_000
+
+
+async def heroes_with_teams(session: AsyncSession, *, older_than: int = 18) -> Sequence[Hero]:
+    """Heroes older than `older_than` with their team (LEFT OUTER JOIN: teamless heroes stay).
+
+    The team comes from the same join (contains_eager), so `hero.team` is loaded
+    without a second query.
+    """
+    statement = (
+        select(Hero)
+        .outerjoin(Team, col(Hero.team_id) == col(Team.id))
+        .where(col(Hero.age) > older_than)
+        .options(contains_eager(Hero.team))  # type: ignore[arg-type]
+        .order_by(col(Hero.id))
+    )
+    return (await session.exec(statement)).all()
+
+
+async def teams_with_hero_counts(session: AsyncSession) -> list[TeamWithCount]:
+    """Every team with how many heroes it has (teams without heroes count 0)."""
+    statement = (
+        select(Team.id, Team.name, func.count(col(Hero.id)).label("hero_count"))
+        .outerjoin(Hero, col(Hero.team_id) == col(Team.id))
+        .group_by(col(Team.id))
+        .order_by(col(Team.name))
+    )
+    rows = (await session.exec(statement)).all()
+    return [TeamWithCount(id=row[0], name=row[1], hero_count=row[2]) for row in rows]
+
+
+async def filter_heroes(
+    session: AsyncSession,
+    *,
+    team_name: str | None = None,
+    min_age: int | None = None,
+    min_power: float | None = None,
+    max_power: float | None = None,
+    limit: int | None = None,
+    after_id: int | None = None,
+) -> Sequence[Hero]:
+    """Dynamic filters: only the conditions given are applied; heroes without a team are
+    included unless a team name is asked for."""
+    conditions: list[ColumnElement[bool]] = []
+    if team_name is not None:
+        conditions.append(col(Team.name) == team_name)
+    if min_age is not None:
+        conditions.append(col(Hero.age) >= min_age)
+    if min_power is not None:
+        conditions.append(col(Hero.power_level) >= min_power)
+    if max_power is not None:
+        conditions.append(col(Hero.power_level) <= max_power)
+    if after_id is not None:
+        conditions.append(col(Hero.id) > after_id)
+    statement = select(Hero).outerjoin(Team, col(Hero.team_id) == col(Team.id)).order_by(col(Hero.id))
+    if conditions:
+        statement = statement.where(and_(*conditions))
+    if limit is not None:
+        statement = statement.limit(limit)
+    return (await session.exec(statement)).all()
+
+
+async def heroes_of_oldest_team(session: AsyncSession) -> Sequence[Hero]:
+    """Heroes of the team with the highest average hero age, in ONE statement.
+
+    Ties on the average go to the lowest team id, so the answer is deterministic.
+    """
+    average_age = (
+        select(col(Hero.team_id).label("team_id"), func.avg(col(Hero.age)).label("avg_age"))
+        .where(col(Hero.team_id).is_not(None))
+        .group_by(col(Hero.team_id))
+        .subquery()
+    )
+    oldest_team = (
+        select(average_age.c.team_id)
+        .order_by(average_age.c.avg_age.desc(), average_age.c.team_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    statement = select(Hero).where(col(Hero.team_id) == oldest_team).order_by(col(Hero.id))
+    return (await session.exec(statement)).all()
+
+
+async def heroes_with_team_eager(session: AsyncSession) -> Sequence[Hero]:
+    """Eager loading one level deep: heroes and their team (two statements in all)."""
+    statement = select(Hero).options(selectinload(Hero.team, chunksize=EAGER_CHUNK)).order_by(col(Hero.id))  # type: ignore[arg-type]
+    return (await session.exec(statement)).all()
+
+
+async def teams_with_heroes(
+    session: AsyncSession, *, with_items: bool = False, team_ids: Sequence[int] | None = None
+) -> Sequence[Team]:
+    """Teams with heroes (and their items): one statement per level, whatever the row count.
+
+    selectinload, not joinedload: a joined collection repeats every team row per hero.
+    """
+    heroes = selectinload(Team.heroes, chunksize=EAGER_CHUNK)  # type: ignore[arg-type]
+    if with_items:
+        heroes = heroes.selectinload(Hero.items, chunksize=EAGER_CHUNK)  # type: ignore[arg-type]
+    statement = select(Team).options(heroes).order_by(col(Team.id))
+    if team_ids is not None:
+        statement = statement.where(col(Team.id).in_(team_ids))
+    return (await session.exec(statement)).all()
