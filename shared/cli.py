@@ -1,0 +1,83 @@
+"""The `guildhall` command: one subcommand per operational task.
+
+To add a subcommand, write a `cmd_<name>(args) -> int` function and register it in
+`build_parser()`. A subcommand that cannot reach PostgreSQL or Redis raises
+ServiceUnreachable; main() prints its one line to stderr and exits 2.
+"""
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import make_url
+
+from shared.bootstrap import ServiceUnreachable, check_postgres, check_redis, ensure_database, redact
+from shared.settings import get_settings
+
+EXIT_UNREACHABLE = 2
+
+
+async def _check_services(database_url: str, redis_url: str) -> None:
+    await check_postgres(database_url)
+    await check_redis(redis_url)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    asyncio.run(_check_services(settings.database_url, settings.redis_url))
+    print(f"PostgreSQL ok at {redact(settings.database_url)}; Redis ok at {redact(settings.redis_url)}")
+    return 0
+
+
+def cmd_create_db(args: argparse.Namespace) -> int:
+    url = get_settings().database_url
+    # ensure_database connects to the server first and raises ServiceUnreachable, so it is the check.
+    created = asyncio.run(ensure_database(url))
+    name = make_url(url).database
+    print(f"created database {name}" if created else f"database {name} already exists")
+    return 0
+
+
+def alembic_ini() -> Path:
+    # The repo root for an editable install; the working directory for an installed package
+    # (the Docker image runs from /app, where alembic.ini and migrations/ are copied).
+    for directory in (Path(__file__).resolve().parent.parent, Path.cwd()):
+        if (directory / "alembic.ini").is_file():
+            return directory / "alembic.ini"
+    raise SystemExit("alembic.ini not found: run guildhall migrate from the repository root")
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    cmd_create_db(args)
+    # Outside any event loop: migrations/env.py calls asyncio.run itself.
+    command.upgrade(Config(str(alembic_ini())), "head")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="guildhall", description="Guildhall operations.")
+    commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
+    check = commands.add_parser("check", help="check that PostgreSQL and Redis are reachable")
+    check.set_defaults(handler=cmd_check)
+    create_db = commands.add_parser("create-db", help="create the database named in DATABASE_URL if missing")
+    create_db.set_defaults(handler=cmd_create_db)
+    migrate = commands.add_parser("migrate", help="create-db, then apply every Alembic migration")
+    migrate.set_defaults(handler=cmd_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ServiceUnreachable as exc:
+        print(f"guildhall {args.command}: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
