@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 
 class DomainError(Exception):
@@ -37,7 +37,7 @@ class Conflict(DomainError):
         self.rule = rule
 
 
-ConstraintKind = Literal["unique", "check", "foreign_key", "not_null", "other"]
+ConstraintKind = Literal["unique", "check", "foreign_key", "not_null", "invalid_value", "other"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,8 @@ _SQLSTATE_KIND: dict[str, ConstraintKind] = {
     "23514": "check",
     "23503": "foreign_key",
     "23502": "not_null",
+    "22001": "invalid_value",  # string too long for its column
+    "22003": "invalid_value",  # number out of range for its column
 }
 
 # asyncpg's detail for unique/FK violations: "Key (name, secret_identity)=(Ann, A) already exists."
@@ -121,7 +123,7 @@ class ConstraintViolation(DomainError):
         self.value = value
 
 
-def translate(error: IntegrityError) -> ConstraintViolation:
+def translate(error: DBAPIError) -> ConstraintViolation:
     """Turn SQLAlchemy's IntegrityError (wrapping asyncpg's) into a ConstraintViolation."""
     cause = error.orig.__cause__ if error.orig is not None else None
     sqlstate = getattr(cause, "sqlstate", None) or getattr(error.orig, "sqlstate", None) or ""
@@ -156,3 +158,8 @@ def constraint_errors() -> Iterator[None]:
         yield
     except IntegrityError as error:
         raise translate(error) from error
+    except DBAPIError as error:
+        # A value the column cannot hold (too long, out of range) is bad input too.
+        if getattr(error.orig, "sqlstate", None) in _SQLSTATE_KIND:
+            raise translate(error) from error
+        raise

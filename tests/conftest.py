@@ -33,14 +33,14 @@ from shared.settings import get_settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def testing_database_url() -> URL:
+def database_url_for_tests() -> URL:
     if explicit := os.environ.get("TEST_DATABASE_URL"):
         return make_url(explicit)
     url = make_url(get_settings().database_url)
     return url.set(database=f"{url.database}_test")
 
 
-def testing_redis_url() -> str:
+def redis_url_for_tests() -> str:
     return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
@@ -68,7 +68,7 @@ async def recreate_database(url: URL) -> None:
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[URL]:
     """The migrated test database. Sync on purpose: migrations/env.py runs its own event loop."""
-    url = testing_database_url()
+    url = database_url_for_tests()
     asyncio.run(recreate_database(url))
     command.upgrade(alembic_config(url), "head")
     yield url
@@ -141,7 +141,7 @@ def statements(engine: AsyncEngine) -> Iterator[StatementLog]:
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(testing_redis_url())
+    client = Redis.from_url(redis_url_for_tests())
     await client.ping()
     yield client
     await client.aclose()

@@ -1,0 +1,106 @@
+"""Many-to-many with payload: Enrollment as an association object."""
+
+import pytest
+from sqlalchemy.orm import selectinload
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.courses import queries
+from shared.db import flush
+from shared.errors import ConstraintViolation
+from shared.models import Course, Enrollment, Student
+from tests.conftest import StatementLog
+
+
+async def make_school(session: AsyncSession) -> tuple[Student, Student, Course, Course]:
+    ann, bob = Student(name="Ann", email="ann@example.com"), Student(name="Bob", email="bob@example.com")
+    db, os_ = Course(name="Databases", code="CS300"), Course(name="Operating Systems", code="CS310")
+    session.add_all([ann, bob, db, os_])
+    await flush(session)
+    return ann, bob, db, os_
+
+
+async def test_an_enrollment_payload_round_trips_and_updates(session: AsyncSession) -> None:
+    ann, _, db, _ = await make_school(session)
+    session.add(Enrollment(student_id=ann.id, course_id=db.id, semester="fall", year=2026))  # type: ignore[arg-type]
+    await flush(session)
+    session.expunge_all()
+    (enrollment,) = await queries.courses_of_student(session, ann.id)  # type: ignore[arg-type]
+    assert (enrollment.semester, enrollment.year, enrollment.grade) == ("fall", 2026, None)
+    assert enrollment.enrollment_date.utcoffset() is not None
+    assert enrollment.course.code == "CS300"
+    enrollment.grade = "A-"
+    await flush(session)
+    session.expunge_all()
+    (stored,) = await queries.students_of_course(session, db.id)  # type: ignore[arg-type]
+    assert stored.grade == "A-" and stored.student.name == "Ann"
+
+
+async def test_courses_and_students_are_navigable_both_ways(session: AsyncSession, statements: StatementLog) -> None:
+    ann, bob, db, os_ = await make_school(session)
+    session.add_all(
+        [
+            Enrollment(student_id=ann.id, course_id=db.id, semester="fall", year=2026),  # type: ignore[arg-type]
+            Enrollment(student_id=ann.id, course_id=os_.id, semester="spring", year=2027),  # type: ignore[arg-type]
+            Enrollment(student_id=bob.id, course_id=db.id, semester="fall", year=2026),  # type: ignore[arg-type]
+        ]
+    )
+    await flush(session)
+    session.expunge_all()
+    student = (
+        await session.exec(
+            select(Student)
+            .where(col(Student.id) == ann.id)
+            .options(selectinload(Student.courses), selectinload(Student.enrollments))  # type: ignore[arg-type]
+        )
+    ).one()
+    assert sorted(c.code for c in student.courses) == ["CS300", "CS310"]
+    assert sorted(e.semester for e in student.enrollments) == ["fall", "spring"]
+    course = (
+        await session.exec(select(Course).where(col(Course.id) == db.id).options(selectinload(Course.students)))  # type: ignore[arg-type]
+    ).one()
+    assert sorted(s.name for s in course.students) == ["Ann", "Bob"]
+    with statements.record():
+        enrollments = await queries.courses_of_student(session, ann.id)  # type: ignore[arg-type]
+        codes = [e.course.code for e in enrollments]
+    assert statements.count == 1 and codes == ["CS300", "CS310"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "constraint"),
+    [
+        ({"grade": "E"}, "ck_enrollment_grade_valid"),
+        ({"grade": "AB"}, "ck_enrollment_grade_valid"),
+        ({"semester": "autumn"}, "ck_enrollment_semester_valid"),
+        ({"year": 1850}, "ck_enrollment_year_valid"),
+    ],
+)
+async def test_grade_semester_and_year_only_take_sane_values(
+    session: AsyncSession, payload: dict[str, object], constraint: str
+) -> None:
+    ann, _, db, _ = await make_school(session)
+    values = {"semester": "fall", "year": 2026} | payload
+    session.add(Enrollment(student_id=ann.id, course_id=db.id, **values))  # type: ignore[arg-type]
+    with pytest.raises(ConstraintViolation) as caught:
+        await flush(session)
+    assert caught.value.constraint == constraint
+
+
+async def test_enrolling_twice_is_refused(session: AsyncSession) -> None:
+    ann, _, db, _ = await make_school(session)
+    session.add(Enrollment(student_id=ann.id, course_id=db.id, semester="fall", year=2026))  # type: ignore[arg-type]
+    await flush(session)
+    session.expunge_all()
+    session.add(Enrollment(student_id=ann.id, course_id=db.id, semester="spring", year=2027))  # type: ignore[arg-type]
+    with pytest.raises(ConstraintViolation) as caught:
+        await flush(session)
+    assert caught.value.constraint == "pk_enrollment"
+
+
+async def test_a_value_too_long_for_its_column_is_a_typed_error(session: AsyncSession) -> None:
+    ann, _, db, _ = await make_school(session)
+    session.add(Enrollment(student_id=ann.id, course_id=db.id, semester="fall", year=2026, grade="A+-"))  # type: ignore[arg-type]
+    with pytest.raises(ConstraintViolation) as caught:
+        await flush(session)
+    assert caught.value.kind == "invalid_value"
+    assert "too long" in caught.value.message
