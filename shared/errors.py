@@ -37,6 +37,10 @@ class Conflict(DomainError):
         self.rule = rule
 
 
+class PermissionDenied(DomainError):
+    """The caller is known but may not do this (HTTP 403)."""
+
+
 ConstraintKind = Literal["unique", "check", "foreign_key", "not_null", "invalid_value", "other"]
 
 

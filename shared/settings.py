@@ -1,9 +1,13 @@
 """Configuration, read once from the environment (and an optional `.env`)."""
 
 from functools import lru_cache
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Good enough for a laptop, refused anywhere else (see Settings.refuse_default_secret).
+DEVELOPMENT_SECRET = "guildhall-development-secret-do-not-deploy"
 
 
 class Settings(BaseSettings):
@@ -20,6 +24,26 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_echo: bool = False
+
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", description="Outside development, a real SECRET_KEY is required."
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_SECRET), description="Signs the API's JWT access tokens (HS256)."
+    )
+    access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body accepted (413 above).")
+    max_bulk_body_bytes: int = Field(
+        default=32 * 1_048_576, ge=1024, description="Largest body of the bulk job endpoints (100,000 items)."
+    )
+
+    @model_validator(mode="after")
+    def refuse_default_secret(self) -> Self:
+        if self.environment != "development" and self.secret_key.get_secret_value() == DEVELOPMENT_SECRET:
+            raise ValueError(f"SECRET_KEY must be set when ENVIRONMENT={self.environment}")
+        if len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("SECRET_KEY must be at least 32 characters")
+        return self
 
 
 @lru_cache

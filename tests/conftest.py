@@ -12,6 +12,10 @@
 
 import asyncio
 import os
+
+# Before anything reads settings: tests run as ENVIRONMENT=test, which needs a real secret.
+os.environ.setdefault("ENVIRONMENT", "test")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789")
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field

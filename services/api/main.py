@@ -1,37 +1,32 @@
-"""The API application: factory, lifespan, and health probes.
+"""The API application: factory and lifespan. Run with `uvicorn services.api.main:app`.
 
-Run with `uvicorn services.api.main:app`. Domain routers are added here as they are written.
+Routes are thin doors into `shared/`: they parse, call the domain, and shape the response.
 """
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
+from services.api import problems
+from services.api.limits import BodySizeLimit
+from services.api.routes import auth, catalog, comments, courses, health, heroes, posts, tags, users
 from shared.db import create_engine, create_session_factory
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 
-logger = logging.getLogger(__name__)
-
-PROBE_TIMEOUT = 2.0
-
-health = APIRouter(tags=["health"])
+API_PREFIX = "/api/v1"
+REDIS_TIMEOUT = 2.0
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings = get_settings()
+    settings: Settings = app.state.settings
     engine = create_engine(settings)
     app.state.engine = engine
     app.state.session_factory = create_session_factory(engine)
     app.state.redis = Redis.from_url(
-        settings.redis_url, socket_connect_timeout=PROBE_TIMEOUT, socket_timeout=PROBE_TIMEOUT
+        settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT
     )
     try:
         yield
@@ -40,44 +35,28 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.dispose()
 
 
-@health.get("/healthz")
-async def healthz() -> dict[str, str]:
-    """Liveness: the process answers; says nothing about PostgreSQL or Redis."""
-    return {"status": "ok"}
+def create_app(settings: Settings | None = None) -> FastAPI:
+    # Settings are validated here, so a production start with the default secret fails at once.
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Guildhall",
+        version="0.1.0",
+        summary="Async SQLModel reference service: posts, comments, heroes, catalog, courses, tags.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app)
 
+    def body_limit(path: str) -> int:
+        return settings.max_bulk_body_bytes if path.startswith(f"{API_PREFIX}/jobs/") else settings.max_body_bytes
 
-async def _probe_postgres(request: Request) -> str:
-    try:
-        async with asyncio.timeout(PROBE_TIMEOUT), request.app.state.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError) as exc:  # OSError covers TimeoutError and refused connections
-        logger.warning("readyz: PostgreSQL probe failed: %r", exc)
-        return "unavailable"
-    return "ok"
+    app.add_middleware(BodySizeLimit, limit_for=body_limit)
 
-
-async def _probe_redis(request: Request) -> str:
-    try:
-        async with asyncio.timeout(PROBE_TIMEOUT):
-            await request.app.state.redis.ping()
-    except (RedisError, OSError) as exc:
-        logger.warning("readyz: Redis probe failed: %r", exc)
-        return "unavailable"
-    return "ok"
-
-
-@health.get("/readyz")
-async def readyz(request: Request, response: Response) -> dict[str, str]:
-    """Readiness: 200 when PostgreSQL and Redis both answer, 503 naming the one that did not."""
-    postgres, redis = await asyncio.gather(_probe_postgres(request), _probe_redis(request))
-    if "unavailable" in (postgres, redis):
-        response.status_code = 503
-    return {"postgres": postgres, "redis": redis}
-
-
-def create_app() -> FastAPI:
-    app = FastAPI(title="Guildhall", lifespan=lifespan)
-    app.include_router(health)
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (auth, users, posts, comments, catalog, heroes, courses, tags):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(health.router)
     return app
 
 

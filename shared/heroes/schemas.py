@@ -2,15 +2,11 @@
 
 from typing import Self
 
-from pydantic import ConfigDict, field_validator, model_validator
+from pydantic import field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from shared.models.heroes import ADULT_AGE, YOUNG_HERO_MAX_POWER, HeroBase, TeamBase
-
-
-class Strict(SQLModel):
-    # Unknown fields are refused, not silently dropped: a typo is an error.
-    model_config = ConfigDict(extra="forbid")
+from shared.schemas import Strict
 
 
 class TeamCreate(TeamBase, Strict):

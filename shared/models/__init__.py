@@ -5,6 +5,7 @@ from shared.models.blog import Comment, ModerationState, Post, PostStatus, Role,
 from shared.models.catalog import Category, Product
 from shared.models.courses import Course, Enrollment, Semester, Student
 from shared.models.heroes import Hero, HeroBase, Item, Team, TeamBase, TransferLog
+from shared.models.outbox import IdempotencyRecord, OutboxMessage, OutboxTopic
 from shared.models.tagging import Article, ArticleStatus, Image, Tag, TaggableType
 
 __all__ = [
@@ -17,9 +18,12 @@ __all__ = [
     "Enrollment",
     "Hero",
     "HeroBase",
+    "IdempotencyRecord",
     "Image",
     "Item",
     "ModerationState",
+    "OutboxMessage",
+    "OutboxTopic",
     "Post",
     "PostStatus",
     "Product",

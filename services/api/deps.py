@@ -1,0 +1,79 @@
+"""Request dependencies: the unit of work, the caller, and role checks.
+
+`SessionDep` is the request's one transaction: it commits when the endpoint returns
+and rolls back if it raises (scope="function": before the response is sent, so a
+failed commit is still reported to the client). Code below only flushes.
+"""
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.auth.tokens import InvalidToken, user_id_from_token
+from shared.db import unit_of_work
+from shared.errors import PermissionDenied
+from shared.models import Role, User
+from shared.settings import Settings
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with unit_of_work(request.app.state.session_factory) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
+
+
+async def get_optional_user(
+    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User | None:
+    """The caller, or None for an anonymous request. A token that is present but bad is a 401."""
+    if token is None:
+        return None
+    try:
+        user_id = user_id_from_token(token, settings)
+    except InvalidToken as error:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired token", UNAUTHORIZED_HEADERS) from error
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or inactive user", UNAUTHORIZED_HEADERS)
+    return user
+
+
+async def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "authentication required", UNAUTHORIZED_HEADERS)
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, User]]:
+    """A dependency admitting only callers with one of `roles` (admins always pass)."""
+    allowed = {*roles, Role.admin}
+
+    async def dependency(user: CurrentUser) -> User:
+        if user.role not in allowed:
+            raise PermissionDenied(f"this needs the role {' or '.join(sorted(allowed))}")
+        return user
+
+    return dependency
+
+
+AdminUser = Annotated[User, Depends(require_role(Role.admin))]
+ModeratorUser = Annotated[User, Depends(require_role(Role.moderator))]

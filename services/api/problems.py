@@ -1,0 +1,109 @@
+"""Every error leaves as RFC 9457 problem details (`application/problem+json`), one shape.
+
+422 lists each invalid field with its path and rule; 409 names the violated rule;
+nothing here ever turns bad input into a 500.
+"""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.errors import Conflict, ConstraintViolation, DomainError, NotFound, PermissionDenied
+from shared.schemas import InvalidCursor
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    rule: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    rule: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, rule=rule, errors=errors)
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+async def on_validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = [FieldError(field=_field_path(e["loc"]), message=e["msg"], type=e["type"]) for e in error.errors()]
+    summary = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return problem_response(422, f"invalid input: {summary}{more}", errors=errors)
+
+
+async def on_http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    return problem_response(error.status_code, str(error.detail), headers=getattr(error, "headers", None))
+
+
+async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DomainError)
+    if isinstance(error, NotFound):
+        return problem_response(404, error.message)
+    if isinstance(error, PermissionDenied):
+        return problem_response(403, error.message)
+    if isinstance(error, InvalidCursor):
+        return problem_response(
+            422, error.message, errors=[FieldError(field="query.cursor", message=error.message, type="cursor")]
+        )
+    if isinstance(error, Conflict):
+        return problem_response(409, error.message, rule=error.rule)
+    if isinstance(error, ConstraintViolation):
+        errors = [FieldError(field=f, message=error.message, type=error.kind) for f in error.fields] or None
+        # A broken uniqueness or reference contradicts existing state (409); a value outside
+        # its rule is invalid input (422), caught here when validation upstream missed it.
+        status = 409 if error.kind in ("unique", "foreign_key", "other") else 422
+        return problem_response(status, error.message, rule=error.constraint, errors=errors)
+    return problem_response(400, error.message)
+
+
+async def on_unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return problem_response(500, "internal error; it has been logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(Exception, on_unexpected_error)
+
+
+# Documented on every router, so OpenAPI shows the problem shape for each error status.
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"model": Problem, "description": HTTPStatus(status).phrase, "content": {PROBLEM_JSON: {}}}
+        for status in statuses
+    }

@@ -1,0 +1,5 @@
+"""Catalog routes (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["catalog"])

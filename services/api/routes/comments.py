@@ -1,0 +1,5 @@
+"""Comments routes (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["comments"])

@@ -1,0 +1,5 @@
+"""Courses routes (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["courses"])

@@ -1,0 +1,5 @@
+"""Heroes routes (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["heroes"])

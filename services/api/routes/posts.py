@@ -1,0 +1,5 @@
+"""Posts routes (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["posts"])

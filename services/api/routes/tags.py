@@ -1,0 +1,5 @@
+"""Tags routes (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["tags"])

@@ -1,0 +1,42 @@
+"""User shapes. The password hash never leaves the server: no Read schema carries it."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from shared.models.blog import Role
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
+    email: EmailStr = Field(max_length=320)
+    password: str = Field(min_length=8, max_length=256)
+    role: Role = Role.author
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    email: str
+    role: Role
+    is_active: bool
+    created_at: datetime
+
+
+class UserPublic(BaseModel):
+    """What anyone may see of another user (an author on a post, say)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int

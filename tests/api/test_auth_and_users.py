@@ -1,0 +1,100 @@
+"""Logging in, tokens, roles, and the users endpoints."""
+
+from datetime import timedelta
+
+import jwt
+import pytest
+from httpx import AsyncClient
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.auth.passwords import hash_password
+from shared.auth.tokens import ALGORITHM, AUDIENCE
+from shared.models import Role
+from shared.models.base import utcnow
+from shared.settings import DEVELOPMENT_SECRET, Settings, get_settings
+from tests.api.conftest import Caller
+from tests.shared.factories import make_user
+
+
+async def test_password_login_gives_a_bearer_token_that_identifies_the_user(
+    client: AsyncClient, session: AsyncSession
+) -> None:
+    user = await make_user(session, username="ada", hashed_password=hash_password("correct horse"))
+    response = await client.post("/api/v1/auth/token", data={"username": "ada", "password": "correct horse"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] == 3600
+    me = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.status_code == 200
+    assert me.json()["id"] == user.id and "hashed_password" not in me.json()
+
+
+@pytest.mark.parametrize("password", ["wrong", ""])
+async def test_a_wrong_password_is_401_in_problem_form(
+    client: AsyncClient, session: AsyncSession, password: str
+) -> None:
+    await make_user(session, username="bob", hashed_password=hash_password("right password"))
+    response = await client.post("/api/v1/auth/token", data={"username": "bob", "password": password})
+    assert response.status_code in (401, 422)
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == response.status_code
+
+
+async def test_expired_forged_and_missing_tokens_are_refused(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
+    caller: Caller = await login()
+    secret = get_settings().secret_key.get_secret_value()
+    expired = jwt.encode(
+        {"sub": str(caller.id), "exp": utcnow() - timedelta(minutes=1), "aud": AUDIENCE}, secret, ALGORITHM
+    )
+    forged = jwt.encode({"sub": str(caller.id), "exp": utcnow() + timedelta(hours=1), "aud": AUDIENCE}, "x" * 40)
+    for headers in ({"Authorization": f"Bearer {expired}"}, {"Authorization": f"Bearer {forged}"}, {}):
+        response = await client.get("/api/v1/users/me", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_only_admins_create_users_and_duplicates_are_409(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
+    admin: Caller = await login(Role.admin)
+    author: Caller = await login(Role.author)
+    data = {"username": "newbie", "email": "New@Example.com", "password": "long enough", "role": "moderator"}
+    assert (await client.post("/api/v1/users", json=data, headers=author.headers)).status_code == 403
+    created = await client.post("/api/v1/users", json=data, headers=admin.headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["role"] == "moderator"
+    again = await client.post(
+        "/api/v1/users", json=data | {"username": "other", "email": "new@example.COM"}, headers=admin.headers
+    )
+    assert again.status_code == 409
+    assert again.json()["rule"] == "uq_user_account_email_lower"
+
+
+async def test_invalid_user_input_names_each_field(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
+    admin: Caller = await login(Role.admin)
+    response = await client.post(
+        "/api/v1/users",
+        json={"username": "x", "email": "not-an-email", "password": "short", "colour": "red"},
+        headers=admin.headers,
+    )
+    assert response.status_code == 422
+    fields = {error["field"] for error in response.json()["errors"]}
+    assert fields == {"body.username", "body.email", "body.password", "body.colour"}
+
+
+async def test_oversized_bodies_are_413(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
+    admin: Caller = await login(Role.admin)
+    big = {"username": "big", "email": "b@example.com", "password": "x" * 2_000_000}
+    response = await client.post("/api/v1/users", json=big, headers=admin.headers)
+    assert response.status_code == 413
+    assert response.json()["status"] == 413
+
+
+def test_the_default_secret_is_refused_outside_development() -> None:
+    with pytest.raises(ValueError, match="SECRET_KEY must be set"):
+        Settings(environment="production", secret_key=DEVELOPMENT_SECRET)  # type: ignore[arg-type]
+    assert Settings(environment="development", secret_key=DEVELOPMENT_SECRET)  # type: ignore[arg-type]
+
+
+async def test_health_and_readiness(client: AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {"postgres": "ok", "redis": "ok"}
