@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import Integer, literal
+from sqlalchemy import CTE, Integer, literal
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -10,8 +10,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.models import Category, Product
 
 
-def _subtree_ids(root_id: int):  # type: ignore[no-untyped-def]
-    """Recursive CTE of (id, depth) for `root_id` and every category below it."""
+def subtree_ids(root_id: int) -> CTE:
+    """Recursive CTE of (id, depth) for `root_id` and every category below it; join on `.c.id`."""
     tree = (
         select(col(Category.id).label("id"), literal(0, Integer).label("depth"))
         .where(col(Category.id) == root_id)
@@ -26,7 +26,7 @@ def _subtree_ids(root_id: int):  # type: ignore[no-untyped-def]
 async def subtree(session: AsyncSession, root_id: int) -> list[tuple[Category, int]]:
     """The category and all its descendants, any depth, with their depth below the root,
     in ONE statement; parents come before their children."""
-    tree = _subtree_ids(root_id)
+    tree = subtree_ids(root_id)
     statement = (
         select(Category, tree.c.depth)
         .join(tree, col(Category.id) == tree.c.id)
@@ -56,7 +56,7 @@ async def ancestors(session: AsyncSession, category_id: int) -> Sequence[Categor
 async def is_descendant(session: AsyncSession, candidate_id: int, of_id: int) -> bool:
     """Whether `candidate_id` lies in the subtree of `of_id` (itself included): moving `of_id`
     under such a category would make a cycle."""
-    tree = _subtree_ids(of_id)
+    tree = subtree_ids(of_id)
     statement = select(tree.c.id).where(tree.c.id == candidate_id).limit(1)
     return (await session.exec(statement)).first() is not None
 
@@ -65,7 +65,7 @@ async def products_in(session: AsyncSession, category_id: int, *, descendants: b
     """Products of one category, or of its whole subtree (one statement either way)."""
     statement = select(Product).order_by(col(Product.id))
     if descendants:
-        tree = _subtree_ids(category_id)
+        tree = subtree_ids(category_id)
         statement = statement.join(tree, col(Product.category_id) == tree.c.id)
     else:
         statement = statement.where(col(Product.category_id) == category_id)

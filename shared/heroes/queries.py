@@ -9,11 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.heroes.schemas import TeamWithCount
 from shared.models import Hero, Team
-
-# selectinload sends its parent keys in chunks (500 by default), so the statement count
-# would creep up with the row count; 10,000 keys per IN keeps it one per level for any
-# page this service serves, well inside asyncpg's 32,767-parameter limit.
-EAGER_CHUNK = 10_000
+from shared.sql import EAGER_CHUNK
 
 
 async def heroes_with_teams(session: AsyncSession, *, older_than: int = 18) -> Sequence[Hero]:
