@@ -7,16 +7,23 @@ ServiceUnreachable; main() prints its one line to stderr and exits 2.
 
 import argparse
 import asyncio
+import getpass
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from shared.bootstrap import ServiceUnreachable, check_postgres, check_redis, ensure_database, redact
+from shared.db import create_engine, create_session_factory, unit_of_work
+from shared.errors import DomainError
+from shared.models import Role
 from shared.settings import get_settings
+from shared.users.schemas import UserCreate
+from shared.users.service import create_user
 
 EXIT_UNREACHABLE = 2
 
@@ -58,6 +65,43 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_password() -> str:
+    """Prompted twice on a terminal; otherwise the first line of standard input (for scripts)."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise SystemExit("guildhall create-user: the passwords differ")
+        return password
+    return sys.stdin.readline().rstrip("\n")
+
+
+async def _create_user(data: UserCreate) -> int:
+    engine = create_engine()
+    try:
+        async with unit_of_work(create_session_factory(engine)) as session:
+            user = await create_user(session, data)
+        assert user.id is not None
+        return user.id
+    finally:
+        await engine.dispose()
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    try:
+        data = UserCreate(username=args.username, email=args.email, password=read_password(), role=args.role)
+    except ValidationError as error:
+        for problem in error.errors():
+            print(f"guildhall create-user: {'.'.join(map(str, problem['loc']))}: {problem['msg']}", file=sys.stderr)
+        return 1
+    try:
+        user_id = asyncio.run(_create_user(data))
+    except DomainError as error:
+        print(f"guildhall create-user: {error.message}", file=sys.stderr)
+        return 1
+    print(f"created {data.role} {data.username} (id {user_id}); log in at POST /api/v1/auth/token")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guildhall", description="Guildhall operations.")
     commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
@@ -67,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     create_db.set_defaults(handler=cmd_create_db)
     migrate = commands.add_parser("migrate", help="create-db, then apply every Alembic migration")
     migrate.set_defaults(handler=cmd_migrate)
+    create_user_cmd = commands.add_parser(
+        "create-user", help="create a user (the first admin, say); password prompted or read from stdin"
+    )
+    create_user_cmd.add_argument("username")
+    create_user_cmd.add_argument("email")
+    create_user_cmd.add_argument("--role", choices=[role.value for role in Role], default=Role.author.value)
+    create_user_cmd.set_defaults(handler=cmd_create_user)
     return parser
 
 
