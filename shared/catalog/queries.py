@@ -7,6 +7,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.catalog.schemas import CategoryNode, CategoryRead
 from shared.models import Category, Product
 
 
@@ -69,4 +70,55 @@ async def products_in(session: AsyncSession, category_id: int, *, descendants: b
         statement = statement.join(tree, col(Product.category_id) == tree.c.id)
     else:
         statement = statement.where(col(Product.category_id) == category_id)
+    return (await session.exec(statement)).all()
+
+
+async def breadcrumb(session: AsyncSession, category_id: int) -> Sequence[Category]:
+    """The chain from the root down to the category itself (included, last), in ONE statement.
+
+    Empty when the category does not exist, which tells "unknown" apart from "a root" (one element).
+    """
+    chain = (
+        select(col(Category.id).label("id"), literal(0, Integer).label("distance"))
+        .where(col(Category.id) == category_id)
+        .cte("breadcrumb", recursive=True)
+    )
+    step = aliased(Category)
+    chain = chain.union_all(
+        select(col(step.parent_id), (chain.c.distance + 1).label("distance")).where(
+            col(step.id) == chain.c.id, col(step.parent_id).is_not(None)
+        )
+    )
+    statement = select(Category).join(chain, col(Category.id) == chain.c.id).order_by(chain.c.distance.desc())
+    return (await session.exec(statement)).all()
+
+
+async def category_tree(session: AsyncSession) -> list[CategoryNode]:
+    """Every category, nested under its parent: ONE statement, the nesting is done here.
+
+    Rows come sorted by name, so each children list is too. A recursive CTE would not help:
+    the whole table is wanted, and assembling by parent_id in Python is linear.
+    """
+    rows = (await session.exec(select(Category).order_by(col(Category.name), col(Category.id)))).all()
+    nodes = {row.id: CategoryNode(**CategoryRead.model_validate(row).model_dump()) for row in rows}
+    roots: list[CategoryNode] = []
+    for node in nodes.values():
+        parent = nodes.get(node.parent_id) if node.parent_id is not None else None
+        (parent.children if parent is not None else roots).append(node)
+    return roots
+
+
+async def products_page(
+    session: AsyncSession, category_id: int, *, descendants: bool, limit: int, after_id: int | None = None
+) -> Sequence[Product]:
+    """Up to `limit` products of a category (or its subtree) after product `after_id`, by id:
+    one statement, keyset-paginated."""
+    statement = select(Product).order_by(col(Product.id)).limit(limit)
+    if descendants:
+        tree = subtree_ids(category_id)
+        statement = statement.join(tree, col(Product.category_id) == tree.c.id)
+    else:
+        statement = statement.where(col(Product.category_id) == category_id)
+    if after_id is not None:
+        statement = statement.where(col(Product.id) > after_id)
     return (await session.exec(statement)).all()

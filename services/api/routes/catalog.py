@@ -1,5 +1,78 @@
-"""Catalog routes (to be written)."""
+"""Catalog: the category tree and its products. Reads are public; writes are for admins."""
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter(tags=["catalog"])
+from fastapi import APIRouter, Query, status
+
+from services.api.deps import AdminUser, SessionDep
+from services.api.problems import problem_responses
+from shared.catalog import queries, service
+from shared.catalog.schemas import (
+    CategoryCreate,
+    CategoryNode,
+    CategoryRead,
+    CategoryUpdate,
+    ProductCreate,
+    ProductRead,
+)
+from shared.schemas import Page
+
+router = APIRouter(tags=["catalog"], responses=problem_responses(422))
+
+Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+
+
+@router.post("/categories", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 404, 409))
+async def create_category(data: CategoryCreate, session: SessionDep, admin: AdminUser) -> CategoryRead:
+    """Create a category (admins). 404 for an unknown parent, 409 when a sibling has the name."""
+    return CategoryRead.model_validate(await service.create_category(session, data))
+
+
+@router.get("/categories/tree")
+async def read_tree(session: SessionDep) -> list[CategoryNode]:
+    """The whole tree, nested: the roots, each with its children, sorted by name."""
+    return await queries.category_tree(session)
+
+
+@router.get("/categories/{category_id}", responses=problem_responses(404))
+async def read_category(category_id: int, session: SessionDep) -> CategoryRead:
+    return CategoryRead.model_validate(await service.get_category(session, category_id))
+
+
+@router.patch("/categories/{category_id}", responses=problem_responses(401, 403, 404, 409))
+async def update_category(
+    category_id: int, data: CategoryUpdate, session: SessionDep, admin: AdminUser
+) -> CategoryRead:
+    """Rename or move a category (admins). Moving it under itself or one of its descendants is a
+    409 (`category_tree_acyclic`); `"parent_id": null` makes it a root."""
+    return CategoryRead.model_validate(await service.update_category(session, category_id, data))
+
+
+@router.get("/categories/{category_id}/ancestors", responses=problem_responses(404))
+async def read_breadcrumb(category_id: int, session: SessionDep) -> list[CategoryRead]:
+    """The breadcrumb: from the root down to this category (included, last)."""
+    return [CategoryRead.model_validate(row) for row in await service.breadcrumb(session, category_id)]
+
+
+@router.get("/categories/{category_id}/products", responses=problem_responses(404))
+async def read_products(
+    category_id: int,
+    session: SessionDep,
+    descendants: Annotated[bool, Query(description="include the products of every subcategory")] = False,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[ProductRead]:
+    """Products of a category (or of its whole subtree), by id, keyset-paginated."""
+    return await service.products_of_category(session, category_id, descendants=descendants, limit=limit, cursor=cursor)
+
+
+@router.post("/products", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 404))
+async def create_product(data: ProductCreate, session: SessionDep, admin: AdminUser) -> ProductRead:
+    """Create a product (admins). Price: >= 0, at most 2 decimals, answered as a string ("9.90")."""
+    return ProductRead.model_validate(await service.create_product(session, data))
+
+
+@router.get("/products/{product_id}", responses=problem_responses(404))
+async def read_product(product_id: int, session: SessionDep) -> ProductRead:
+    return ProductRead.model_validate(await service.get_product(session, product_id))

@@ -1,0 +1,121 @@
+"""Catalog writes and the rules around them: the tree stays a tree, prices stay exact."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import func
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.catalog import queries
+from shared.catalog.schemas import CategoryCreate, CategoryUpdate, ProductCreate, ProductRead
+from shared.db import flush
+from shared.errors import Conflict, NotFound
+from shared.models import Category, Product
+from shared.schemas import InvalidCursor, Page, decode_cursor, encode_cursor
+
+# Key of the transaction-level advisory lock every tree move takes. Moves are rare, so
+# serializing them all is cheap, and it is what makes the cycle check sound: two moves
+# checked concurrently (A under B, B under A) could each see no cycle and both commit one.
+CATEGORY_MOVE_LOCK = 0x6361_7465  # "cate"
+
+ACYCLIC_RULE = "category_tree_acyclic"
+
+
+async def get_category(session: AsyncSession, category_id: int) -> Category:
+    category = await session.get(Category, category_id)
+    if category is None:
+        raise NotFound("category", category_id)
+    return category
+
+
+async def _ensure_parent_exists(session: AsyncSession, parent_id: int) -> None:
+    if await session.get(Category, parent_id) is None:
+        raise NotFound("parent category", parent_id)
+
+
+async def create_category(session: AsyncSession, data: CategoryCreate) -> Category:
+    """A new category; a sibling with the same name is a 409 (uq_category_parent_id_name)."""
+    if data.parent_id is not None:
+        await _ensure_parent_exists(session, data.parent_id)
+    category = Category(name=data.name, description=data.description, parent_id=data.parent_id)
+    session.add(category)
+    await flush(session)
+    return category
+
+
+async def update_category(session: AsyncSession, category_id: int, data: CategoryUpdate) -> Category:
+    """Rename, redescribe and/or move a category.
+
+    A move under the category itself or one of its descendants would cut its subtree off
+    the tree into a cycle: refused with a 409 naming `category_tree_acyclic`.
+    """
+    fields = data.model_fields_set
+    moving = "parent_id" in fields and data.parent_id is not None
+    if moving:
+        await session.exec(select(func.pg_advisory_xact_lock(CATEGORY_MOVE_LOCK)))
+    # The row lock keeps a concurrent rename or move of the same category from being lost.
+    category = await session.get(Category, category_id, with_for_update=True)
+    if category is None:
+        raise NotFound("category", category_id)
+    if moving and data.parent_id != category.parent_id:
+        assert data.parent_id is not None
+        await _ensure_parent_exists(session, data.parent_id)
+        if await queries.is_descendant(session, data.parent_id, category_id):
+            raise Conflict(
+                ACYCLIC_RULE,
+                f"category {category_id} cannot move under category {data.parent_id}: "
+                "that is the category itself or one of its descendants",
+            )
+    for field in ("name", "description", "parent_id"):
+        if field in fields:
+            setattr(category, field, getattr(data, field))
+    await flush(session)
+    return category
+
+
+async def breadcrumb(session: AsyncSession, category_id: int) -> Sequence[Category]:
+    """Root first, the category itself last; 404 for an unknown category."""
+    chain = await queries.breadcrumb(session, category_id)
+    if not chain:
+        raise NotFound("category", category_id)
+    return chain
+
+
+async def products_of_category(
+    session: AsyncSession, category_id: int, *, descendants: bool, limit: int, cursor: str | None
+) -> Page[ProductRead]:
+    """One page of a category's products (or its subtree's), by id; 404 for an unknown category."""
+    after_id = _after_id(cursor)
+    await get_category(session, category_id)
+    # One row more than asked tells whether a next page exists.
+    rows = await queries.products_page(
+        session, category_id, descendants=descendants, limit=limit + 1, after_id=after_id
+    )
+    items = [ProductRead.model_validate(row) for row in rows[:limit]]
+    next_cursor = encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def _after_id(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    after_id = decode_cursor(cursor, {"id"})["id"]
+    if not isinstance(after_id, int) or isinstance(after_id, bool):
+        raise InvalidCursor
+    return after_id
+
+
+async def get_product(session: AsyncSession, product_id: int) -> Product:
+    product = await session.get(Product, product_id)
+    if product is None:
+        raise NotFound("product", product_id)
+    return product
+
+
+async def create_product(session: AsyncSession, data: ProductCreate) -> Product:
+    if data.category_id is not None:
+        await get_category(session, data.category_id)
+    product = Product(name=data.name, price=data.price, category_id=data.category_id)
+    session.add(product)
+    await flush(session)
+    return product
