@@ -6,12 +6,17 @@ below it receives the session and only flushes.
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.errors import constraint_errors
+from shared.jobs.after_commit import attach_job_pool, discard_pending, send_pending
 from shared.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from arq import ArqRedis
 
 
 def create_engine(settings: Settings | None = None, **overrides: object) -> AsyncEngine:
@@ -33,16 +38,25 @@ def create_session_factory(bind: AsyncEngine) -> async_sessionmaker[AsyncSession
 
 
 @asynccontextmanager
-async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One transaction at the edge: commit if the block succeeds, roll back otherwise."""
+async def unit_of_work(
+    factory: async_sessionmaker[AsyncSession], job_pool: "ArqRedis | None" = None
+) -> AsyncIterator[AsyncSession]:
+    """One transaction at the edge: commit if the block succeeds, roll back otherwise.
+
+    Jobs the work asked for (shared.jobs.after_commit) go to `job_pool` only after the
+    COMMIT, and are dropped on rollback.
+    """
     async with factory() as session:
+        attach_job_pool(session, job_pool)
         try:
             yield session
             with constraint_errors():  # deferred constraints fire at commit
                 await session.commit()
         except BaseException:
+            discard_pending(session)
             await session.rollback()
             raise
+        await send_pending(session)
 
 
 async def flush(session: AsyncSession) -> None:

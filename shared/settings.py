@@ -37,6 +37,23 @@ class Settings(BaseSettings):
         default=32 * 1_048_576, ge=1024, description="Largest body of the bulk job endpoints (100,000 items)."
     )
 
+    # Comment moderation rules (the worker applies them to each new comment).
+    moderation_banned_words: list[str] = Field(
+        default=["spam", "scam", "viagra", "casino"], description="JSON list; matched as whole words, any case."
+    )
+    moderation_max_links: int = Field(default=2, ge=0, description="More links than this is rejected.")
+    moderation_duplicate_window_seconds: int = Field(
+        default=600, ge=0, description="The same text from the same author within this window is rejected."
+    )
+    # Job queues
+    bulk_job_timeout_seconds: int = Field(
+        default=600, ge=5, description="Longest run of a bulk job; also how long a crashed bulk job waits."
+    )
+    short_job_timeout_seconds: int = Field(default=30, ge=2)
+    outbox_sweep_after_seconds: int = Field(
+        default=10, ge=1, description="Outbox rows still unprocessed after this are enqueued again."
+    )
+
     @model_validator(mode="after")
     def refuse_default_secret(self) -> Self:
         if self.environment != "development" and self.secret_key.get_secret_value() == DEVELOPMENT_SECRET:

@@ -25,7 +25,7 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with unit_of_work(request.app.state.session_factory) as session:
+    async with unit_of_work(request.app.state.session_factory, request.app.state.job_pool) as session:
         yield session
 
 

@@ -7,16 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
-from redis.asyncio import Redis
 
 from services.api import problems
 from services.api.limits import BodySizeLimit
 from services.api.routes import auth, catalog, comments, courses, health, heroes, posts, tags, users
 from shared.db import create_engine, create_session_factory
+from shared.jobs.queues import create_job_pool
 from shared.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
-REDIS_TIMEOUT = 2.0
 
 
 @asynccontextmanager
@@ -25,13 +24,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings)
     app.state.engine = engine
     app.state.session_factory = create_session_factory(engine)
-    app.state.redis = Redis.from_url(
-        settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT
-    )
+    # One lazy Redis client: the arq pool jobs are enqueued to, also used by /readyz.
+    app.state.job_pool = app.state.redis = create_job_pool(settings.redis_url)
     try:
         yield
     finally:
-        await app.state.redis.aclose()
+        await app.state.job_pool.aclose()
         await engine.dispose()
 
 

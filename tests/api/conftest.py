@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,32 +18,40 @@ from services.api.deps import get_session
 from services.api.main import create_app
 from shared.auth.tokens import create_access_token
 from shared.errors import constraint_errors
+from shared.jobs.after_commit import attach_job_pool, discard_pending, send_pending
+from shared.jobs.queues import create_job_pool
 from shared.models import Role, User
 from shared.settings import get_settings
+from tests.conftest import redis_url_for_tests
 from tests.shared.factories import make_user
 
 
 @pytest.fixture
-async def app(engine: AsyncEngine, session: AsyncSession, redis: Redis) -> AsyncIterator[FastAPI]:
+async def app(engine: AsyncEngine, session: AsyncSession) -> AsyncIterator[FastAPI]:
     app = create_app(get_settings())
     app.state.engine = engine
-    app.state.redis = redis
+    job_pool = create_job_pool(redis_url_for_tests())
+    app.state.job_pool = app.state.redis = job_pool
 
     async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
         # Keep what the test set up (a savepoint release), so a failing request rolls back
         # only its own work, as a real request's transaction would.
         await session.commit()
         session.expunge_all()
+        attach_job_pool(session, job_pool)
         try:
             yield session
             with constraint_errors():
                 await session.commit()  # releases the test's savepoint; the outer transaction stays
         except BaseException:
+            discard_pending(session)
             await session.rollback()
             raise
+        await send_pending(session)
 
     app.dependency_overrides[get_session] = session_in_test_transaction
     yield app
+    await job_pool.aclose()
 
 
 @pytest.fixture

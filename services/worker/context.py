@@ -1,0 +1,36 @@
+"""What every job finds in arq's ctx: the engine, the session factory and the settings,
+opened at worker start-up and disposed at shutdown."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import create_engine, create_session_factory, unit_of_work
+from shared.settings import Settings, get_settings
+
+Ctx = dict[str, Any]
+
+
+async def startup(ctx: Ctx) -> None:
+    settings = get_settings()
+    ctx["settings"] = settings
+    ctx["engine"] = create_engine(settings)
+    ctx["session_factory"] = create_session_factory(ctx["engine"])
+
+
+async def shutdown(ctx: Ctx) -> None:
+    await ctx["engine"].dispose()
+
+
+def settings_of(ctx: Ctx) -> Settings:
+    settings: Settings = ctx["settings"]
+    return settings
+
+
+@asynccontextmanager
+async def transaction(ctx: Ctx) -> AsyncIterator[AsyncSession]:
+    """The job's ONE transaction: everything it does commits together, or nothing does."""
+    async with unit_of_work(ctx["session_factory"], ctx["redis"]) as session:
+        yield session

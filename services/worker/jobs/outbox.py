@@ -1,0 +1,47 @@
+"""Short-queue jobs: processing outbox rows, and the sweeper that re-enqueues stragglers."""
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from services.worker.context import Ctx, settings_of, transaction
+from shared.jobs import outbox
+from shared.jobs.outbox_handlers import process
+from shared.jobs.queues import Queue
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH = 500
+
+
+async def process_outbox_message(ctx: Ctx, message_id: int) -> dict[str, Any]:
+    """Audit a transfer or moderate a comment, as the outbox row says; idempotent."""
+    async with transaction(ctx) as session:
+        return await process(session, message_id, settings_of(ctx))
+
+
+async def sweep_outbox(ctx: Ctx) -> dict[str, int]:
+    """Cron: enqueue rows still unprocessed after a short delay (Redis was down at commit,
+    an enqueue was lost, a worker died). The deterministic job id makes a row that is
+    already queued or running a no-op, so it never runs twice at once."""
+    settings = settings_of(ctx)
+    async with transaction(ctx) as session:
+        waiting = await outbox.waiting(
+            session, older_than=timedelta(seconds=settings.outbox_sweep_after_seconds), limit=SWEEP_BATCH
+        )
+    enqueued = 0
+    for message_id in waiting:
+        try:
+            job = await ctx["redis"].enqueue_job(
+                "process_outbox_message",
+                message_id=message_id,
+                _job_id=outbox.job_id_for(message_id),
+                _queue_name=Queue.short,
+            )
+        except RedisError as error:
+            logger.warning("sweeper could not enqueue outbox %s: %r", message_id, error)
+            break
+        enqueued += job is not None
+    return {"waiting": len(waiting), "enqueued": enqueued}

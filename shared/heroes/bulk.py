@@ -1,0 +1,129 @@
+"""Bulk hero jobs (up to 100,000 items): all-or-nothing, statement per chunk, progress reported.
+
+The whole job is one transaction. On a constraint violation nothing is kept, and a
+diagnostic query names every offending hero id (the database says only which rule).
+"""
+
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Self
+
+from pydantic import Field, model_validator
+from sqlalchemy import Float, Integer, String, text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.errors import ConstraintViolation, DomainError
+from shared.heroes import batch
+from shared.heroes.schemas import HeroUpdate
+from shared.schemas import Strict
+from shared.sql import array_param
+
+MAX_BULK_ITEMS = 100_000
+CHUNK = 10_000
+
+Progress = Callable[[int, int], Awaitable[None]]
+
+
+class BulkHeroUpdate(HeroUpdate):
+    """One item of a bulk update: the hero's id and the fields to set, validated like PATCH."""
+
+    id: int = Field(gt=0)
+
+
+class BulkHeroUpdateRequest(Strict):
+    items: list[BulkHeroUpdate] = Field(min_length=1, max_length=MAX_BULK_ITEMS)
+
+    @model_validator(mode="after")
+    def ids_are_unique(self) -> Self:
+        repeated = sorted(hero_id for hero_id, count in Counter(item.id for item in self.items).items() if count > 1)
+        if repeated:
+            raise ValueError(f"each hero id may appear once; repeated: {repeated[:20]}")
+        return self
+
+
+class BulkHeroDeleteRequest(Strict):
+    ids: list[int] = Field(min_length=1, max_length=MAX_BULK_ITEMS)
+
+
+class BulkRefused(DomainError):
+    """The job's input breaks a rule; nothing was written."""
+
+    def __init__(self, rule: str | None, hero_ids: Sequence[int], message: str) -> None:
+        shown = ", ".join(map(str, hero_ids[:50])) + (" ..." if len(hero_ids) > 50 else "")
+        super().__init__(f"{message}; offending hero ids: {shown}" if hero_ids else message)
+        self.rule = rule
+        self.hero_ids = list(hero_ids)
+
+
+# Every hero rule, evaluated on the merged (stored + new) values: mirrors the CHECK and
+# UNIQUE constraints of shared/models/heroes.py.
+_RULE_BREAKERS = text(
+    """
+    WITH batch AS (
+        SELECT * FROM unnest(:ids, :names, :secrets, :ages, :powers)
+            AS b(id, name, secret_identity, age, power_level)
+    ), merged AS (
+        SELECT h.id,
+               COALESCE(b.name, h.name) AS name,
+               COALESCE(b.secret_identity, h.secret_identity) AS secret_identity,
+               COALESCE(b.age, h.age) AS age,
+               COALESCE(b.power_level, h.power_level) AS power_level
+        FROM hero h JOIN batch b ON b.id = h.id
+    )
+    SELECT m.id FROM merged m
+    WHERE NOT (m.age > 0 AND m.power_level BETWEEN 0 AND 100 AND lower(btrim(m.name)) <> 'secret'
+               AND (m.age >= 18 OR m.power_level <= 50))
+       OR EXISTS (SELECT 1 FROM merged o WHERE o.id <> m.id
+                  AND o.name = m.name AND o.secret_identity = m.secret_identity)
+       OR EXISTS (SELECT 1 FROM hero o WHERE o.name = m.name AND o.secret_identity = m.secret_identity
+                  AND NOT EXISTS (SELECT 1 FROM batch WHERE batch.id = o.id))
+    ORDER BY m.id
+    """
+)
+
+
+async def find_rule_breakers(session: AsyncSession, items: Sequence[BulkHeroUpdate]) -> list[int]:
+    """Ids of the heroes whose merged values would break a hero rule, in one statement."""
+
+    def column(name: str) -> list[Any]:
+        return [getattr(item, name) for item in items]
+
+    params = {
+        "ids": array_param("ids", column("id"), Integer()),
+        "names": array_param("names", column("name"), String()),
+        "secrets": array_param("secrets", column("secret_identity"), String()),
+        "ages": array_param("ages", column("age"), Integer()),
+        "powers": array_param("powers", column("power_level"), Float()),
+    }
+    statement = _RULE_BREAKERS.bindparams(*params.values())
+    return list((await session.exec(statement)).scalars().all())  # type: ignore[call-overload]
+
+
+async def bulk_update(session: AsyncSession, items: Sequence[BulkHeroUpdate], progress: Progress) -> dict[str, Any]:
+    total, updated, missing = len(items), 0, []
+    try:
+        async with session.begin_nested():
+            for start in range(0, total, CHUNK):
+                chunk = items[start : start + CHUNK]
+                result = await batch.update_heroes(
+                    session, [{"id": item.id} | item.model_dump(exclude_unset=True) for item in chunk]
+                )
+                updated += len(result.ids)
+                missing += result.missing_ids
+                await progress(start + len(chunk), total)
+    except ConstraintViolation as violation:
+        offenders = await find_rule_breakers(session, items)
+        raise BulkRefused(violation.constraint, offenders, f"bulk update refused: {violation.message}") from None
+    return {"updated": updated, "missing_ids": missing}
+
+
+async def bulk_delete(session: AsyncSession, ids: Sequence[int], progress: Progress) -> dict[str, Any]:
+    """Delete heroes (their items go by ON DELETE CASCADE; TransferLogs stay: no FK)."""
+    total, deleted, missing = len(ids), 0, []
+    for start in range(0, total, CHUNK):
+        chunk = list(ids[start : start + CHUNK])
+        result = await batch.delete_heroes(session, chunk)
+        deleted += len(result.ids)
+        missing += result.missing_ids
+        await progress(start + len(chunk), total)
+    return {"deleted": deleted, "missing_ids": missing}

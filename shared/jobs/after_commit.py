@@ -1,0 +1,67 @@
+"""Jobs requested inside a transaction are enqueued only after it commits.
+
+A job enqueued mid-transaction could run before the commit (and not see the rows) or
+for a transaction that then rolls back. So domain code asks `enqueue_after_commit`,
+which parks the request on the session; the unit of work (shared.db.unit_of_work)
+sends them after COMMIT and drops them on rollback. A failed enqueue is logged, not
+raised: the work it stands for is already durable (an outbox row), and the sweeper
+enqueues it again.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from arq import ArqRedis
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.jobs.queues import FUNCTION_QUEUES
+
+logger = logging.getLogger(__name__)
+
+_PENDING = "guildhall.jobs_after_commit"
+_POOL = "guildhall.job_pool"
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    function: str
+    job_id: str | None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def attach_job_pool(session: AsyncSession, pool: ArqRedis | None) -> None:
+    """Give a session the pool its after-commit jobs go to (the edge does this)."""
+    session.info[_POOL] = pool
+
+
+def enqueue_after_commit(session: AsyncSession, function: str, *, job_id: str | None = None, **kwargs: Any) -> None:
+    if function not in FUNCTION_QUEUES:
+        raise ValueError(f"unknown job function {function!r}")
+    session.info.setdefault(_PENDING, []).append(JobRequest(function, job_id, kwargs))
+
+
+def discard_pending(session: AsyncSession) -> None:
+    session.info.pop(_PENDING, None)
+
+
+async def send_pending(session: AsyncSession) -> None:
+    """After COMMIT: enqueue what the transaction asked for; log (never raise) failures."""
+    requests: list[JobRequest] = session.info.pop(_PENDING, [])
+    pool: ArqRedis | None = session.info.get(_POOL)
+    if not requests:
+        return
+    if pool is None:
+        logger.warning("no job pool on this session: %d job(s) left to the outbox sweeper", len(requests))
+        return
+    for request in requests:
+        try:
+            await pool.enqueue_job(
+                request.function,
+                _job_id=request.job_id,
+                _queue_name=FUNCTION_QUEUES[request.function],
+                **request.kwargs,
+            )
+        except (RedisError, OSError) as error:
+            logger.warning("enqueue of %s (%s) failed after commit: %r", request.function, request.job_id, error)

@@ -1,0 +1,60 @@
+"""Writing and reading outbox rows (see shared/models/outbox.py for why they exist)."""
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import flush
+from shared.jobs.after_commit import enqueue_after_commit
+from shared.models import OutboxMessage, OutboxTopic
+from shared.models.base import utcnow
+
+PROCESS_FUNCTION = "process_outbox_message"
+
+
+def job_id_for(message_id: int) -> str:
+    """One deterministic arq job id per outbox row: arq refuses a second enqueue of the same
+    id while the first is queued, running or its result is kept, so never twice at once."""
+    return f"outbox:{message_id}"
+
+
+async def record(session: AsyncSession, topic: OutboxTopic, payload: dict[str, Any]) -> OutboxMessage:
+    """Write the intent in the caller's transaction, and ask for its job once that commits."""
+    message = OutboxMessage(topic=topic, payload=payload)
+    session.add(message)
+    await flush(session)
+    assert message.id is not None
+    enqueue_after_commit(session, PROCESS_FUNCTION, job_id=job_id_for(message.id), message_id=message.id)
+    return message
+
+
+async def lock_pending(session: AsyncSession, message_id: int) -> OutboxMessage | None:
+    """The row, locked for this transaction, if it is still waiting; None if done or gone.
+
+    The lock makes two runs of the same job (at-least-once delivery) take turns; the
+    second then finds processed_at set and does nothing.
+    """
+    statement = (
+        select(OutboxMessage)
+        .where(col(OutboxMessage.id) == message_id, col(OutboxMessage.processed_at).is_(None))
+        .with_for_update()
+    )
+    return (await session.exec(statement)).first()
+
+
+def mark_processed(message: OutboxMessage) -> None:
+    message.processed_at = utcnow()
+
+
+async def waiting(session: AsyncSession, *, older_than: timedelta, limit: int) -> Sequence[int]:
+    """Ids of rows still unprocessed after `older_than`, oldest first (served by a partial index)."""
+    statement = (
+        select(OutboxMessage.id)
+        .where(col(OutboxMessage.processed_at).is_(None), col(OutboxMessage.created_at) < utcnow() - older_than)
+        .order_by(col(OutboxMessage.created_at))
+        .limit(limit)
+    )
+    return [message_id for message_id in (await session.exec(statement)).all() if message_id is not None]

@@ -1,0 +1,66 @@
+"""Moderating a comment automatically, without ever overriding a moderator."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import flush
+from shared.models import Comment, ModerationState
+from shared.models.base import utcnow
+from shared.moderation.rules import RuleConfig, normalized, rejection_reason
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Decision:
+    comment_id: int
+    state: ModerationState
+    reason: str | None
+    changed: bool
+
+
+def rule_config(settings: Settings) -> RuleConfig:
+    return RuleConfig(
+        banned_words=frozenset(word.casefold() for word in settings.moderation_banned_words),
+        max_links=settings.moderation_max_links,
+    )
+
+
+async def _is_recent_duplicate(session: AsyncSession, comment: Comment, window: timedelta) -> bool:
+    """Whether the same author posted the same text (case/spacing aside) shortly before."""
+    text = normalized(comment.content)
+    statement = (
+        select(Comment.id)
+        .where(
+            col(Comment.author_id) == comment.author_id,
+            col(Comment.id) != comment.id,
+            col(Comment.created_at) <= comment.created_at,
+            col(Comment.created_at) >= comment.created_at - window,
+            func.lower(func.regexp_replace(func.btrim(col(Comment.content)), r"\s+", " ", "g")) == text,
+        )
+        .limit(1)
+    )
+    return (await session.exec(statement)).first() is not None
+
+
+async def moderate_comment(session: AsyncSession, comment_id: int, settings: Settings) -> Decision | None:
+    """Decide a pending comment by the rules. A comment already decided (by a moderator or an
+    earlier run) is left alone, so re-running changes nothing. None if the comment is gone."""
+    comment = (await session.exec(select(Comment).where(col(Comment.id) == comment_id).with_for_update())).first()
+    if comment is None:
+        return None
+    if comment.moderation_state != ModerationState.pending:
+        return Decision(comment_id, ModerationState(comment.moderation_state), comment.moderation_reason, False)
+    reason = rejection_reason(comment.content, rule_config(settings))
+    window = timedelta(seconds=settings.moderation_duplicate_window_seconds)
+    if reason is None and await _is_recent_duplicate(session, comment, window):
+        reason = "duplicate of a recent comment by the same author"
+    comment.moderation_state = ModerationState.rejected if reason else ModerationState.approved
+    comment.moderation_reason = reason
+    comment.moderated_at = utcnow()
+    comment.moderated_by_id = None  # decided by the rules, not a person
+    await flush(session)
+    return Decision(comment_id, ModerationState(comment.moderation_state), reason, True)

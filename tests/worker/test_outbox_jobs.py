@@ -1,0 +1,165 @@
+"""Outbox jobs: transfer audits and comment moderation, exactly once, and the sweeper."""
+
+from typing import Any
+
+from arq import ArqRedis
+from arq.jobs import Job, JobStatus
+from sqlmodel import col, select, text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.worker.jobs.outbox import sweep_outbox
+from shared.db import flush
+from shared.jobs import outbox
+from shared.jobs.queues import Queue
+from shared.jobs.serialization import deserialize
+from shared.models import Comment, ModerationState, OutboxMessage, OutboxTopic, Post, TransferLog
+from shared.models.base import utcnow
+from tests.shared.factories import make_hero, make_team, make_user
+from tests.worker.conftest import RunWorker
+
+
+async def enqueue(pool: ArqRedis, message_id: int) -> Job | None:
+    return await pool.enqueue_job(
+        "process_outbox_message", message_id=message_id, _job_id=outbox.job_id_for(message_id), _queue_name=Queue.short
+    )
+
+
+async def transfer_message(session: AsyncSession, key: str | None = None) -> tuple[OutboxMessage, dict[str, Any]]:
+    hero, team = await make_hero(session), await make_team(session)
+    payload = {
+        "hero_id": hero.id,
+        "from_team_id": None,
+        "to_team_id": team.id,
+        "transfer_date": utcnow().isoformat(),
+        "requested_by_id": None,
+        "idempotency_key": key,
+    }
+    message = await outbox.record(session, OutboxTopic.transfer_audit, payload)
+    await session.commit()
+    return message, payload
+
+
+async def test_a_transfer_audit_writes_exactly_one_log_even_when_run_twice(
+    session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
+) -> None:
+    message, payload = await transfer_message(session, key="k-1")
+    job = await enqueue(job_pool, message.id)  # type: ignore[arg-type]
+    assert job is not None
+    await run_worker(Queue.short)
+    # At-least-once: the same row delivered again (a new job id) must change nothing.
+    await job_pool.enqueue_job("process_outbox_message", message_id=message.id, _queue_name=Queue.short)
+    await run_worker(Queue.short)
+
+    logs = (await session.exec(select(TransferLog).where(col(TransferLog.hero_id) == payload["hero_id"]))).all()
+    assert len(logs) == 1
+    assert (logs[0].to_team_id, logs[0].idempotency_key) == (payload["to_team_id"], "k-1")
+    await session.refresh(message)
+    assert message.processed_at is not None
+    result = await job.result_info()
+    assert result is not None and result.success and result.result["transfer_log_id"] == logs[0].id
+
+
+async def test_job_keys_are_json_and_a_failure_keeps_its_traceback_as_data(
+    session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
+) -> None:
+    message, _ = await transfer_message(session)
+    # A payload the handler cannot read: the job fails, and says why.
+    await session.exec(  # type: ignore[call-overload]
+        text("UPDATE outbox SET payload = '{}'::jsonb WHERE id = :id"), params={"id": message.id}
+    )
+    await session.commit()
+    job = await enqueue(job_pool, message.id)  # type: ignore[arg-type]
+    assert job is not None
+    raw_job = await job_pool.get(f"arq:job:{job.job_id}")
+    assert raw_job is not None and raw_job.startswith(b"{") and b'"process_outbox_message"' in raw_job
+    await run_worker(Queue.short)
+    raw_result = await job_pool.get(f"arq:result:{job.job_id}")
+    assert raw_result is not None
+    stored = deserialize(raw_result)
+    assert stored["s"] is False
+    assert stored["r"].type == "KeyError" and "hero_id" in stored["r"].message
+    assert "Traceback" in stored["r"].traceback and "write_transfer_log" in stored["r"].traceback
+    assert await job.status() == JobStatus.complete
+
+
+async def make_comment(session: AsyncSession, content: str, **fields: Any) -> Comment:
+    author = fields.pop("author", None) or await make_user(session)
+    post = Post(title="A post", content="...", author_id=author.id, status="published")
+    session.add(post)
+    await flush(session)
+    comment = Comment(content=content, post_id=post.id, author_id=author.id, **fields)  # type: ignore[arg-type]
+    session.add(comment)
+    await flush(session)
+    return comment
+
+
+async def moderate(session: AsyncSession, pool: ArqRedis, run_worker: RunWorker, comment: Comment) -> Comment:
+    message = await outbox.record(session, OutboxTopic.comment_moderation, {"comment_id": comment.id})
+    await session.commit()
+    await enqueue(pool, message.id)  # type: ignore[arg-type]
+    await run_worker(Queue.short)
+    await session.refresh(comment)
+    return comment
+
+
+async def test_rules_approve_or_reject_with_a_reason(
+    session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
+) -> None:
+    cases = {
+        "A thoughtful reply, thanks.": (ModerationState.approved, None),
+        "Cheap SPAM here": (ModerationState.rejected, "banned words: spam"),
+        "see http://a.example http://b.example https://c.example": (ModerationState.rejected, "too many links"),
+        "THIS IS ABSOLUTELY OUTRAGEOUS": (ModerationState.rejected, "shouting"),
+        "   ": (ModerationState.rejected, "empty comment"),
+    }
+    for content, (state, reason) in cases.items():
+        comment = await moderate(session, job_pool, run_worker, await make_comment(session, content))
+        assert comment.moderation_state == state, content
+        assert (comment.moderation_reason is None) if reason is None else (reason in comment.moderation_reason)  # type: ignore[operator]
+        assert comment.moderated_at is not None and comment.moderated_by_id is None
+
+
+async def test_the_same_text_from_the_same_author_soon_after_is_rejected(
+    session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
+) -> None:
+    author = await make_user(session)
+    first = await moderate(session, job_pool, run_worker, await make_comment(session, "Nice  post!", author=author))
+    second = await moderate(session, job_pool, run_worker, await make_comment(session, "nice post!", author=author))
+    other = await moderate(session, job_pool, run_worker, await make_comment(session, "Nice post!"))
+    assert first.moderation_state == ModerationState.approved
+    assert second.moderation_state == ModerationState.rejected and "duplicate" in second.moderation_reason  # type: ignore[operator]
+    assert other.moderation_state == ModerationState.approved
+
+
+async def test_a_moderators_decision_is_never_overwritten(
+    session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
+) -> None:
+    moderator = await make_user(session, role="moderator")
+    comment = await make_comment(
+        session,
+        "SPAM that a moderator chose to keep",
+        moderation_state=ModerationState.approved,
+        moderated_at=utcnow(),
+        moderated_by_id=moderator.id,
+    )
+    comment = await moderate(session, job_pool, run_worker, comment)
+    assert comment.moderation_state == ModerationState.approved
+    assert comment.moderated_by_id == moderator.id
+
+
+async def test_the_sweeper_enqueues_stragglers_once(
+    session: AsyncSession, job_pool: ArqRedis, worker_ctx: dict[str, Any]
+) -> None:
+    message, _ = await transfer_message(session)
+    fresh, _ = await transfer_message(session)
+    await session.exec(  # type: ignore[call-overload]
+        text("UPDATE outbox SET created_at = created_at - interval '1 minute' WHERE id = :id"),
+        params={"id": message.id},
+    )
+    await session.commit()
+    first = await sweep_outbox(worker_ctx)
+    again = await sweep_outbox(worker_ctx)
+    assert first["enqueued"] >= 1 and again["enqueued"] == 0
+    queued = await job_pool.zrange(Queue.short, 0, -1)
+    assert outbox.job_id_for(message.id).encode() in queued  # type: ignore[arg-type]
+    assert outbox.job_id_for(fresh.id).encode() not in queued  # type: ignore[arg-type]
