@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from services.api import problems
 from services.api.limits import BodySizeLimit
-from services.api.routes import auth, catalog, comments, courses, health, heroes, posts, tags, users
+from services.api.routes import auth, catalog, comments, courses, health, heroes, jobs, posts, tags, users
 from shared.db import create_engine, create_session_factory
 from shared.jobs.queues import create_job_pool
 from shared.settings import Settings, get_settings
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, limit_for=body_limit)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, users, posts, comments, catalog, heroes, courses, tags):
+    for module in (auth, users, posts, comments, catalog, heroes, courses, tags, jobs):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)

@@ -1,6 +1,9 @@
 """What every job finds in arq's ctx: the engine, the session factory and the settings,
 opened at worker start-up and disposed at shutdown."""
 
+import os
+import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -8,7 +11,11 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import create_engine, create_session_factory, unit_of_work
+from shared.jobs import progress
 from shared.settings import Settings, get_settings
+
+# Names this process in job records and (later) its own health entry.
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 
 Ctx = dict[str, Any]
 
@@ -22,6 +29,13 @@ async def startup(ctx: Ctx) -> None:
 
 async def shutdown(ctx: Ctx) -> None:
     await ctx["engine"].dispose()
+
+
+async def on_job_start(ctx: Ctx) -> None:
+    """Record when this try started and on which worker (arq itself keeps neither)."""
+    await progress.started(
+        ctx["redis"], ctx["job_id"], started_ms=int(time.time() * 1000), job_try=ctx["job_try"], worker=WORKER_NAME
+    )
 
 
 def settings_of(ctx: Ctx) -> Settings:

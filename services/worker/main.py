@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from arq import cron
 from arq.worker import func
 
-from services.worker.context import shutdown, startup
+from services.worker.context import on_job_start, shutdown, startup
 from services.worker.jobs.bulk import bulk_delete_heroes, bulk_post_operation, bulk_update_heroes
 from services.worker.jobs.outbox import process_outbox_message, sweep_outbox
 from shared.jobs.queues import Queue, redis_settings
@@ -44,6 +44,7 @@ class WorkerSettings:
     job_deserializer = staticmethod(deserialize)
     on_startup = startup
     on_shutdown = shutdown
+    on_job_start = on_job_start
     job_timeout = _settings.short_job_timeout_seconds
     max_jobs = 100
     poll_delay = 0.05
@@ -67,6 +68,7 @@ class BulkWorkerSettings:
     job_deserializer = staticmethod(deserialize)
     on_startup = startup
     on_shutdown = shutdown
+    on_job_start = on_job_start
     job_timeout = _settings.bulk_job_timeout_seconds
     max_jobs = 2  # each holds a connection and a large transaction; two cores here
     poll_delay = 0.2

@@ -10,8 +10,8 @@ from enum import StrEnum
 from typing import Any, Self
 
 from pydantic import Field, model_validator
-from sqlalchemy import ColumnElement, Integer, any_, delete, func, select, update
-from sqlmodel import col
+from sqlalchemy import ColumnElement, Integer, any_, delete, func, update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.catalog.queries import subtree_ids
@@ -85,7 +85,7 @@ async def run(session: AsyncSession, request: BulkPostRequest) -> dict[str, Any]
             .select_from(Comment)
             .where(col(Comment.post_id).in_(select(Post.id).where(*conditions)))
         )
-        comment_count = (await session.exec(comments)).one()  # type: ignore[call-overload]
+        comment_count = (await session.exec(comments)).one()
         result = await session.exec(delete(Post).where(*conditions).returning(col(Post.id)))  # type: ignore[call-overload]
         deleted = len(result.scalars().all())
         return {"action": request.action, "deleted": deleted, "comments_deleted": comment_count}

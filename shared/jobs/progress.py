@@ -1,19 +1,43 @@
-"""Progress of a running job, kept beside arq's own keys: `guildhall:progress:<job_id>`
-holds JSON `{"done": n, "total": m}` (readable by any Redis client), for an hour."""
+"""Guildhall's own per-job record beside arq's keys, for the status API and ops views.
 
-import json
+`guildhall:job:<job_id>` is a Redis HASH, readable by any client (`HGETALL`):
+`started_ms` (epoch ms of the current try's start), `try`, `worker` (the worker's
+name), and, for jobs that report it, `done` / `total`. It lives a day.
+"""
+
 from typing import Any
 
 from redis.asyncio import Redis
 
-PROGRESS_PREFIX = "guildhall:progress:"
-PROGRESS_TTL_SECONDS = 3600
+JOB_KEY_PREFIX = "guildhall:job:"
+JOB_KEY_TTL_SECONDS = 24 * 3600
+
+
+def key(job_id: str) -> str:
+    return f"{JOB_KEY_PREFIX}{job_id}"
+
+
+async def started(redis: Redis, job_id: str, *, started_ms: int, job_try: int, worker: str) -> None:
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(key(job_id), mapping={"started_ms": started_ms, "try": job_try, "worker": worker})
+        pipe.hdel(key(job_id), "done", "total")
+        pipe.expire(key(job_id), JOB_KEY_TTL_SECONDS)
+        await pipe.execute()
 
 
 async def report(redis: Redis, job_id: str, done: int, total: int) -> None:
-    await redis.set(f"{PROGRESS_PREFIX}{job_id}", json.dumps({"done": done, "total": total}), ex=PROGRESS_TTL_SECONDS)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(key(job_id), mapping={"done": done, "total": total})
+        pipe.expire(key(job_id), JOB_KEY_TTL_SECONDS)
+        await pipe.execute()
 
 
-async def read(redis: Redis, job_id: str) -> dict[str, Any] | None:
-    raw = await redis.get(f"{PROGRESS_PREFIX}{job_id}")
-    return json.loads(raw) if raw else None
+async def read(redis: Redis, job_id: str) -> dict[str, Any]:
+    raw = await redis.hgetall(key(job_id))
+    return {k.decode(): int(v) if v.isdigit() else v.decode() for k, v in raw.items()}
+
+
+def progress_of(record: dict[str, Any]) -> dict[str, int] | None:
+    if "done" in record and "total" in record:
+        return {"done": record["done"], "total": record["total"]}
+    return None

@@ -22,7 +22,7 @@ from shared.jobs.after_commit import attach_job_pool, discard_pending, send_pend
 from shared.jobs.queues import create_job_pool
 from shared.models import Role, User
 from shared.settings import get_settings
-from tests.conftest import redis_url_for_tests
+from tests.conftest import clear_job_keys, redis_url_for_tests
 from tests.shared.factories import make_user
 
 
@@ -51,6 +51,7 @@ async def app(engine: AsyncEngine, session: AsyncSession) -> AsyncIterator[FastA
 
     app.dependency_overrides[get_session] = session_in_test_transaction
     yield app
+    await clear_job_keys(job_pool)
     await job_pool.aclose()
 
 

@@ -14,8 +14,8 @@ from shared.jobs.queues import Queue
 from shared.jobs.serialization import deserialize
 from shared.models import Comment, ModerationState, OutboxMessage, OutboxTopic, Post, TransferLog
 from shared.models.base import utcnow
+from tests.conftest import RunWorker
 from tests.shared.factories import make_hero, make_team, make_user
-from tests.worker.conftest import RunWorker
 
 
 async def enqueue(pool: ArqRedis, message_id: int) -> Job | None:

@@ -1,0 +1,134 @@
+"""Bulk jobs: all-or-nothing, offenders named, progress reported, idempotent."""
+
+from typing import Any
+
+from arq import ArqRedis
+from sqlmodel import col, func, select, text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import flush
+from shared.jobs import progress
+from shared.jobs.queues import Queue
+from shared.models import Category, Comment, Hero, Item, Post, TransferLog
+from shared.models.base import utcnow
+from tests.conftest import RunWorker
+from tests.shared.factories import make_roster, make_user
+
+
+async def hero_ids(session: AsyncSession, teams: int, per_team: int) -> list[int]:
+    rows = await make_roster(session, teams=teams, heroes_per_team=per_team, items_per_hero=1)
+    team_ids = [team.id for team in rows]
+    ids = (await session.exec(select(Hero.id).where(col(Hero.team_id).in_(team_ids)).order_by(col(Hero.id)))).all()
+    await session.commit()
+    return list(ids)  # type: ignore[arg-type]
+
+
+async def run_job(pool: ArqRedis, run_worker: RunWorker, function: str, **kwargs: Any) -> tuple[Any, str]:
+    job = await pool.enqueue_job(function, _queue_name=Queue.bulk, **kwargs)
+    assert job is not None
+    await run_worker(Queue.bulk)
+    info = await job.result_info()
+    assert info is not None
+    return info, job.job_id
+
+
+async def test_bulk_update_changes_every_row_and_reports_progress(
+    session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
+) -> None:
+    ids = await hero_ids(session, teams=25, per_team=100)
+    items = [{"id": hero_id, "power_level": 12.5, "age": 40} for hero_id in ids] + [{"id": 2_000_000_000, "age": 41}]
+    info, job_id = await run_job(job_pool, run_worker, "bulk_update_heroes", items=items)
+    assert info.success, info.result
+    assert info.result == {"updated": len(ids), "missing_ids": [2_000_000_000]}
+    changed = await session.exec(
+        select(func.count()).select_from(Hero).where(col(Hero.id).in_(ids), Hero.power_level == 12.5, Hero.age == 40)
+    )
+    assert changed.one() == len(ids)
+    record = await progress.read(job_pool, job_id)
+    assert progress.progress_of(record) == {"done": len(items), "total": len(items)}
+    assert record["try"] == 1 and record["started_ms"] > 0
+
+    again, _ = await run_job(job_pool, run_worker, "bulk_update_heroes", items=items)
+    assert again.success and again.result["updated"] == len(ids)  # same values: nothing new
+
+
+async def test_one_bad_row_fails_the_job_names_it_and_changes_nothing(
+    session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
+) -> None:
+    ids = await hero_ids(session, teams=3, per_team=10)
+    young = ids[7]
+    await session.exec(text("UPDATE hero SET age = 16, power_level = 10 WHERE id = :id"), params={"id": young})  # type: ignore[call-overload]
+    await session.commit()
+    items = [{"id": hero_id, "power_level": 90} for hero_id in ids]
+    info, _ = await run_job(job_pool, run_worker, "bulk_update_heroes", items=items)
+    assert not info.success
+    assert info.result.type == "BulkRefused"
+    assert f"offending hero ids: {young}" in info.result.message
+    assert "under 18" in info.result.message
+    unchanged = await session.exec(
+        select(func.count()).select_from(Hero).where(col(Hero.id).in_(ids), Hero.power_level == 90)
+    )
+    assert unchanged.one() == 0
+
+
+async def test_a_duplicate_name_and_identity_names_both_heroes(
+    session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
+) -> None:
+    ids = await hero_ids(session, teams=1, per_team=4)
+    items = [
+        {"id": ids[0], "name": "Twin", "secret_identity": "Same"},
+        {"id": ids[2], "name": "Twin", "secret_identity": "Same"},
+    ]
+    info, _ = await run_job(job_pool, run_worker, "bulk_update_heroes", items=items)
+    assert not info.success
+    assert f"offending hero ids: {ids[0]}, {ids[2]}" in info.result.message
+
+
+async def test_bulk_delete_takes_items_and_keeps_transfer_logs(
+    session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
+) -> None:
+    ids = await hero_ids(session, teams=2, per_team=50)
+    session.add(TransferLog(hero_id=ids[0], from_team_id=None, to_team_id=None, transfer_date=utcnow()))
+    await session.commit()
+    info, _ = await run_job(job_pool, run_worker, "bulk_delete_heroes", ids=[*ids, 2_000_000_001])
+    assert info.success and info.result == {"deleted": len(ids), "missing_ids": [2_000_000_001]}
+    assert (await session.exec(select(func.count()).select_from(Item).where(col(Item.hero_id).in_(ids)))).one() == 0
+    assert (
+        await session.exec(select(func.count()).select_from(TransferLog).where(TransferLog.hero_id == ids[0]))
+    ).one() == 1
+    again, _ = await run_job(job_pool, run_worker, "bulk_delete_heroes", ids=ids)
+    assert again.result == {"deleted": 0, "missing_ids": sorted(ids)}
+
+
+async def test_bulk_post_operations_by_filter_and_by_ids(
+    session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
+) -> None:
+    author, other = await make_user(session), await make_user(session)
+    root = Category(name="bulk-root")
+    session.add(root)
+    await flush(session)
+    child = Category(name="bulk-child", parent_id=root.id)
+    session.add(child)
+    await flush(session)
+    drafts = [Post(title=f"d{i}", content="c", author_id=author.id, category_id=child.id) for i in range(5)]
+    foreign = Post(title="other", content="c", author_id=other.id, category_id=child.id)
+    session.add_all([*drafts, foreign])
+    await flush(session)
+    session.add_all(Comment(content="hi", post_id=post.id, author_id=other.id) for post in drafts)  # type: ignore[misc]
+    await session.commit()
+
+    request = {"action": "publish", "filter": {"author_id": author.id, "category_id": root.id}}
+    info, _ = await run_job(job_pool, run_worker, "bulk_post_operation", request=request)
+    assert info.success and info.result == {"action": "publish", "published": 5}
+    again, _ = await run_job(job_pool, run_worker, "bulk_post_operation", request=request)
+    assert again.result == {"action": "publish", "published": 0}
+    await session.refresh(foreign)
+    assert foreign.status == "draft"
+
+    delete = {"action": "delete", "ids": [post.id for post in drafts]}
+    info, _ = await run_job(job_pool, run_worker, "bulk_post_operation", request=delete)
+    assert info.result == {"action": "delete", "deleted": 5, "comments_deleted": 5}
+    left = await session.exec(
+        select(func.count()).select_from(Comment).where(col(Comment.post_id).in_([p.id for p in drafts]))
+    )
+    assert left.one() == 0
