@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml constraints.txt
 db: venv
 	$(BIN)/guildhall migrate
 
+# The API on http://127.0.0.1:8000 and both job workers (short and bulk queues); Ctrl-C stops all.
 run: venv db
-	$(BIN)/uvicorn services.api.main:app --host 127.0.0.1 --port 8000
+	BIN=$(BIN) scripts/run-all.sh
 
 # Extra pytest arguments: make test ARGS='-k readyz -x'
 test: venv

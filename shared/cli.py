@@ -102,6 +102,21 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run one queue's arq worker in the foreground (SIGTERM/Ctrl-C let running jobs finish)."""
+    import logging.config
+
+    from arq.logs import default_log_config
+    from arq.worker import run_worker  # imported here: only this command needs the worker
+
+    from services.worker.main import BulkWorkerSettings, WorkerSettings
+
+    asyncio.run(_check_services(get_settings().database_url, get_settings().redis_url))
+    logging.config.dictConfig(default_log_config(verbose=False))
+    run_worker(WorkerSettings if args.queue == "short" else BulkWorkerSettings)  # type: ignore[arg-type]
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guildhall", description="Guildhall operations.")
     commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
@@ -118,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     create_user_cmd.add_argument("email")
     create_user_cmd.add_argument("--role", choices=[role.value for role in Role], default=Role.author.value)
     create_user_cmd.set_defaults(handler=cmd_create_user)
+    worker = commands.add_parser("worker", help="run a job worker (one per queue: short and bulk)")
+    worker.add_argument("--queue", choices=["short", "bulk"], default="short")
+    worker.set_defaults(handler=cmd_worker)
     return parser
 
 

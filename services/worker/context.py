@@ -32,7 +32,10 @@ async def shutdown(ctx: Ctx) -> None:
 
 
 async def on_job_start(ctx: Ctx) -> None:
-    """Record when this try started and on which worker (arq itself keeps neither)."""
+    """Record when this try started and on which worker (arq itself keeps neither).
+    Cron runs (every few seconds) are left out: their records would only pile up."""
+    if ctx["job_id"].startswith("cron:"):
+        return
     await progress.started(
         ctx["redis"], ctx["job_id"], started_ms=int(time.time() * 1000), job_try=ctx["job_try"], worker=WORKER_NAME
     )

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the API and both workers in this terminal. Ctrl-C (or SIGTERM) stops them all:
+# each gets SIGTERM, uvicorn finishes its requests and the workers finish running jobs.
+set -uo pipefail
+BIN=${BIN:-.venv/bin}
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+
+pids=()
+stop() {
+  trap - INT TERM
+  echo "run-all: stopping ${pids[*]}" >&2
+  kill -TERM "${pids[@]}" 2>/dev/null
+  wait
+  exit 0
+}
+trap stop INT TERM
+
+"$BIN/uvicorn" services.api.main:app --host "$HOST" --port "$PORT" & pids+=($!)
+"$BIN/guildhall" worker --queue short & pids+=($!)
+"$BIN/guildhall" worker --queue bulk & pids+=($!)
+
+# If any of them dies on its own, stop the others too: half a service is no service.
+wait -n
+echo "run-all: a process exited; stopping the rest" >&2
+stop
