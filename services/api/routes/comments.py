@@ -1,5 +1,55 @@
-"""Comments routes (to be written)."""
+"""Comments: written by logged-in users, held pending until moderated, public once approved."""
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter(tags=["comments"])
+from fastapi import APIRouter, Query, status
+
+from services.api.deps import CurrentUser, ModeratorUser, OptionalUser, SessionDep
+from services.api.problems import problem_responses
+from shared.auth.access import is_moderator
+from shared.blog import queries, service
+from shared.blog.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from shared.blog.schemas import CommentCreate, CommentModeratedRead, CommentRead, ModerationDecision, RowId
+from shared.schemas import Page
+
+router = APIRouter(tags=["comments"], responses=problem_responses(422))
+
+
+@router.post("/posts/{post_id}/comments", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 404))
+async def create_comment(
+    post_id: RowId, data: CommentCreate, session: SessionDep, user: CurrentUser
+) -> CommentModeratedRead:
+    """Comment on a post the caller may see. The comment starts pending; the request for its
+    moderation is recorded in the same transaction and carried out by the worker."""
+    return await service.create_comment(session, post_id, user, data)
+
+
+@router.get("/posts/{post_id}/comments", responses=problem_responses(401, 404))
+async def list_comments(
+    post_id: RowId,
+    session: SessionDep,
+    user: OptionalUser,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> Page[CommentModeratedRead] | Page[CommentRead]:
+    """A post's approved comments, oldest first. Moderators and admins see every comment,
+    with its moderation state, reason and time."""
+    return await queries.list_comments(
+        session, post_id, user, with_moderation=is_moderator(user), limit=limit, cursor=cursor
+    )
+
+
+@router.patch("/comments/{comment_id}/moderation", responses=problem_responses(401, 403, 404))
+async def moderate_comment(
+    comment_id: RowId, decision: ModerationDecision, session: SessionDep, moderator: ModeratorUser
+) -> CommentModeratedRead:
+    """Approve or reject a comment (moderators and admins); rejecting needs a reason."""
+    return await service.moderate_comment(session, comment_id, moderator, decision)
+
+
+@router.delete(
+    "/comments/{comment_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 403, 404)
+)
+async def delete_comment(comment_id: RowId, session: SessionDep, user: CurrentUser) -> None:
+    """Delete a comment (its author or an admin)."""
+    await service.delete_comment(session, comment_id, user)

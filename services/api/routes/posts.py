@@ -1,5 +1,63 @@
-"""Posts routes (to be written)."""
+"""Posts: public when published; drafts and archived posts only for their author and admins."""
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter(tags=["posts"])
+from fastapi import APIRouter, Query
+from fastapi import status as http_status
+
+from services.api.deps import CurrentUser, OptionalUser, SessionDep
+from services.api.problems import problem_responses
+from shared.blog import queries, service
+from shared.blog.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PostFilters
+from shared.blog.schemas import PostCreate, PostRead, PostUpdate, RowId, StoredText
+from shared.models import PostStatus
+from shared.schemas import Page
+
+router = APIRouter(prefix="/posts", tags=["posts"], responses=problem_responses(422))
+
+
+@router.post("", status_code=http_status.HTTP_201_CREATED, responses=problem_responses(401, 409))
+async def create_post(data: PostCreate, session: SessionDep, user: CurrentUser) -> PostRead:
+    """Write a post (any logged-in user; a draft unless `status` says otherwise).
+    An unknown `category_id` is a 409 naming the rule."""
+    return await service.create_post(session, user, data)
+
+
+@router.get("", responses=problem_responses(401))
+async def list_posts(
+    session: SessionDep,
+    user: OptionalUser,
+    status: PostStatus | None = None,
+    author_id: RowId | None = None,
+    category_id: RowId | None = None,
+    include_subcategories: Annotated[bool, Query(description="with category_id: its whole subtree too")] = False,
+    q: Annotated[
+        StoredText | None, Query(min_length=1, max_length=200, description="title contains (any case)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> Page[PostRead]:
+    """Posts the caller may see (published ones, their own, or all for admins), newest first,
+    one keyset page at a time."""
+    filters = PostFilters(
+        status=status, author_id=author_id, category_id=category_id, include_subcategories=include_subcategories, q=q
+    )
+    return await queries.list_posts(session, user, filters, limit=limit, cursor=cursor)
+
+
+@router.get("/{post_id}", responses=problem_responses(401, 404))
+async def read_post(post_id: RowId, session: SessionDep, user: OptionalUser) -> PostRead:
+    """One post; a post the caller may not see answers 404, as if it did not exist."""
+    return await queries.read_post(session, post_id, user)
+
+
+@router.patch("/{post_id}", responses=problem_responses(401, 403, 404, 409))
+async def update_post(post_id: RowId, data: PostUpdate, session: SessionDep, user: CurrentUser) -> PostRead:
+    """Change a post (its author or an admin); only the fields sent change."""
+    return await service.update_post(session, post_id, user, data)
+
+
+@router.delete("/{post_id}", status_code=http_status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 403, 404))
+async def delete_post(post_id: RowId, session: SessionDep, user: CurrentUser) -> None:
+    """Delete a post and its comments (its author or an admin)."""
+    await service.delete_post(session, post_id, user)

@@ -1,0 +1,1 @@
+"""Blog domain: posts, their visibility and listing, comments and their moderation."""

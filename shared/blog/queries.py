@@ -1,0 +1,261 @@
+"""Post and comment reads: visibility, filters and keyset pages, each page in ONE statement
+(a comment page also checks, in one more, that its post is visible to the caller).
+
+A post row carries its author's name, its category's name and its approved-comment count
+(a correlated COUNT served by ix_comment_post_id_state), so a page never needs a query per post.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, or_, tuple_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.blog.schemas import INT4_MAX, CommentModeratedRead, CommentRead, PostCategory, PostRead
+from shared.catalog.queries import subtree_ids
+from shared.errors import NotFound
+from shared.models import Category, Comment, ModerationState, Post, PostStatus, Role, User
+from shared.schemas import InvalidCursor, Page, decode_cursor, encode_cursor
+from shared.users.schemas import UserPublic
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class PostFilters:
+    status: PostStatus | None = None
+    author_id: int | None = None
+    category_id: int | None = None
+    include_subcategories: bool = False
+    q: str | None = None
+
+
+# --- keyset positions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Position:
+    """The sort key (created_at, id) of the last row a page served."""
+
+    created_at: datetime
+    id: int
+
+    def encode(self) -> str:
+        return encode_cursor({"created_at": self.created_at.isoformat(), "id": self.id})
+
+    @classmethod
+    def decode(cls, cursor: str) -> "Position":
+        raw = decode_cursor(cursor, {"created_at", "id"})
+        try:
+            created_at = datetime.fromisoformat(raw["created_at"])
+        except (TypeError, ValueError) as error:
+            raise InvalidCursor from error
+        ident = raw["id"]
+        # bool is an int to Python; a cursor this service made never holds one.
+        if created_at.tzinfo is None or not isinstance(ident, int) or isinstance(ident, bool) or ident > INT4_MAX:
+            raise InvalidCursor
+        return cls(created_at=created_at, id=ident)
+
+
+def _position(cursor: str | None) -> Position | None:
+    return None if cursor is None else Position.decode(cursor)
+
+
+# --- posts ------------------------------------------------------------------------------------
+
+
+def escape_like(term: str) -> str:
+    """`term` with LIKE's wildcards (and the escape character itself) taken literally.
+    Backslash is PostgreSQL's default LIKE escape, so the pattern needs no ESCAPE clause."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def post_visibility(viewer: User | None) -> ColumnElement[bool] | None:
+    """Which posts `viewer` may see: published ones, plus their own; admins see all (None)."""
+    if viewer is not None and viewer.role == Role.admin:
+        return None
+    published = col(Post.status) == PostStatus.published
+    if viewer is None:
+        return published
+    return or_(published, col(Post.author_id) == viewer.id)
+
+
+def _post_read_statement(viewer: User | None) -> Select[Any]:
+    """Posts visible to `viewer`, each row (Post, author name, category name, approved comments)."""
+    approved_comments = (
+        select(func.count())
+        .where(col(Comment.post_id) == col(Post.id), col(Comment.moderation_state) == ModerationState.approved)
+        .correlate(Post)
+        .scalar_subquery()
+    )
+    statement = (
+        select(Post, col(User.username), col(Category.name), approved_comments.label("approved_comment_count"))
+        .join(User, col(User.id) == col(Post.author_id))
+        .outerjoin(Category, col(Category.id) == col(Post.category_id))
+    )
+    if (visible := post_visibility(viewer)) is not None:
+        statement = statement.where(visible)
+    return statement
+
+
+def _post_read(row: Any) -> PostRead:
+    post, username, category_name, approved_comment_count = row
+    category = None if post.category_id is None else PostCategory(id=post.category_id, name=category_name)
+    return PostRead(
+        id=post.id,
+        title=post.title,
+        content=post.content,
+        status=post.status,
+        created_at=post.created_at,
+        updated_at=post.updated_at,
+        author=UserPublic(id=post.author_id, username=username),
+        category=category,
+        approved_comment_count=approved_comment_count,
+    )
+
+
+def post_page_statement(
+    viewer: User | None, filters: PostFilters, *, limit: int, after: Position | None = None
+) -> Select[Any]:
+    """One page of the post list, newest first, with one extra row to tell whether more follow."""
+    statement = _post_read_statement(viewer)
+    if filters.status is not None:
+        statement = statement.where(col(Post.status) == filters.status)
+    if filters.author_id is not None:
+        statement = statement.where(col(Post.author_id) == filters.author_id)
+    if filters.category_id is not None:
+        if filters.include_subcategories:
+            tree = subtree_ids(filters.category_id)
+            statement = statement.where(col(Post.category_id).in_(select(tree.c.id)))
+        else:
+            statement = statement.where(col(Post.category_id) == filters.category_id)
+    if filters.q:
+        # Served by the trigram index ix_post_title_trgm (GIN, gin_trgm_ops on title).
+        statement = statement.where(col(Post.title).ilike(f"%{escape_like(filters.q)}%"))
+    if after is not None:
+        statement = statement.where(tuple_(col(Post.created_at), col(Post.id)) < tuple_(after.created_at, after.id))
+    return statement.order_by(col(Post.created_at).desc(), col(Post.id).desc()).limit(limit + 1)
+
+
+async def list_posts(
+    session: AsyncSession,
+    viewer: User | None,
+    filters: PostFilters,
+    *,
+    limit: int = DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
+) -> Page[PostRead]:
+    statement = post_page_statement(viewer, filters, limit=limit, after=_position(cursor))
+    rows = (await session.exec(statement)).all()
+    items = [_post_read(row) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = Position(created_at=last.created_at, id=last.id).encode()
+    return Page[PostRead](items=items, next_cursor=next_cursor)
+
+
+async def read_post(session: AsyncSession, post_id: int, viewer: User | None) -> PostRead:
+    """One post as `viewer` may see it; a post they may not see does not exist for them (404)."""
+    statement = _post_read_statement(viewer).where(col(Post.id) == post_id).execution_options(populate_existing=True)
+    row = (await session.exec(statement)).first()
+    if row is None:
+        raise NotFound("post", post_id)
+    return _post_read(row)
+
+
+async def visible_post(session: AsyncSession, post_id: int, viewer: User | None) -> Post:
+    """The Post row if `viewer` may see it, else NotFound (so hidden posts do not leak)."""
+    statement = select(Post).where(col(Post.id) == post_id)
+    if (visible := post_visibility(viewer)) is not None:
+        statement = statement.where(visible)
+    post = (await session.exec(statement)).first()
+    if post is None:
+        raise NotFound("post", post_id)
+    return post
+
+
+# --- comments ---------------------------------------------------------------------------------
+
+
+def _comment_fields(comment: Comment, author_name: str) -> dict[str, Any]:
+    return {
+        "id": comment.id,
+        "post_id": comment.post_id,
+        "content": comment.content,
+        "created_at": comment.created_at,
+        "author": UserPublic(id=comment.author_id, username=author_name),
+    }
+
+
+def comment_read(comment: Comment, author_name: str) -> CommentRead:
+    """What anyone may see of a comment."""
+    return CommentRead(**_comment_fields(comment, author_name))
+
+
+def moderated_comment_read(comment: Comment, author_name: str) -> CommentModeratedRead:
+    """What moderators see: the comment and its moderation."""
+    return CommentModeratedRead(
+        **_comment_fields(comment, author_name),
+        moderation_state=ModerationState(comment.moderation_state),
+        moderation_reason=comment.moderation_reason,
+        moderated_at=comment.moderated_at,
+        moderated_by_id=comment.moderated_by_id,
+    )
+
+
+def _comment_statement() -> Select[Any]:
+    return select(Comment, col(User.username)).join(User, col(User.id) == col(Comment.author_id))
+
+
+def comment_page_statement(post_id: int, *, all_states: bool, limit: int, after: Position | None = None) -> Select[Any]:
+    """One page of a post's comments, oldest first, plus one row to tell whether more follow."""
+    statement = _comment_statement().where(col(Comment.post_id) == post_id)
+    if not all_states:
+        statement = statement.where(col(Comment.moderation_state) == ModerationState.approved)
+    if after is not None:
+        statement = statement.where(
+            tuple_(col(Comment.created_at), col(Comment.id)) > tuple_(after.created_at, after.id)
+        )
+    return statement.order_by(col(Comment.created_at), col(Comment.id)).limit(limit + 1)
+
+
+async def list_comments(
+    session: AsyncSession,
+    post_id: int,
+    viewer: User | None,
+    *,
+    with_moderation: bool,
+    limit: int = DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
+) -> Page[CommentRead] | Page[CommentModeratedRead]:
+    """A visible post's comments: approved ones only, or every one with its moderation
+    (`with_moderation`, for moderators). Two statements: the post's visibility, then the page."""
+    after = _position(cursor)
+    await visible_post(session, post_id, viewer)
+    statement = comment_page_statement(post_id, all_states=with_moderation, limit=limit, after=after)
+    rows = (await session.exec(statement)).all()
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = Position(created_at=page[-1][0].created_at, id=page[-1][0].id).encode() if more else None
+    if with_moderation:
+        return Page[CommentModeratedRead](
+            items=[moderated_comment_read(c, name) for c, name in page], next_cursor=next_cursor
+        )
+    return Page[CommentRead](items=[comment_read(c, name) for c, name in page], next_cursor=next_cursor)
+
+
+async def comment_with_author(
+    session: AsyncSession, comment_id: int, *, for_update: bool = False
+) -> tuple[Comment, str]:
+    """The comment and its author's name in one statement; `for_update` locks the comment row
+    so two moderators deciding at once are serialised, not interleaved."""
+    statement = _comment_statement().where(col(Comment.id) == comment_id)
+    if for_update:
+        statement = statement.with_for_update(of=Comment)
+    row = (await session.exec(statement)).first()
+    if row is None:
+        raise NotFound("comment", comment_id)
+    return row[0], row[1]

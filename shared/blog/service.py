@@ -1,0 +1,90 @@
+"""Post and comment writes: ownership, visibility and moderation rules. Flush only; the edge commits."""
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.auth.access import ensure_owner_or_admin
+from shared.blog.queries import comment_with_author, moderated_comment_read, read_post, visible_post
+from shared.blog.schemas import (
+    CommentCreate,
+    CommentModeratedRead,
+    ModerationDecision,
+    PostCreate,
+    PostRead,
+    PostUpdate,
+)
+from shared.db import flush
+from shared.errors import NotFound
+from shared.models import Comment, OutboxMessage, OutboxTopic, Post, User
+from shared.models.base import utcnow
+
+
+async def create_post(session: AsyncSession, author: User, data: PostCreate) -> PostRead:
+    """A post by `author`. An unknown category is refused by its foreign key (409, named rule)."""
+    post = Post(
+        title=data.title,
+        content=data.content,
+        status=data.status,
+        category_id=data.category_id,
+        author_id=author.id,  # type: ignore[arg-type]
+    )
+    session.add(post)
+    await flush(session)
+    return await read_post(session, post.id, author)  # type: ignore[arg-type]
+
+
+async def _own_post(session: AsyncSession, post_id: int, caller: User) -> Post:
+    # Hidden posts answer 404 before ownership is looked at, so a draft's existence does not leak.
+    post = await visible_post(session, post_id, caller)
+    ensure_owner_or_admin(caller, post.author_id, "post")
+    return post
+
+
+async def update_post(session: AsyncSession, post_id: int, caller: User, data: PostUpdate) -> PostRead:
+    post = await _own_post(session, post_id, caller)
+    for field, value in data.model_dump(exclude_unset=True).items():
+        setattr(post, field, value)
+    await flush(session)  # updated_at is stamped by the column's onupdate
+    return await read_post(session, post_id, caller)
+
+
+async def delete_post(session: AsyncSession, post_id: int, caller: User) -> None:
+    """Delete the post; the database drops its comments (ON DELETE CASCADE)."""
+    post = await _own_post(session, post_id, caller)
+    await session.delete(post)
+    await flush(session)
+
+
+async def create_comment(
+    session: AsyncSession, post_id: int, author: User, data: CommentCreate
+) -> CommentModeratedRead:
+    """A pending comment and, in the same transaction, the outbox row asking for its moderation:
+    both commit or neither does, so no comment waits for a job that was never recorded."""
+    await visible_post(session, post_id, author)
+    comment = Comment(content=data.content, post_id=post_id, author_id=author.id)  # type: ignore[arg-type]
+    session.add(comment)
+    await flush(session)
+    session.add(OutboxMessage(topic=OutboxTopic.comment_moderation, payload={"comment_id": comment.id}))
+    await flush(session)
+    return moderated_comment_read(comment, author.username)
+
+
+async def moderate_comment(
+    session: AsyncSession, comment_id: int, moderator: User, decision: ModerationDecision
+) -> CommentModeratedRead:
+    """Record a moderator's decision; it names the moderator, which automatic moderation respects."""
+    comment, author_name = await comment_with_author(session, comment_id, for_update=True)
+    comment.moderation_state = decision.state
+    comment.moderation_reason = decision.reason
+    comment.moderated_at = utcnow()
+    comment.moderated_by_id = moderator.id
+    await flush(session)
+    return moderated_comment_read(comment, author_name)
+
+
+async def delete_comment(session: AsyncSession, comment_id: int, caller: User) -> None:
+    comment = await session.get(Comment, comment_id)
+    if comment is None:
+        raise NotFound("comment", comment_id)
+    ensure_owner_or_admin(caller, comment.author_id, "comment")
+    await session.delete(comment)
+    await flush(session)
