@@ -2,13 +2,14 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import and_, delete
+from sqlalchemy import ColumnElement, and_, delete, or_, tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import flush
-from shared.models import Article, Image, Tag, TaggableType
+from shared.models import Article, ArticleStatus, Image, Role, Tag, TaggableType, User
 
 
 @dataclass(frozen=True)
@@ -65,3 +66,85 @@ async def tags_of(session: AsyncSession, kind: TaggableType, item_ids: Sequence[
     for item_id, name in (await session.exec(statement)).all():
         names[item_id].append(name)
     return names
+
+
+def article_visible_to(viewer: User | None) -> ColumnElement[bool] | None:
+    """Which articles `viewer` may read: published ones, their own drafts, every one for an admin
+    (None: no condition needed)."""
+    if viewer is not None and viewer.role == Role.admin:
+        return None
+    published = col(Article.status) == ArticleStatus.published
+    return published if viewer is None else or_(published, col(Article.author_id) == viewer.id)
+
+
+@dataclass(frozen=True)
+class Position:
+    """A keyset position in a newest-first list: the (created_at, id) of the last row served."""
+
+    created_at: datetime
+    id: int
+
+
+async def articles_page(
+    session: AsyncSession,
+    *,
+    viewer: User | None,
+    limit: int,
+    after: Position | None = None,
+    author_id: int | None = None,
+) -> Sequence[Article]:
+    """Up to `limit` articles `viewer` may read, newest first, after `after`: one statement."""
+    statement = select(Article).order_by(col(Article.created_at).desc(), col(Article.id).desc()).limit(limit)
+    if (visible := article_visible_to(viewer)) is not None:
+        statement = statement.where(visible)
+    if author_id is not None:
+        statement = statement.where(col(Article.author_id) == author_id)
+    if after is not None:
+        statement = statement.where(
+            tuple_(col(Article.created_at), col(Article.id)) < tuple_(after.created_at, after.id)
+        )
+    return (await session.exec(statement)).all()
+
+
+async def images_page(
+    session: AsyncSession, *, limit: int, after: Position | None = None, author_id: int | None = None
+) -> Sequence[Image]:
+    """Up to `limit` images, newest first, after `after`: one statement."""
+    statement = select(Image).order_by(col(Image.created_at).desc(), col(Image.id).desc()).limit(limit)
+    if author_id is not None:
+        statement = statement.where(col(Image.author_id) == author_id)
+    if after is not None:
+        statement = statement.where(tuple_(col(Image.created_at), col(Image.id)) < tuple_(after.created_at, after.id))
+    return (await session.exec(statement)).all()
+
+
+async def items_with_tag_page(
+    session: AsyncSession,
+    name: str,
+    *,
+    viewer: User | None,
+    limit: int,
+    after: tuple[str, int] | None = None,
+) -> list[TaggedItem]:
+    """Like `items_with_tag`, one page of it: only what `viewer` may read (no one else's drafts),
+    ordered by (type, id), after the (type, id) `after`. ONE statement."""
+    statement = (
+        select(Tag.taggable_type, Article, Image)
+        .outerjoin(
+            Article, and_(col(Tag.taggable_type) == TaggableType.article, col(Article.id) == col(Tag.taggable_id))
+        )
+        .outerjoin(Image, and_(col(Tag.taggable_type) == TaggableType.image, col(Image.id) == col(Tag.taggable_id)))
+        .where(col(Tag.name) == name)
+        .order_by(col(Tag.taggable_type), col(Tag.taggable_id))
+        .limit(limit)
+    )
+    if (visible := article_visible_to(viewer)) is not None:
+        statement = statement.where(or_(col(Tag.taggable_type) != TaggableType.article, visible))
+    if after is not None:
+        statement = statement.where(tuple_(col(Tag.taggable_type), col(Tag.taggable_id)) > tuple_(*after))
+    items: list[TaggedItem] = []
+    for taggable_type, article, image in (await session.exec(statement)).all():
+        item = article if taggable_type == TaggableType.article else image
+        if item is not None:
+            items.append(TaggedItem(type=TaggableType(taggable_type), item=item))
+    return items

@@ -1,0 +1,109 @@
+"""Request and response shapes for articles, images and their tags.
+
+Tag names are trimmed and lower-cased on the way in ("  Python " and "python" are one tag),
+1..50 characters each (the table's CHECK), at most MAX_TAGS per request; duplicates after
+normalizing collapse into one. `GET /tags/{name}` normalizes its name the same way.
+"""
+
+from datetime import datetime
+from typing import Annotated, Literal, Self
+
+from pydantic import Field as PydanticField
+from pydantic import StringConstraints, model_validator
+from sqlmodel import Field, SQLModel
+
+from shared.models import ArticleStatus
+from shared.schemas import Page, Strict
+
+MAX_TAGS = 50
+TAG_NAME_MAX = 50
+
+TagName = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=TAG_NAME_MAX)]
+TagNames = Annotated[list[TagName], PydanticField(max_length=MAX_TAGS)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Content = Annotated[str, StringConstraints(max_length=100_000)]
+
+
+def normalize_tag(name: str) -> str:
+    """The stored form of a tag name (what TagName does to request bodies)."""
+    return name.strip().lower()
+
+
+class TagsReplace(Strict):
+    """The item's complete new tag set; [] removes every tag."""
+
+    tags: TagNames
+
+
+class ArticleCreate(Strict):
+    title: Title
+    content: Content
+    status: ArticleStatus = ArticleStatus.draft
+    tags: TagNames = []
+
+
+class ArticleUpdate(Strict):
+    """A partial update by the author (or an admin); publishing is `{"status": "published"}`."""
+
+    title: Title | None = None
+    content: Content | None = None
+    status: ArticleStatus | None = None
+
+    @model_validator(mode="after")
+    def no_explicit_nulls(self) -> Self:
+        for field in ("title", "content", "status"):
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        return self
+
+
+class ArticleRead(SQLModel):
+    id: int
+    title: str
+    content: str
+    author_id: int
+    status: ArticleStatus
+    created_at: datetime
+    updated_at: datetime
+    tags: list[str] = Field(default_factory=list, description="tag names, sorted")
+
+
+class ImageCreate(Strict):
+    filename: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    alt_text: Annotated[str, StringConstraints(max_length=500)]
+    tags: TagNames = []
+
+
+class ImageRead(SQLModel):
+    id: int
+    filename: str
+    alt_text: str
+    author_id: int
+    created_at: datetime
+    tags: list[str] = Field(default_factory=list, description="tag names, sorted")
+
+
+class TaggedArticle(SQLModel):
+    type: Literal["article"] = "article"
+    id: int
+    title: str
+    author_id: int
+    status: ArticleStatus
+    created_at: datetime
+
+
+class TaggedImage(SQLModel):
+    type: Literal["image"] = "image"
+    id: int
+    filename: str
+    alt_text: str
+    author_id: int
+    created_at: datetime
+
+
+# One entry of GET /tags/{name}: an article or an image, told apart by `type`.
+TaggedItemRead = Annotated[TaggedArticle | TaggedImage, PydanticField(discriminator="type")]
+
+
+class TaggedItemPage(Page[TaggedItemRead]):  # type: ignore[valid-type]
+    """One page of GET /tags/{name} (a named class, so OpenAPI names the schema readably)."""

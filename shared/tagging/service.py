@@ -1,0 +1,235 @@
+"""Articles and images with their tags: who may see and change what, and keyset pages of them.
+
+Visibility: published articles are public; a draft is seen by its author and admins only
+(anyone else gets a 404 on reads, as if it did not exist). Writes on an item someone else owns
+are a 403 (ensure_owner_or_admin). Deleting an item deletes its tags in the database (trigger).
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.auth.access import ensure_owner_or_admin
+from shared.db import flush
+from shared.errors import NotFound
+from shared.models import Article, ArticleStatus, Image, Role, TaggableType, User
+from shared.schemas import InvalidCursor, Page, decode_cursor, encode_cursor
+from shared.tagging import queries
+from shared.tagging.queries import Position
+from shared.tagging.schemas import (
+    TAG_NAME_MAX,
+    ArticleCreate,
+    ArticleRead,
+    ArticleUpdate,
+    ImageCreate,
+    ImageRead,
+    TaggedArticle,
+    TaggedImage,
+    TaggedItemPage,
+    TaggedItemRead,
+    normalize_tag,
+)
+
+# --- articles -----------------------------------------------------------------------------------
+
+
+def _may_read(article: Article, viewer: User | None) -> bool:
+    if article.status == ArticleStatus.published:
+        return True
+    return viewer is not None and (viewer.role == Role.admin or viewer.id == article.author_id)
+
+
+def _article_read(article: Article, tags: Sequence[str]) -> ArticleRead:
+    return ArticleRead(**article.model_dump(exclude={"tags"}), tags=sorted(tags))
+
+
+async def _article_for_write(session: AsyncSession, article_id: int, user: User) -> Article:
+    """The article, row-locked (two tag replacements on it must not interleave), if `user` may change it."""
+    article = await session.get(Article, article_id, with_for_update=True)
+    if article is None:
+        raise NotFound("article", article_id)
+    ensure_owner_or_admin(user, article.author_id, "article")
+    return article
+
+
+async def create_article(session: AsyncSession, author: User, data: ArticleCreate) -> ArticleRead:
+    article = Article(title=data.title, content=data.content, status=data.status, author_id=author.id)
+    session.add(article)
+    await flush(session)
+    tags = await queries.replace_tags(session, TaggableType.article, article.id, data.tags) if data.tags else []  # type: ignore[arg-type]
+    return _article_read(article, tags)
+
+
+async def get_article(session: AsyncSession, article_id: int, viewer: User | None) -> ArticleRead:
+    article = await session.get(Article, article_id)
+    if article is None or not _may_read(article, viewer):
+        raise NotFound("article", article_id)
+    tags = await queries.tags_of(session, TaggableType.article, [article_id])
+    return _article_read(article, tags[article_id])
+
+
+async def update_article(session: AsyncSession, article_id: int, user: User, data: ArticleUpdate) -> ArticleRead:
+    article = await _article_for_write(session, article_id, user)
+    for field in data.model_fields_set:
+        setattr(article, field, getattr(data, field))
+    await flush(session)
+    tags = await queries.tags_of(session, TaggableType.article, [article_id])
+    return _article_read(article, tags[article_id])
+
+
+async def delete_article(session: AsyncSession, article_id: int, user: User) -> None:
+    article = await _article_for_write(session, article_id, user)
+    await session.delete(article)  # its tags go with it, in the database
+    await flush(session)
+
+
+async def replace_article_tags(session: AsyncSession, article_id: int, user: User, names: list[str]) -> ArticleRead:
+    article = await _article_for_write(session, article_id, user)
+    tags = await queries.replace_tags(session, TaggableType.article, article_id, names)
+    return _article_read(article, tags)
+
+
+async def list_articles(
+    session: AsyncSession, viewer: User | None, *, limit: int, cursor: str | None, author_id: int | None
+) -> Page[ArticleRead]:
+    """Newest first: the published articles, plus the viewer's own drafts (every draft for an admin).
+    Two statements whatever the page size: the page, then the tags of all its articles."""
+    rows = await queries.articles_page(
+        session, viewer=viewer, limit=limit + 1, after=_position(cursor), author_id=author_id
+    )
+    page = rows[:limit]
+    tags = await _tags_by_id(session, TaggableType.article, page)
+    items = [_article_read(row, tags.get(row.id, [])) for row in page]  # type: ignore[arg-type]
+    return Page(items=items, next_cursor=_next_cursor(page, more=len(rows) > limit))
+
+
+# --- images -------------------------------------------------------------------------------------
+
+
+def _image_read(image: Image, tags: Sequence[str]) -> ImageRead:
+    return ImageRead(**image.model_dump(exclude={"tags"}), tags=sorted(tags))
+
+
+async def _image_for_write(session: AsyncSession, image_id: int, user: User) -> Image:
+    image = await session.get(Image, image_id, with_for_update=True)
+    if image is None:
+        raise NotFound("image", image_id)
+    ensure_owner_or_admin(user, image.author_id, "image")
+    return image
+
+
+async def create_image(session: AsyncSession, author: User, data: ImageCreate) -> ImageRead:
+    image = Image(filename=data.filename, alt_text=data.alt_text, author_id=author.id)
+    session.add(image)
+    await flush(session)
+    tags = await queries.replace_tags(session, TaggableType.image, image.id, data.tags) if data.tags else []  # type: ignore[arg-type]
+    return _image_read(image, tags)
+
+
+async def get_image(session: AsyncSession, image_id: int) -> ImageRead:
+    image = await session.get(Image, image_id)
+    if image is None:
+        raise NotFound("image", image_id)
+    tags = await queries.tags_of(session, TaggableType.image, [image_id])
+    return _image_read(image, tags[image_id])
+
+
+async def delete_image(session: AsyncSession, image_id: int, user: User) -> None:
+    image = await _image_for_write(session, image_id, user)
+    await session.delete(image)
+    await flush(session)
+
+
+async def replace_image_tags(session: AsyncSession, image_id: int, user: User, names: list[str]) -> ImageRead:
+    image = await _image_for_write(session, image_id, user)
+    tags = await queries.replace_tags(session, TaggableType.image, image_id, names)
+    return _image_read(image, tags)
+
+
+async def list_images(
+    session: AsyncSession, *, limit: int, cursor: str | None, author_id: int | None
+) -> Page[ImageRead]:
+    """Newest first, with their tags: two statements whatever the page size."""
+    rows = await queries.images_page(session, limit=limit + 1, after=_position(cursor), author_id=author_id)
+    page = rows[:limit]
+    tags = await _tags_by_id(session, TaggableType.image, page)
+    items = [_image_read(row, tags.get(row.id, [])) for row in page]  # type: ignore[arg-type]
+    return Page(items=items, next_cursor=_next_cursor(page, more=len(rows) > limit))
+
+
+async def _tags_by_id(
+    session: AsyncSession, kind: TaggableType, page: Sequence[Article] | Sequence[Image]
+) -> dict[int, list[str]]:
+    """The tags of a whole page in one statement (none for an empty page)."""
+    ids = [row.id for row in page if row.id is not None]
+    return await queries.tags_of(session, kind, ids) if ids else {}
+
+
+# --- tags ---------------------------------------------------------------------------------------
+
+
+async def items_with_tag(
+    session: AsyncSession, name: str, viewer: User | None, *, limit: int, cursor: str | None
+) -> TaggedItemPage:
+    """Every article and image tagged `name` that the viewer may read, by (type, id): ONE statement.
+
+    An unknown tag is an empty page, not a 404: a tag exists only through the items carrying it.
+    """
+    after = _type_position(cursor)
+    name = normalize_tag(name)
+    if not name or len(name) > TAG_NAME_MAX:
+        return TaggedItemPage(items=[])
+    found = await queries.items_with_tag_page(session, name, viewer=viewer, limit=limit + 1, after=after)
+    page = found[:limit]
+    items: list[TaggedItemRead] = [
+        TaggedArticle.model_validate(entry.item, from_attributes=True)
+        if entry.type == TaggableType.article
+        else TaggedImage.model_validate(entry.item, from_attributes=True)
+        for entry in page
+    ]
+    next_cursor = None
+    if len(found) > limit:
+        last = page[-1]
+        next_cursor = encode_cursor({"type": last.type.value, "id": last.item.id})
+    return TaggedItemPage(items=items, next_cursor=next_cursor)
+
+
+# --- cursors ------------------------------------------------------------------------------------
+
+
+def _next_cursor(page: Sequence[Article] | Sequence[Image], *, more: bool) -> str | None:
+    if not more:
+        return None
+    last = page[-1]
+    return encode_cursor({"at": last.created_at.isoformat(), "id": last.id})
+
+
+def _position(cursor: str | None) -> Position | None:
+    if cursor is None:
+        return None
+    position = decode_cursor(cursor, {"at", "id"})
+    try:
+        created_at = datetime.fromisoformat(position["at"])
+    except (TypeError, ValueError) as error:
+        raise InvalidCursor from error
+    if created_at.tzinfo is None:
+        raise InvalidCursor
+    return Position(created_at=created_at, id=_cursor_int(position))
+
+
+def _type_position(cursor: str | None) -> tuple[str, int] | None:
+    if cursor is None:
+        return None
+    position = decode_cursor(cursor, {"type", "id"})
+    if position["type"] not in {kind.value for kind in TaggableType}:
+        raise InvalidCursor
+    return position["type"], _cursor_int(position)
+
+
+def _cursor_int(position: dict[str, Any]) -> int:
+    value = position["id"]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidCursor
+    return value
