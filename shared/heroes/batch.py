@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, Integer, String, any_, delete, func, insert, update
+from sqlalchemy import Float, Integer, String, Table, any_, delete, func, insert, update
 from sqlalchemy.types import TypeEngine
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,6 +26,9 @@ UPDATABLE: dict[str, TypeEngine[Any]] = {
     "power_level": Float(),
     "team_id": Integer(),
 }
+
+
+HERO: Table = Hero.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -71,11 +74,13 @@ async def update_heroes(session: AsyncSession, updates: Sequence[Mapping[str, An
         arrays = [array_param("ids", [item["id"] for item in items], Integer())]
         arrays += [array_param(f"v_{f}", [item[f] for item in items], UPDATABLE[f]) for f in fields]
         source = func.unnest(*arrays).table_valued("id", *fields).render_derived(name="batch")
+        # Core UPDATE on the table, not the ORM-enabled form: the ORM one adds identity-map
+        # bookkeeping that doubles the time of 100,000 rows (bench/bulk_update.py).
         statement = (
-            update(Hero)
-            .where(col(Hero.id) == source.c.id)
+            update(HERO)
+            .where(HERO.c.id == source.c.id)
             .values({field: source.c[field] for field in fields})
-            .returning(col(Hero.id))
+            .returning(HERO.c.id)
         )
         with constraint_errors():
             result = await session.exec(statement)  # type: ignore[call-overload]
@@ -87,9 +92,7 @@ async def update_heroes(session: AsyncSession, updates: Sequence[Mapping[str, An
 
 async def delete_heroes(session: AsyncSession, hero_ids: Sequence[int]) -> BatchResult:
     """Delete heroes by id in ONE statement (their items go by ON DELETE CASCADE)."""
-    statement = (
-        delete(Hero).where(col(Hero.id) == any_(array_param("ids", hero_ids, Integer()))).returning(col(Hero.id))
-    )
+    statement = delete(HERO).where(HERO.c.id == any_(array_param("ids", hero_ids, Integer()))).returning(HERO.c.id)
     with constraint_errors():
         result = await session.exec(statement)  # type: ignore[call-overload]
     deleted = set(result.scalars().all())

@@ -6,15 +6,21 @@ diagnostic query names every offending hero id (the database says only which rul
 
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Self
+from typing import (
+    Annotated,
+    Any,
+    Required,  # pydantic needs these on Python 3.11
+    Self,
+)
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy import Float, Integer, String, text
 from sqlmodel.ext.asyncio.session import AsyncSession
+from typing_extensions import TypedDict
 
 from shared.errors import ConstraintViolation, DomainError
 from shared.heroes import batch
-from shared.heroes.schemas import HeroUpdate
+from shared.models.heroes import ADULT_AGE, YOUNG_HERO_MAX_POWER
 from shared.schemas import Strict
 from shared.sql import array_param
 
@@ -24,20 +30,46 @@ CHUNK = 10_000
 Progress = Callable[[int, int], Awaitable[None]]
 
 
-class BulkHeroUpdate(HeroUpdate):
-    """One item of a bulk update: the hero's id and the fields to set, validated like PATCH."""
+class BulkHeroUpdate(TypedDict, total=False):
+    """One item of a bulk update: the hero's id and the fields to set, with PATCH's rules.
 
-    id: int = Field(gt=0)
+    A TypedDict checked by pydantic-core alone (no Python validators per item): 100,000
+    items validate in a fraction of a second instead of seconds. The two rules that need
+    Python or the stored row are checked after (`check_items`) or by the database.
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    id: Required[Annotated[int, Field(gt=0)]]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    secret_identity: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    age: Annotated[int, Field(gt=0)]
+    power_level: Annotated[float, Field(ge=0, le=100)]
+    team_id: int | None
 
 
 class BulkHeroUpdateRequest(Strict):
     items: list[BulkHeroUpdate] = Field(min_length=1, max_length=MAX_BULK_ITEMS)
 
     @model_validator(mode="after")
-    def ids_are_unique(self) -> Self:
-        repeated = sorted(hero_id for hero_id, count in Counter(item.id for item in self.items).items() if count > 1)
+    def items_follow_the_hero_rules(self) -> Self:
+        problems: list[str] = []
+        repeated = sorted(hero_id for hero_id, count in Counter(item["id"] for item in self.items).items() if count > 1)
         if repeated:
-            raise ValueError(f"each hero id may appear once; repeated: {repeated[:20]}")
+            problems.append(f"each hero id may appear once; repeated: {repeated[:20]}")
+        for index, item in enumerate(self.items):
+            if len(item) == 1:
+                problems.append(f"items.{index}: no field to update")
+            elif "name" in item and item["name"].strip().lower() == "secret":
+                problems.append(f'items.{index}.name: name cannot be "secret" (in any case)')
+            elif item.get("age", ADULT_AGE) < ADULT_AGE and item.get("power_level", 0) > YOUNG_HERO_MAX_POWER:
+                problems.append(
+                    f"items.{index}: a hero under {ADULT_AGE} cannot have a power level above {YOUNG_HERO_MAX_POWER}"
+                )
+            if len(problems) >= 20:
+                break
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 
@@ -86,7 +118,7 @@ async def find_rule_breakers(session: AsyncSession, items: Sequence[BulkHeroUpda
     """Ids of the heroes whose merged values would break a hero rule, in one statement."""
 
     def column(name: str) -> list[Any]:
-        return [getattr(item, name) for item in items]
+        return [item.get(name) for item in items]
 
     params = {
         "ids": array_param("ids", column("id"), Integer()),
@@ -105,9 +137,7 @@ async def bulk_update(session: AsyncSession, items: Sequence[BulkHeroUpdate], pr
         async with session.begin_nested():
             for start in range(0, total, CHUNK):
                 chunk = items[start : start + CHUNK]
-                result = await batch.update_heroes(
-                    session, [{"id": item.id} | item.model_dump(exclude_unset=True) for item in chunk]
-                )
+                result = await batch.update_heroes(session, chunk)
                 updated += len(result.ids)
                 missing += result.missing_ids
                 await progress(start + len(chunk), total)

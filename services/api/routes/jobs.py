@@ -33,8 +33,7 @@ async def bulk_update_heroes(
     body: BulkHeroUpdateRequest, request: Request, pool: JobPool, admin: AdminUser
 ) -> JobAccepted:
     """Update up to 100,000 heroes in one all-or-nothing job; fields validated like PATCH /heroes/{id}."""
-    items = [item.model_dump(exclude_unset=True) | {"id": item.id} for item in body.items]
-    return accepted(request, await submit(pool, "bulk_update_heroes", items=items))
+    return accepted(request, await submit(pool, "bulk_update_heroes", items=body.items))
 
 
 @router.post("/heroes/bulk-delete", status_code=status.HTTP_202_ACCEPTED)
