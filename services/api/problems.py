@@ -8,10 +8,12 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import Conflict, ConstraintViolation, DomainError, NotFound, PermissionDenied
@@ -92,6 +94,29 @@ async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
     return problem_response(400, error.message)
 
 
+# A value PostgreSQL cannot take (an id past int4, a NUL character: class 22) is bad input;
+# a deadlock or serialization failure (class 40) lost a race and may simply be retried.
+_DATA_ERROR_CLASS = "22"
+_RETRYABLE = {"40001", "40P01"}
+
+
+async def on_database_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DBAPIError)
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    cause = error.orig.__cause__ if error.orig is not None else None
+    if sqlstate.startswith(_DATA_ERROR_CLASS) or isinstance(cause, asyncpg.DataError):
+        logger.info("data error on %s %s: %s", request.method, request.url.path, cause or error.orig)
+        return problem_response(422, "a value is outside what this field can hold (too large, or an invalid character)")
+    if sqlstate in _RETRYABLE:
+        return problem_response(
+            409,
+            "a concurrent change got in the way; retry the request",
+            rule="concurrent_update",
+            headers={"Retry-After": "1"},
+        )
+    return await on_unexpected_error(request, error)
+
+
 async def on_unexpected_error(request: Request, error: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return problem_response(500, "internal error; it has been logged")
@@ -101,6 +126,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(Exception, on_unexpected_error)
 
 

@@ -14,7 +14,8 @@ from shared.blog.schemas import (
 )
 from shared.db import flush
 from shared.errors import NotFound
-from shared.models import Comment, OutboxMessage, OutboxTopic, Post, User
+from shared.jobs import outbox
+from shared.models import Comment, OutboxTopic, Post, User
 from shared.models.base import utcnow
 
 
@@ -63,8 +64,8 @@ async def create_comment(
     comment = Comment(content=data.content, post_id=post_id, author_id=author.id)  # type: ignore[arg-type]
     session.add(comment)
     await flush(session)
-    session.add(OutboxMessage(topic=OutboxTopic.comment_moderation, payload={"comment_id": comment.id}))
-    await flush(session)
+    # The row is the durable intent; its job is enqueued once this transaction commits.
+    await outbox.record(session, OutboxTopic.comment_moderation, {"comment_id": comment.id})
     return moderated_comment_read(comment, author.username)
 
 

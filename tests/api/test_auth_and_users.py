@@ -98,3 +98,19 @@ async def test_health_and_readiness(client: AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200 and ready.json() == {"postgres": "ok", "redis": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [("/api/v1/users/1099511627776", 422), ("/api/v1/users/2000000000", 404)],
+)
+async def test_an_id_past_the_database_range_is_422_not_500(
+    client: AsyncClient,
+    login,
+    path: str,
+    expected: int,  # type: ignore[no-untyped-def]
+) -> None:
+    admin: Caller = await login(Role.admin)
+    response = await client.get(path, headers=admin.headers)
+    assert response.status_code == expected
+    assert response.headers["content-type"] == "application/problem+json"

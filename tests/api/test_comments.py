@@ -4,10 +4,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.jobs import outbox
+from shared.jobs.queues import Queue
 from shared.models import Comment, ModerationState, OutboxMessage, OutboxTopic, PostStatus, Role
 from shared.models.base import utcnow
 from tests.api.conftest import Caller
@@ -32,6 +35,7 @@ async def moderation_messages(session: AsyncSession) -> list[dict[str, Any]]:
 
 
 async def test_commenting_creates_a_pending_comment_and_its_moderation_outbox_row(
+    app: FastAPI,
     client: AsyncClient,
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
@@ -48,6 +52,12 @@ async def test_commenting_creates_a_pending_comment_and_its_moderation_outbox_ro
     stored = await session.get(Comment, body["id"])
     assert stored is not None and stored.moderation_state == ModerationState.pending
     assert await moderation_messages(session) == [{"comment_id": body["id"]}]
+    # Once the transaction committed, its moderation job was enqueued under the row's job id.
+    message_id = (
+        await session.exec(select(OutboxMessage.id).where(col(OutboxMessage.topic) == "comment_moderation"))
+    ).one()
+    queued = await app.state.job_pool.zrange(Queue.short, 0, -1)
+    assert outbox.job_id_for(message_id).encode() in queued  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
