@@ -1,14 +1,15 @@
 """Every hero/team read pattern of the reference, async, one statement (or one per level) each."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func
+from sqlalchemy import ColumnElement, and_, func, tuple_
 from sqlalchemy.orm import contains_eager, selectinload
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.heroes.schemas import TeamWithCount
-from shared.models import Hero, Team
+from shared.models import Hero, Team, TransferLog
 from shared.sql import EAGER_CHUNK
 
 
@@ -28,16 +29,36 @@ async def heroes_with_teams(session: AsyncSession, *, older_than: int = 18) -> S
     return (await session.exec(statement)).all()
 
 
-async def teams_with_hero_counts(session: AsyncSession) -> list[TeamWithCount]:
-    """Every team with how many heroes it has (teams without heroes count 0)."""
+async def teams_with_hero_counts(
+    session: AsyncSession, *, limit: int | None = None, after_name: str | None = None
+) -> list[TeamWithCount]:
+    """Teams by name with how many heroes each has (teams without heroes count 0), in ONE
+    statement. `after_name`/`limit` page through them (names are unique: a keyset)."""
     statement = (
-        select(Team.id, Team.name, func.count(col(Hero.id)).label("hero_count"))
+        select(Team.id, Team.name, Team.headquarters, func.count(col(Hero.id)).label("hero_count"))
         .outerjoin(Hero, col(Hero.team_id) == col(Team.id))
         .group_by(col(Team.id))
         .order_by(col(Team.name))
     )
+    if after_name is not None:
+        statement = statement.where(col(Team.name) > after_name)
+    if limit is not None:
+        statement = statement.limit(limit)
     rows = (await session.exec(statement)).all()
-    return [TeamWithCount(id=row[0], name=row[1], hero_count=row[2]) for row in rows]
+    return [TeamWithCount(id=row[0], name=row[1], headquarters=row[2], hero_count=row[3]) for row in rows]
+
+
+async def team_with_members(
+    session: AsyncSession, team_id: int, *, with_heroes: bool = False, with_items: bool = False
+) -> Team | None:
+    """One team, with what was asked for loaded eagerly: one statement per level."""
+    statement = select(Team).where(col(Team.id) == team_id)
+    if with_heroes or with_items:
+        heroes = selectinload(Team.heroes, chunksize=EAGER_CHUNK)  # type: ignore[arg-type]
+        if with_items:
+            heroes = heroes.selectinload(Hero.items, chunksize=EAGER_CHUNK)  # type: ignore[arg-type]
+        statement = statement.options(heroes)
+    return (await session.exec(statement)).first()
 
 
 async def filter_heroes(
@@ -112,3 +133,24 @@ async def teams_with_heroes(
     if team_ids is not None:
         statement = statement.where(col(Team.id).in_(team_ids))
     return (await session.exec(statement)).all()
+
+
+async def transfer_history(
+    session: AsyncSession, hero_id: int, *, limit: int, before: tuple[datetime, int] | None = None
+) -> Sequence[TransferLog]:
+    """A hero's logged transfers, newest first (by transfer date, then id), in ONE statement
+    served by ix_transfer_log_hero_id_transfer_date. `before` is the keyset of the last row seen."""
+    statement = (
+        select(TransferLog)
+        .where(col(TransferLog.hero_id) == hero_id)
+        .order_by(col(TransferLog.transfer_date).desc(), col(TransferLog.id).desc())
+        .limit(limit)
+    )
+    if before is not None:
+        statement = statement.where(tuple_(col(TransferLog.transfer_date), col(TransferLog.id)) < tuple_(*before))
+    return (await session.exec(statement)).all()
+
+
+async def hero_exists(session: AsyncSession, hero_id: int) -> bool:
+    statement = select(col(Hero.id)).where(col(Hero.id) == hero_id)
+    return (await session.exec(statement)).first() is not None

@@ -1,15 +1,42 @@
 """Request and response shapes for teams and heroes (never the table classes themselves)."""
 
-from typing import Self
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Self
 
-from pydantic import field_validator, model_validator
+from pydantic import BeforeValidator, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from shared.models.heroes import ADULT_AGE, YOUNG_HERO_MAX_POWER, HeroBase, TeamBase
 from shared.schemas import Strict
 
+# PostgreSQL INTEGER: a larger id or age would fail at the driver (a 500), so it is bad input (422).
+INT4_MAX = 2**31 - 1
+RowId = Annotated[int, Field(ge=1, le=INT4_MAX)]
+MAX_PAGE = 100
+DEFAULT_PAGE = 50
+MAX_BATCH = 1_000
+# The hero columns a client writes (team_id aside): what a partial update merges over.
+HERO_FIELDS = ("name", "secret_identity", "age", "power_level")
 
-class TeamCreate(TeamBase, Strict):
+
+def refuse_nul(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text cannot contain the NUL character (\\u0000)")
+    return value
+
+
+class TextSafe(Strict):
+    """A request body or query whose text PostgreSQL can store: NUL is refused as bad input (422)
+    here instead of failing in the driver (a 500)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def no_nul_characters(cls, value: Any) -> Any:
+        return refuse_nul(value)
+
+
+class TeamCreate(TeamBase, TextSafe):
     pass
 
 
@@ -21,20 +48,22 @@ class TeamWithCount(SQLModel):
     id: int
     name: str
     hero_count: int
+    headquarters: str | None = None
 
 
-class HeroCreate(HeroBase, Strict):
-    team_id: int | None = None
+class HeroCreate(HeroBase, TextSafe):
+    age: int = Field(gt=0, le=INT4_MAX)
+    team_id: RowId | None = None
 
 
-class HeroUpdate(Strict):
+class HeroUpdate(TextSafe):
     """A partial update. Cross-field rules need the stored row too: see `merged_with`."""
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
     secret_identity: str | None = Field(default=None, min_length=1, max_length=100)
-    age: int | None = Field(default=None, gt=0)
+    age: int | None = Field(default=None, gt=0, le=INT4_MAX)
     power_level: float | None = Field(default=None, ge=0, le=100)
-    team_id: int | None = None
+    team_id: RowId | None = None
 
     @field_validator("name")
     @classmethod
@@ -54,6 +83,12 @@ class HeroUpdate(Strict):
         ):
             raise ValueError(f"a hero under {ADULT_AGE} cannot have a power level above {YOUNG_HERO_MAX_POWER}")
         return self
+
+    def merged_with(self, current: HeroBase) -> HeroBase:
+        """The hero as it would be after this update, validated as a whole (raises ValidationError):
+        lowering the age alone can break a rule that also needs the stored power level."""
+        stored = {field: getattr(current, field) for field in HERO_FIELDS}
+        return HeroBase.model_validate(stored | self.model_dump(include=set(HERO_FIELDS), exclude_unset=True))
 
 
 class HeroRead(HeroBase):
@@ -76,3 +111,87 @@ class TeamWithHeroes(TeamRead):
 
 class TeamWithHeroesAndItems(TeamRead):
     heroes: list[HeroWithItems]
+
+
+class HeroInTeam(HeroRead):
+    """A hero inside a team detail; `items` is present only when asked for."""
+
+    items: list[ItemRead] | None = None
+
+
+class TeamDetail(TeamRead):
+    """A team; `heroes` is present only when asked for (`include=heroes`). Serialize with
+    exclude_unset so what was not asked for is absent, not null."""
+
+    heroes: list[HeroInTeam] | None = None
+
+
+class TeamInclude(StrEnum):
+    heroes = "heroes"
+    hero_items = "heroes.items"
+
+
+def _split_commas(value: Any) -> Any:
+    """`include=heroes,heroes.items` and `include=heroes&include=heroes.items` mean the same."""
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list | tuple):
+        return value
+    return [part.strip() for item in values for part in str(item).split(",") if part.strip()]
+
+
+# Unknown values fail validation with a message listing the allowed ones.
+TeamIncludes = Annotated[list[TeamInclude], BeforeValidator(_split_commas)]
+
+
+class HeroFilters(TextSafe):
+    """The query of GET /heroes: every filter optional; heroes without a team are listed
+    unless a team is asked for."""
+
+    team: str | None = Field(default=None, min_length=1, max_length=100, description="team name")
+    min_age: int | None = Field(default=None, ge=0, le=INT4_MAX)
+    min_power: float | None = Field(default=None, ge=0, le=100)
+    max_power: float | None = Field(default=None, ge=0, le=100)
+    limit: int = Field(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE)
+    cursor: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def power_range_is_not_empty(self) -> Self:
+        if self.min_power is not None and self.max_power is not None and self.min_power > self.max_power:
+            raise ValueError("min_power cannot be greater than max_power")
+        return self
+
+
+class HeroBatch(Strict):
+    """Up to 1,000 heroes created together or not at all; errors name `heroes.<index>`."""
+
+    heroes: list[HeroCreate] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class HeroBatchCreated(SQLModel):
+    ids: list[int] = Field(description="the new ids, in the order of the heroes sent")
+
+
+class TransferRequest(Strict):
+    to_team_id: RowId | None = Field(description="the team to join, or null to leave any team")
+
+
+class TransferRead(SQLModel):
+    """A committed transfer (its TransferLog row is written afterwards by the worker)."""
+
+    hero_id: int
+    from_team_id: int | None
+    to_team_id: int | None
+    transfer_date: datetime
+    requested_by_id: int | None
+    idempotency_key: str | None = None
+
+
+class TransferLogRead(SQLModel):
+    id: int
+    hero_id: int
+    from_team_id: int | None
+    to_team_id: int | None
+    transfer_date: datetime
+    requested_by_id: int | None
+    idempotency_key: str | None
+    logged_at: datetime

@@ -1,5 +1,160 @@
-"""Heroes routes (to be written)."""
+"""Teams, heroes and transfers. Reads are public; every write is for admins."""
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter(tags=["heroes"])
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+
+from services.api.deps import AdminUser, SessionDep
+from services.api.problems import problem_responses
+from shared.heroes import service, transfers
+from shared.heroes.queries import heroes_of_oldest_team
+from shared.heroes.schemas import (
+    DEFAULT_PAGE,
+    INT4_MAX,
+    MAX_PAGE,
+    HeroBatch,
+    HeroBatchCreated,
+    HeroCreate,
+    HeroFilters,
+    HeroRead,
+    HeroUpdate,
+    TeamCreate,
+    TeamDetail,
+    TeamIncludes,
+    TeamRead,
+    TeamWithCount,
+    TransferLogRead,
+    TransferRead,
+    TransferRequest,
+)
+from shared.idempotency import KEY_MAX_LENGTH, REPLAYED_HEADER, IdempotentRequest, fingerprint
+from shared.schemas import Page
+
+router = APIRouter(tags=["heroes"], responses=problem_responses(422))
+
+WRITE_ERRORS = (401, 403)
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+TeamId = Annotated[int, Path(ge=1, le=INT4_MAX)]
+HeroId = Annotated[int, Path(ge=1, le=INT4_MAX)]
+Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")]
+
+
+# --- teams -----------------------------------------------------------------------------
+
+
+@router.post("/teams", status_code=status.HTTP_201_CREATED, responses=problem_responses(*WRITE_ERRORS, 409))
+async def create_team(data: TeamCreate, session: SessionDep, admin: AdminUser) -> TeamRead:
+    """Create a team (admins). A taken name is a 409 (uq_team_name)."""
+    return TeamRead.model_validate(await service.create_team(session, data))
+
+
+@router.get("/teams")
+async def list_teams(session: SessionDep, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None) -> Page[TeamWithCount]:
+    """Teams by name, each with its number of heroes (one statement)."""
+    return await service.list_teams(session, limit=limit, cursor=cursor)
+
+
+# Before /teams/{team_id}: "top" is not a team id.
+@router.get("/teams/top")
+async def heroes_of_top_team(session: SessionDep) -> list[HeroRead]:
+    """The heroes of the team with the highest average hero age (ties: lowest team id); [] if no team has heroes."""
+    return [HeroRead.model_validate(hero) for hero in await heroes_of_oldest_team(session)]
+
+
+@router.get("/teams/{team_id}", response_model_exclude_unset=True, responses=problem_responses(404))
+async def read_team(
+    team_id: TeamId,
+    session: SessionDep,
+    include: Annotated[TeamIncludes, Query(description="comma-separated: heroes, heroes.items (implies heroes)")] = [],  # noqa: B006 (FastAPI copies defaults; never mutated)
+) -> TeamDetail:
+    """A team; with `include=heroes` its heroes, with `include=heroes.items` their items too."""
+    return await service.get_team(session, team_id, include)
+
+
+# --- heroes ----------------------------------------------------------------------------
+
+
+@router.post("/heroes", status_code=status.HTTP_201_CREATED, responses=problem_responses(*WRITE_ERRORS, 404, 409))
+async def create_hero(data: HeroCreate, session: SessionDep, admin: AdminUser) -> HeroRead:
+    """Create a hero (admins). 404 for an unknown team, 409 for a taken (name, secret identity)."""
+    return HeroRead.model_validate(await service.create_hero(session, data))
+
+
+@router.get("/heroes")
+async def list_heroes(session: SessionDep, filters: Annotated[HeroFilters, Query()]) -> Page[HeroRead]:
+    """Heroes by id, filtered by team name, minimum age and power range; teamless heroes are
+    included unless a team is asked for. Pass `next_cursor` back as `cursor` for the next page."""
+    return await service.list_heroes(session, filters)
+
+
+@router.post("/heroes/batch", status_code=status.HTTP_201_CREATED, responses=problem_responses(*WRITE_ERRORS, 404, 409))
+async def create_heroes(data: HeroBatch, session: SessionDep, admin: AdminUser) -> HeroBatchCreated:
+    """Create up to 1,000 heroes in one round trip, all or none; the ids come back in order.
+    Errors name the index of each bad hero (`body.heroes.<index>...`)."""
+    return HeroBatchCreated(ids=await service.create_hero_batch(session, data.heroes))
+
+
+@router.get("/heroes/{hero_id}", responses=problem_responses(404))
+async def read_hero(hero_id: HeroId, session: SessionDep) -> HeroRead:
+    return HeroRead.model_validate(await service.get_hero(session, hero_id))
+
+
+@router.patch("/heroes/{hero_id}", responses=problem_responses(*WRITE_ERRORS, 404, 409))
+async def update_hero(hero_id: HeroId, data: HeroUpdate, session: SessionDep, admin: AdminUser) -> HeroRead:
+    """Change some fields (admins). The hero as a whole must still follow every rule (422)."""
+    return HeroRead.model_validate(await service.update_hero(session, hero_id, data))
+
+
+@router.delete(
+    "/heroes/{hero_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(*WRITE_ERRORS, 404)
+)
+async def delete_hero(hero_id: HeroId, session: SessionDep, admin: AdminUser) -> None:
+    """Delete a hero and its items (admins). Its transfer history stays."""
+    await service.delete_hero(session, hero_id)
+
+
+# --- transfers -------------------------------------------------------------------------
+
+
+@router.post("/heroes/{hero_id}/transfer", responses=problem_responses(*WRITE_ERRORS, 404, 409))
+async def transfer_hero(
+    hero_id: HeroId,
+    data: TransferRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    admin: AdminUser,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=KEY_MAX_LENGTH,
+            description="repeat the request with the same key to get the first response again, not a second transfer",
+        ),
+    ] = None,
+) -> TransferRead:
+    """Move a hero to another team (or none: `to_team_id: null`). 404 for an unknown hero or team,
+    409 when the hero is already there. A replayed response carries `Idempotent-Replayed: true`."""
+    keyed = None
+    if idempotency_key is not None:
+        body = data.model_dump(mode="json")
+        keyed = IdempotentRequest(admin.id, idempotency_key, fingerprint(request.method, request.url.path, body))  # type: ignore[arg-type]
+    outcome = await transfers.transfer_hero_once(
+        session,
+        hero_id,
+        data.to_team_id,
+        requested_by_id=admin.id,
+        request=keyed,  # type: ignore[arg-type]
+    )
+    response.status_code = outcome.status_code
+    if outcome.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return outcome.transfer
+
+
+@router.get("/heroes/{hero_id}/transfers", responses=problem_responses(404))
+async def transfer_history(
+    hero_id: HeroId, session: SessionDep, limit: Limit = MAX_PAGE, cursor: Cursor = None
+) -> Page[TransferLogRead]:
+    """The hero's logged transfers, newest first; still served after the hero is deleted."""
+    return await transfers.transfer_history(session, hero_id, limit=limit, cursor=cursor)

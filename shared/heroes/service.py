@@ -1,0 +1,219 @@
+"""Teams and heroes: the rules of reading and writing them. Only flushes; the edge commits."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import flush
+from shared.errors import RULES, ConstraintViolation, NotFound
+from shared.heroes import batch, queries
+from shared.heroes.schemas import (
+    INT4_MAX,
+    HeroCreate,
+    HeroFilters,
+    HeroInTeam,
+    HeroRead,
+    HeroUpdate,
+    ItemRead,
+    TeamCreate,
+    TeamDetail,
+    TeamInclude,
+    TeamWithCount,
+)
+from shared.models import Hero, Team
+from shared.schemas import InvalidCursor, Page, decode_cursor, encode_cursor
+
+TEAM_REFERENCE = "fk_hero_team_id_team"
+UNIQUE_HERO = "uq_hero_name_secret_identity"
+
+
+class UnknownTeam(NotFound):
+    """A hero names a team that does not exist (404); in a batch, which heroes did."""
+
+    def __init__(self, team_id: object, indexes: Sequence[int] = ()) -> None:
+        super().__init__("team", team_id)
+        if indexes:
+            self.message += f" (named by {', '.join(f'heroes.{i}' for i in indexes)})"
+
+
+def is_row_id(value: object) -> bool:
+    """A value that can be a row id (a cursor is client input: it must not reach the driver unchecked)."""
+    return type(value) is int and 1 <= value <= INT4_MAX
+
+
+# --- teams -----------------------------------------------------------------------------
+
+
+async def create_team(session: AsyncSession, data: TeamCreate) -> Team:
+    team = Team.model_validate(data)
+    session.add(team)
+    await flush(session)  # a taken name is a ConstraintViolation on uq_team_name (409)
+    return team
+
+
+async def list_teams(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[TeamWithCount]:
+    after_name = decode_cursor(cursor, {"name"})["name"] if cursor else None
+    if after_name is not None and (not isinstance(after_name, str) or "\x00" in after_name):
+        raise InvalidCursor
+    teams = await queries.teams_with_hero_counts(session, limit=limit + 1, after_name=after_name)
+    next_cursor = encode_cursor({"name": teams[limit - 1].name}) if len(teams) > limit else None
+    return Page(items=teams[:limit], next_cursor=next_cursor)
+
+
+async def get_team(session: AsyncSession, team_id: int, includes: Sequence[TeamInclude] = ()) -> TeamDetail:
+    """The team, with its heroes only if asked for, and their items only if asked for
+    (`heroes.items` implies `heroes`). Fields not asked for are left unset, not null."""
+    with_items = TeamInclude.hero_items in includes
+    with_heroes = with_items or TeamInclude.heroes in includes
+    team = await queries.team_with_members(session, team_id, with_heroes=with_heroes, with_items=with_items)
+    if team is None:
+        raise NotFound("team", team_id)
+    shown = team.model_dump()
+    if with_heroes:
+        shown["heroes"] = [_hero_in_team(hero, with_items) for hero in team.heroes]
+    return TeamDetail.model_validate(shown)
+
+
+def _hero_in_team(hero: Hero, with_items: bool) -> HeroInTeam:
+    # model_dump holds the columns only: `items` stays unset (absent) unless loaded and asked for.
+    shown = hero.model_dump()
+    if with_items:
+        shown["items"] = [ItemRead.model_validate(item, from_attributes=True) for item in hero.items]
+    return HeroInTeam.model_validate(shown)
+
+
+# --- heroes ----------------------------------------------------------------------------
+
+
+async def list_heroes(session: AsyncSession, filters: HeroFilters) -> Page[HeroRead]:
+    """One page of heroes by id (a keyset: stable while heroes are added or removed)."""
+    after_id = decode_cursor(filters.cursor, {"id"})["id"] if filters.cursor else None
+    if after_id is not None and not is_row_id(after_id):
+        raise InvalidCursor
+    heroes = await queries.filter_heroes(
+        session,
+        team_name=filters.team,
+        min_age=filters.min_age,
+        min_power=filters.min_power,
+        max_power=filters.max_power,
+        limit=filters.limit + 1,
+        after_id=after_id,
+    )
+    page = [HeroRead.model_validate(hero) for hero in heroes[: filters.limit]]
+    next_cursor = encode_cursor({"id": page[-1].id}) if len(heroes) > filters.limit else None
+    return Page(items=page, next_cursor=next_cursor)
+
+
+async def get_hero(session: AsyncSession, hero_id: int, *, for_update: bool = False) -> Hero:
+    hero = await session.get(Hero, hero_id, with_for_update=for_update)
+    if hero is None:
+        raise NotFound("hero", hero_id)
+    return hero
+
+
+async def create_hero(session: AsyncSession, data: HeroCreate) -> Hero:
+    hero = Hero.model_validate(data)
+    session.add(hero)
+    await _flush_hero(session, hero.team_id)
+    return hero
+
+
+async def update_hero(session: AsyncSession, hero_id: int, data: HeroUpdate) -> Hero:
+    """Apply a partial update. The merged hero must satisfy every rule (422 naming the rule),
+    stay unique (409) and name an existing team (404)."""
+    hero = await get_hero(session, hero_id, for_update=True)
+    try:
+        data.merged_with(hero)
+    except ValidationError as error:
+        raise _broken_rule(error) from error
+    for field, value in data.model_dump(exclude_unset=True).items():
+        setattr(hero, field, value)
+    await _flush_hero(session, hero.team_id)
+    return hero
+
+
+async def delete_hero(session: AsyncSession, hero_id: int) -> None:
+    """Delete the hero (its items go with it, by ON DELETE CASCADE; its transfer history stays)."""
+    deleted = await batch.delete_heroes(session, [hero_id])
+    if not deleted.ids:
+        raise NotFound("hero", hero_id)
+
+
+async def create_hero_batch(session: AsyncSession, heroes: Sequence[HeroCreate]) -> list[int]:
+    """All heroes in one INSERT round trip, or none. A duplicate (in the batch or against the
+    database) is a 409 naming the rule and the indexes; an unknown team a 404 naming them."""
+    _refuse_duplicates_within(heroes)
+    try:
+        return await batch.create_heroes(session, heroes)
+    except ConstraintViolation as error:
+        raise _located_in_batch(error, heroes) from error
+
+
+async def _flush_hero(session: AsyncSession, team_id: int | None) -> None:
+    try:
+        await flush(session)
+    except ConstraintViolation as error:
+        if error.constraint == TEAM_REFERENCE:
+            raise UnknownTeam(team_id) from error
+        raise
+
+
+def _broken_rule(error: ValidationError) -> ConstraintViolation:
+    """A merged hero that breaks a rule: the rule's name and message, as the database would
+    say it, without having written anything."""
+    messages = [str(detail["msg"]).removeprefix("Value error, ") for detail in error.errors()]
+    constraint = next(
+        (name for name, rule in RULES.items() if name.startswith("ck_hero_") and rule.message in messages), None
+    )
+    fields = RULES[constraint].fields if constraint else tuple(str(d["loc"][-1]) for d in error.errors() if d["loc"])
+    return ConstraintViolation(
+        kind="check", constraint=constraint, table="hero", fields=fields, message="; ".join(messages), value=None
+    )
+
+
+def _refuse_duplicates_within(heroes: Sequence[HeroCreate]) -> None:
+    indexes_by_identity: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, hero in enumerate(heroes):
+        indexes_by_identity[(hero.name, hero.secret_identity)].append(index)
+    clashes = [indexes for indexes in indexes_by_identity.values() if len(indexes) > 1]
+    if clashes:
+        described = "; ".join(" and ".join(f"heroes.{i}" for i in indexes) for indexes in clashes)
+        raise _duplicate_heroes(
+            [i for indexes in clashes for i in indexes], f"the batch repeats a name and secret identity: {described}"
+        )
+
+
+def _located_in_batch(error: ConstraintViolation, heroes: Sequence[HeroCreate]) -> Exception:
+    """Name the heroes of the batch the database refused, where its report tells which."""
+    if error.constraint == UNIQUE_HERO:
+        indexes = [i for i, hero in enumerate(heroes) if f"{hero.name}, {hero.secret_identity}" == error.value]
+        if indexes:
+            where = ", ".join(f"heroes.{i}" for i in indexes)
+            return _duplicate_heroes(indexes, f"{RULES[UNIQUE_HERO].message} ({error.value}): {where}")
+    if error.constraint == TEAM_REFERENCE and error.value is not None:
+        indexes = [i for i, hero in enumerate(heroes) if str(hero.team_id) == error.value]
+        return UnknownTeam(error.value, indexes)
+    return error
+
+
+def _duplicate_heroes(indexes: Sequence[int], message: str) -> ConstraintViolation:
+    fields = tuple(f"body.heroes.{i}.{field}" for i in indexes for field in RULES[UNIQUE_HERO].fields)
+    return ConstraintViolation(
+        kind="unique", constraint=UNIQUE_HERO, table="hero", fields=fields, message=message, value=None
+    )
+
+
+__all__ = [
+    "UnknownTeam",
+    "create_hero",
+    "create_hero_batch",
+    "create_team",
+    "delete_hero",
+    "get_hero",
+    "get_team",
+    "list_heroes",
+    "list_teams",
+    "update_hero",
+]
