@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from shared.bootstrap import ServiceUnreachable, check_postgres, check_redis, ensure_database, redact
 from shared.db import create_engine, create_session_factory, unit_of_work
+from shared.demo import DEMO_PASSWORD, DemoSummary, seed_demo
 from shared.errors import DomainError
 from shared.models import Role
 from shared.settings import get_settings
@@ -102,6 +103,27 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _seed_demo() -> DemoSummary:
+    engine = create_engine()
+    try:
+        async with unit_of_work(create_session_factory(engine)) as session:
+            return await seed_demo(session)
+    finally:
+        await engine.dispose()
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    try:
+        summary = asyncio.run(_seed_demo())
+    except DomainError as error:
+        print(f"guildhall seed-demo: {error.message}", file=sys.stderr)
+        return 1
+    print("demo data: " + ", ".join(f"{count} {name}" for name, count in summary.counts.items()))
+    print(f"users (password {DEMO_PASSWORD!r} for each): " + ", ".join(f"{u} ({r})" for u, r in summary.users))
+    print("log in:  curl -s -X POST localhost:8000/api/v1/auth/token -d username=admin -d password=" + DEMO_PASSWORD)
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run one queue's arq worker in the foreground (SIGTERM/Ctrl-C let running jobs finish)."""
     import logging.config
@@ -133,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     create_user_cmd.add_argument("email")
     create_user_cmd.add_argument("--role", choices=[role.value for role in Role], default=Role.author.value)
     create_user_cmd.set_defaults(handler=cmd_create_user)
+    seed = commands.add_parser("seed-demo", help="fill an empty database with a small demo data set")
+    seed.set_defaults(handler=cmd_seed_demo)
     worker = commands.add_parser("worker", help="run a job worker (one per queue: short and bulk)")
     worker.add_argument("--queue", choices=["short", "bulk"], default="short")
     worker.set_defaults(handler=cmd_worker)

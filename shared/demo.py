@@ -1,0 +1,201 @@
+"""`guildhall seed-demo`: a small, believable data set touching every resource."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlmodel import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.auth.passwords import hash_password
+from shared.db import flush
+from shared.errors import Conflict
+from shared.models import (
+    Article,
+    Category,
+    Comment,
+    Course,
+    Enrollment,
+    Hero,
+    Image,
+    Item,
+    ModerationState,
+    Post,
+    Product,
+    Role,
+    Student,
+    Tag,
+    Team,
+    User,
+)
+from shared.models.base import utcnow
+
+DEMO_PASSWORD = "guildhall-demo"
+DEMO_USERS = [("admin", Role.admin), ("mod", Role.moderator), ("alice", Role.author), ("bob", Role.author)]
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    users: list[tuple[str, str]]
+    counts: dict[str, int]
+
+
+async def _categories(session: AsyncSession) -> dict[str, Category]:
+    tree = {"Books": ["Fiction", "Science"], "Fiction": ["Fantasy", "Mystery"], "Gadgets": ["Phones"]}
+    made: dict[str, Category] = {}
+    for name in ("Books", "Gadgets", "Fiction", "Science", "Fantasy", "Mystery", "Phones"):
+        parent = next((p for p, children in tree.items() if name in children), None)
+        category = Category(name=name, parent_id=made[parent].id if parent else None)
+        session.add(category)
+        await flush(session)  # one per level: children need their parent's id
+        made[name] = category
+    return made
+
+
+async def seed_demo(session: AsyncSession) -> DemoSummary:
+    """Fill an EMPTY database (refused otherwise, so real data is never mixed with demo data)."""
+    if (await session.exec(select(func.count()).select_from(User))).one():
+        raise Conflict("database_not_empty", "seed-demo only fills an empty database: this one has users")
+    hashed = hash_password(DEMO_PASSWORD)
+    users = {
+        name: User(username=name, email=f"{name}@guildhall.example", hashed_password=hashed, role=role)
+        for name, role in DEMO_USERS
+    }
+    session.add_all(users.values())
+    await flush(session)
+    alice, bob, mod = users["alice"], users["bob"], users["mod"]
+
+    categories = await _categories(session)
+    session.add_all(
+        [
+            Product(name="The Hobbit (paperback)", price=Decimal("12.99"), category_id=categories["Fantasy"].id),
+            Product(name="A Brief History of Time", price=Decimal("15.50"), category_id=categories["Science"].id),
+            Product(name="Pocket phone", price=Decimal("199.00"), category_id=categories["Phones"].id),
+        ]
+    )
+
+    posts = [
+        Post(
+            title="Why async SQLModel",
+            content="Explicit loading beats surprises.",
+            status="published",
+            author_id=alice.id,
+            category_id=categories["Science"].id,
+        ),
+        Post(
+            title="Dragons I have known",
+            content="A field guide.",
+            status="published",
+            author_id=bob.id,
+            category_id=categories["Fantasy"].id,
+        ),
+        Post(
+            title="Draft: phone review",
+            content="Not finished yet.",
+            status="draft",
+            author_id=alice.id,
+            category_id=categories["Phones"].id,
+        ),
+        Post(title="Old announcement", content="Kept for the record.", status="archived", author_id=bob.id),
+    ]
+    session.add_all(posts)
+    await flush(session)
+    now = utcnow()
+    session.add_all(
+        [
+            Comment(
+                content="Great read, thanks!",
+                post_id=posts[0].id,
+                author_id=bob.id,  # type: ignore[arg-type]
+                moderation_state=ModerationState.approved,
+                moderated_at=now,
+            ),
+            Comment(
+                content="BUY CHEAP SPAM AT MY SITE",
+                post_id=posts[0].id,
+                author_id=bob.id,  # type: ignore[arg-type]
+                moderation_state=ModerationState.rejected,
+                moderation_reason="banned words: spam",
+                moderated_at=now,
+                moderated_by_id=mod.id,
+            ),
+            Comment(
+                content="Which dragon was the friendliest?",
+                post_id=posts[1].id,  # type: ignore[arg-type]
+                author_id=alice.id,
+            ),
+        ]
+    )
+
+    teams = [
+        Team(name="Avengers", headquarters="New York"),
+        Team(name="Guardians", headquarters="Knowhere"),
+        Team(name="Rookies", headquarters="Garage"),
+    ]
+    session.add_all(teams)
+    await flush(session)
+    heroes = [
+        Hero(name="Iron Man", secret_identity="Tony Stark", age=48, power_level=85, team_id=teams[0].id),
+        Hero(name="Captain America", secret_identity="Steve Rogers", age=105, power_level=80, team_id=teams[0].id),
+        Hero(name="Star-Lord", secret_identity="Peter Quill", age=38, power_level=60, team_id=teams[1].id),
+        Hero(name="Gamora", secret_identity="Gamora Zen Whoberi", age=29, power_level=75, team_id=teams[1].id),
+        Hero(name="Ms. Marvel", secret_identity="Kamala Khan", age=16, power_level=45, team_id=teams[2].id),
+        Hero(name="Wanderer", secret_identity="Unknown", age=40, power_level=30),
+    ]
+    session.add_all(heroes)
+    await flush(session)
+    session.add_all(
+        [
+            Item(name="Arc reactor", hero_id=heroes[0].id),
+            Item(name="Shield", hero_id=heroes[1].id),  # type: ignore[arg-type]
+            Item(name="Walkman", hero_id=heroes[2].id),
+            Item(name="Godslayer", hero_id=heroes[3].id),
+        ]
+    )  # type: ignore[arg-type]
+
+    students = [
+        Student(name="Ada Lovelace", email="ada@school.example"),
+        Student(name="Alan Turing", email="alan@school.example"),
+    ]
+    courses = [Course(name="Databases", code="CS300"), Course(name="Distributed Systems", code="CS410")]
+    session.add_all([*students, *courses])
+    await flush(session)
+    session.add_all(
+        [
+            Enrollment(student_id=students[0].id, course_id=courses[0].id, semester="fall", year=2026, grade="A"),  # type: ignore[arg-type]
+            Enrollment(student_id=students[0].id, course_id=courses[1].id, semester="spring", year=2027),  # type: ignore[arg-type]
+            Enrollment(student_id=students[1].id, course_id=courses[0].id, semester="fall", year=2026, grade="B+"),  # type: ignore[arg-type]
+        ]
+    )
+
+    article = Article(
+        title="Tagging anything", content="Polymorphic tags, kept honest.", status="published", author_id=alice.id
+    )
+    image = Image(filename="dragon.png", alt_text="A friendly dragon", author_id=bob.id)
+    session.add_all([article, image])
+    await flush(session)
+    session.add_all(
+        [
+            Tag(name="python", taggable_type="article", taggable_id=article.id),  # type: ignore[arg-type]
+            Tag(name="databases", taggable_type="article", taggable_id=article.id),  # type: ignore[arg-type]
+            Tag(name="dragons", taggable_type="image", taggable_id=image.id),  # type: ignore[arg-type]
+            Tag(name="python", taggable_type="image", taggable_id=image.id),  # type: ignore[arg-type]
+        ]
+    )
+    await flush(session)
+    counts = {
+        "users": len(users),
+        "categories": len(categories),
+        "products": 3,
+        "posts": len(posts),
+        "comments": 3,
+        "teams": len(teams),
+        "heroes": len(heroes),
+        "items": 4,
+        "students": 2,
+        "courses": 2,
+        "enrollments": 3,
+        "articles": 1,
+        "images": 1,
+        "tags": 4,
+    }
+    return DemoSummary(users=[(name, role.value) for name, role in DEMO_USERS], counts=counts)
