@@ -13,11 +13,11 @@ from sqlalchemy import ColumnElement, Select, func, or_, tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.blog.schemas import INT4_MAX, CommentModeratedRead, CommentRead, PostCategory, PostRead
+from shared.blog.schemas import CommentModeratedRead, CommentRead, PostCategory, PostRead
 from shared.catalog.queries import subtree_ids
 from shared.errors import NotFound
 from shared.models import Category, Comment, ModerationState, Post, PostStatus, Role, User
-from shared.schemas import InvalidCursor, Page, decode_cursor, encode_cursor
+from shared.schemas import INT4_MAX, InvalidCursor, Page, decode_cursor, encode_cursor
 from shared.users.schemas import UserPublic
 
 DEFAULT_PAGE_SIZE = 20

@@ -1,36 +1,18 @@
 """Request and response shapes for posts and comments (never the table classes themselves)."""
 
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Literal, Self
 
-from annotated_types import Interval
-from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from shared.models.blog import ModerationState, PostStatus
-from shared.schemas import Strict
+from shared.schemas import RowId, StoredText, Strict
 from shared.users.schemas import UserPublic
 
 TITLE_MAX = 200
 CONTENT_MAX = 100_000
 COMMENT_MAX = 10_000  # the database's ck_comment_content_length
 REASON_MAX = 500  # the column's length
-INT4_MAX = 2**31 - 1
-
-# An id as the database stores it (INTEGER): a larger number can name no row, and asyncpg
-# would refuse to send it (a 500), so it is refused as input instead (422). Works for
-# bodies and for path and query parameters alike.
-RowId = Annotated[int, Interval(ge=1, le=INT4_MAX)]
-
-
-def _without_nul(value: str) -> str:
-    # PostgreSQL text cannot hold U+0000; asyncpg's refusal would otherwise surface as a 500.
-    if "\x00" in value:
-        raise ValueError("text cannot contain the NUL character (U+0000)")
-    return value
-
-
-# Any text that reaches the database: everything but NUL.
-StoredText = Annotated[str, AfterValidator(_without_nul)]
 
 
 class PostCreate(Strict):

@@ -8,11 +8,8 @@ from pydantic import BeforeValidator, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from shared.models.heroes import ADULT_AGE, YOUNG_HERO_MAX_POWER, HeroBase, TeamBase
-from shared.schemas import Strict
+from shared.schemas import INT4_MAX, RowId, Strict
 
-# PostgreSQL INTEGER: a larger id or age would fail at the driver (a 500), so it is bad input (422).
-INT4_MAX = 2**31 - 1
-RowId = Annotated[int, Field(ge=1, le=INT4_MAX)]
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
 MAX_BATCH = 1_000
@@ -20,23 +17,7 @@ MAX_BATCH = 1_000
 HERO_FIELDS = ("name", "secret_identity", "age", "power_level")
 
 
-def refuse_nul(value: Any) -> Any:
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError("text cannot contain the NUL character (\\u0000)")
-    return value
-
-
-class TextSafe(Strict):
-    """A request body or query whose text PostgreSQL can store: NUL is refused as bad input (422)
-    here instead of failing in the driver (a 500)."""
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def no_nul_characters(cls, value: Any) -> Any:
-        return refuse_nul(value)
-
-
-class TeamCreate(TeamBase, TextSafe):
+class TeamCreate(TeamBase, Strict):
     pass
 
 
@@ -51,12 +32,12 @@ class TeamWithCount(SQLModel):
     headquarters: str | None = None
 
 
-class HeroCreate(HeroBase, TextSafe):
+class HeroCreate(HeroBase, Strict):
     age: int = Field(gt=0, le=INT4_MAX)
     team_id: RowId | None = None
 
 
-class HeroUpdate(TextSafe):
+class HeroUpdate(Strict):
     """A partial update. Cross-field rules need the stored row too: see `merged_with`."""
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
@@ -143,7 +124,7 @@ def _split_commas(value: Any) -> Any:
 TeamIncludes = Annotated[list[TeamInclude], BeforeValidator(_split_commas)]
 
 
-class HeroFilters(TextSafe):
+class HeroFilters(Strict):
     """The query of GET /heroes: every filter optional; heroes without a team are listed
     unless a team is asked for."""
 

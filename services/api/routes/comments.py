@@ -9,8 +9,8 @@ from services.api.problems import problem_responses
 from shared.auth.access import is_moderator
 from shared.blog import queries, service
 from shared.blog.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from shared.blog.schemas import CommentCreate, CommentModeratedRead, CommentRead, ModerationDecision, RowId
-from shared.schemas import Page
+from shared.blog.schemas import CommentCreate, CommentModeratedRead, CommentRead, ModerationDecision
+from shared.schemas import Page, RowId
 
 router = APIRouter(tags=["comments"], responses=problem_responses(422))
 

@@ -9,9 +9,9 @@ from services.api.deps import CurrentUser, OptionalUser, SessionDep
 from services.api.problems import problem_responses
 from shared.blog import queries, service
 from shared.blog.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PostFilters
-from shared.blog.schemas import PostCreate, PostRead, PostUpdate, RowId, StoredText
+from shared.blog.schemas import PostCreate, PostRead, PostUpdate
 from shared.models import PostStatus
-from shared.schemas import Page
+from shared.schemas import Page, RowId, StoredText
 
 router = APIRouter(prefix="/posts", tags=["posts"], responses=problem_responses(422))
 
