@@ -11,6 +11,9 @@ from enum import StrEnum
 from arq import ArqRedis
 from arq.connections import RedisSettings
 from redis.asyncio import ConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError, TimeoutError
 
 from shared.jobs.serialization import deserialize, serialize
 
@@ -30,9 +33,14 @@ FUNCTION_QUEUES: dict[str, Queue] = {
 
 
 def redis_settings(url: str) -> RedisSettings:
+    """The workers' Redis settings. A worker outlives a Redis outage: every command retries on a
+    lost connection, forever, with backoff up to 2 s; arq would otherwise let the first
+    ConnectionError of its poll loop end the process, and the work would wait for a restart."""
     settings = RedisSettings.from_dsn(url)
     settings.conn_timeout = 2
     settings.conn_retries = 1
+    settings.retry_on_error = [ConnectionError, TimeoutError, OSError]
+    settings.retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=-1)
     return settings
 
 
