@@ -1,0 +1,46 @@
+"""The OpenAPI document describes every API route fully: its response model and its errors."""
+
+from fastapi import FastAPI
+from httpx import AsyncClient
+
+from tests.api.test_access_rules import ACCESS
+
+
+def operations(app: FastAPI) -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]
+    return [
+        (method, path, operation)
+        for path, methods in app.openapi()["paths"].items()
+        if path.startswith("/api/v1/")
+        for method, operation in methods.items()
+    ]
+
+
+def test_every_operation_has_a_typed_success_response_and_problem_shaped_errors(app: FastAPI) -> None:
+    found = operations(app)
+    assert len(found) >= 50
+    for method, path, operation in found:
+        responses = operation["responses"]
+        success = [code for code in responses if code.startswith("2")]
+        assert success, f"{method} {path}: no success response"
+        for code in success:
+            if code != "204":
+                assert responses[code].get("content", {}).get("application/json", {}).get("schema"), (
+                    method,
+                    path,
+                    code,
+                )
+        for code, response in responses.items():
+            if code.startswith(("4", "5")):
+                assert "Problem" in str(response), f"{method} {path} {code}: not the problem shape"
+            assert "HTTPValidationError" not in str(response), f"{method} {path} {code}: FastAPI's default 422"
+        rule = ACCESS.get(f"{method.upper()} {path}")
+        if rule is not None and rule.kind != "public":
+            assert "401" in responses, f"{method} {path}: 401 undocumented"
+        if rule is not None and rule.kind in ("owner", "moderator", "admin"):
+            assert "403" in responses, f"{method} {path}: 403 undocumented"
+
+
+async def test_the_interactive_docs_are_served(client: AsyncClient) -> None:
+    docs = await client.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert (await client.get("/openapi.json")).json()["info"]["title"] == "Guildhall"
