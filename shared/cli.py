@@ -22,6 +22,7 @@ from shared.db import create_engine, create_session_factory, unit_of_work
 from shared.demo import DEMO_PASSWORD, DemoSummary, seed_demo
 from shared.errors import DomainError
 from shared.models import Role
+from shared.ops.schemas import OpsSummary
 from shared.settings import get_settings
 from shared.users.schemas import UserCreate
 from shared.users.service import create_user
@@ -139,6 +140,52 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _queue_summary() -> OpsSummary:
+    from shared.jobs.queues import create_job_pool
+    from shared.ops.inspect import read_summary
+    from shared.ops.queries import outbox_backlog
+
+    settings = get_settings()
+    pool = create_job_pool(settings.redis_url)
+    engine = create_engine(settings)
+    try:
+        summary = await read_summary(pool)
+        async with create_session_factory(engine)() as session:
+            summary.outbox = await outbox_backlog(session)
+        return summary
+    finally:
+        await pool.aclose()
+        await engine.dispose()
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    """The ops summary as terminal tables (or JSON); --watch redraws it until Ctrl-C."""
+    import time
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from shared.ops.text import render_summary
+
+    while True:
+        try:
+            summary = asyncio.run(_queue_summary())
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            raise ServiceUnreachable(f"cannot read the queues: {error}") from error
+        if args.json:
+            print(summary.model_dump_json(indent=None if args.watch else 2), flush=True)
+        else:
+            if args.watch:
+                print("\x1b[2J\x1b[H", end="")  # clear the terminal, cursor home
+            print(render_summary(summary), flush=True)
+        if not args.watch:
+            return 0
+        try:
+            time.sleep(args.interval)
+        except KeyboardInterrupt:
+            return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guildhall", description="Guildhall operations.")
     commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
@@ -160,6 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run a job worker (one per queue: short and bulk)")
     worker.add_argument("--queue", choices=["short", "bulk"], default="short")
     worker.set_defaults(handler=cmd_worker)
+    queue = commands.add_parser("queue", help="show the job queues: depth, latency, running, failed, workers")
+    queue.add_argument("--watch", action="store_true", help="redraw every --interval seconds until Ctrl-C")
+    queue.add_argument("--interval", type=float, default=2.0, help="seconds between redraws with --watch")
+    queue.add_argument("--json", action="store_true", help="print the summary as JSON (one line per refresh)")
+    queue.set_defaults(handler=cmd_queue)
     return parser
 
 

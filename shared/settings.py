@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     outbox_sweep_after_seconds: int = Field(
         default=10, ge=1, description="Outbox rows still unprocessed after this are enqueued again."
     )
+    # Ops views (/ops, /api/v1/ops/*, /metrics)
+    metrics_token: SecretStr | None = Field(
+        default=None, description="When set, GET /metrics needs `Authorization: Bearer <token>`."
+    )
+    metrics_listen: str | None = Field(
+        default=None,
+        pattern=r"^[^\s:]*:\d{1,5}$",
+        description="host:port to serve /metrics on instead of the API's address (e.g. 127.0.0.1:9108).",
+    )
 
     @model_validator(mode="after")
     def refuse_default_secret(self) -> Self:

@@ -5,17 +5,21 @@ Routes are thin doors into `shared/`: they parse, call the domain, and shape the
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
-from services.api import problems
+from services.api import metrics, problems
 from services.api.limits import BodySizeLimit
-from services.api.routes import auth, catalog, comments, courses, health, heroes, jobs, posts, tags, users
+from services.api.routes import auth, catalog, comments, courses, health, heroes, jobs, ops, posts, tags, users
 from shared.db import create_engine, create_session_factory
 from shared.jobs.queues import create_job_pool
 from shared.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 @asynccontextmanager
@@ -26,9 +30,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.session_factory = create_session_factory(engine)
     # One lazy Redis client: the arq pool jobs are enqueued to, also used by /readyz.
     app.state.job_pool = app.state.redis = create_job_pool(settings.redis_url)
+    metrics_listener = metrics.listener_for(app, settings)
+    if metrics_listener is not None:
+        await metrics_listener.start()
     try:
         yield
     finally:
+        if metrics_listener is not None:
+            await metrics_listener.stop()
         await app.state.job_pool.aclose()
         await engine.dispose()
 
@@ -51,11 +60,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, limit_for=body_limit)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, users, posts, comments, catalog, heroes, courses, tags, jobs):
+    for module in (auth, users, posts, comments, catalog, heroes, courses, tags, jobs, ops):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
+    install_ops_pages(app)
+    metrics.install(app, settings)
     return app
+
+
+def install_ops_pages(app: FastAPI) -> None:
+    """The ops dashboard: a static page (no CDN) whose script asks for an admin token and then
+    polls /api/v1/ops/queues; the data calls carry the token, the page itself holds no data."""
+    app.mount("/ops/static", StaticFiles(directory=STATIC_DIR), name="ops-static")
+
+    @app.get("/ops", include_in_schema=False)
+    async def ops_dashboard() -> FileResponse:
+        return FileResponse(STATIC_DIR / "ops.html", headers={"Cache-Control": "no-store"})
 
 
 app = create_app()

@@ -4,17 +4,18 @@ opened at worker start-up and disposed at shutdown."""
 import os
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.worker import telemetry
 from shared.db import create_engine, create_session_factory, unit_of_work
 from shared.jobs import progress
 from shared.settings import Settings, get_settings
 
-# Names this process in job records and (later) its own health entry.
+# Names this process in job records and its own health entry (guildhall:worker:<name>).
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 
 Ctx = dict[str, Any]
@@ -27,18 +28,36 @@ async def startup(ctx: Ctx) -> None:
     ctx["session_factory"] = create_session_factory(ctx["engine"])
 
 
+def startup_for(queue: str) -> Callable[[Ctx], Awaitable[None]]:
+    """The on_startup of one queue's worker: the ctx above, then its ops telemetry (health entry,
+    heartbeat), which needs to know the queue the worker serves (arq does not put it in ctx)."""
+
+    async def startup_with_telemetry(ctx: Ctx) -> None:
+        await startup(ctx)
+        await telemetry.start(ctx, queue, name=WORKER_NAME)
+
+    return startup_with_telemetry
+
+
 async def shutdown(ctx: Ctx) -> None:
+    await telemetry.stop(ctx)
     await ctx["engine"].dispose()
 
 
 async def on_job_start(ctx: Ctx) -> None:
     """Record when this try started and on which worker (arq itself keeps neither).
     Cron runs (every few seconds) are left out: their records would only pile up."""
+    await telemetry.job_started(ctx)
     if ctx["job_id"].startswith("cron:"):
         return
     await progress.started(
         ctx["redis"], ctx["job_id"], started_ms=int(time.time() * 1000), job_try=ctx["job_try"], worker=WORKER_NAME
     )
+
+
+async def after_job_end(ctx: Ctx) -> None:
+    """Once arq has stored the outcome: per-function counts, durations, throughput, recent lists."""
+    await telemetry.job_ended(ctx)
 
 
 def settings_of(ctx: Ctx) -> Settings:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from arq import cron
 from arq.worker import func
 
-from services.worker.context import on_job_start, shutdown, startup
+from services.worker.context import after_job_end, on_job_start, shutdown, startup_for
 from services.worker.jobs.bulk import bulk_delete_heroes, bulk_post_operation, bulk_update_heroes
 from services.worker.jobs.outbox import process_outbox_message, sweep_outbox
 from shared.jobs.queues import Queue, redis_settings
@@ -42,9 +42,10 @@ class WorkerSettings:
     redis_settings = redis_settings(_settings.redis_url)
     job_serializer = staticmethod(serialize)
     job_deserializer = staticmethod(deserialize)
-    on_startup = startup
+    on_startup = startup_for(Queue.short)
     on_shutdown = shutdown
     on_job_start = on_job_start
+    after_job_end = after_job_end
     job_timeout = _settings.short_job_timeout_seconds
     max_jobs = 100
     poll_delay = 0.05
@@ -66,9 +67,10 @@ class BulkWorkerSettings:
     redis_settings = redis_settings(_settings.redis_url)
     job_serializer = staticmethod(serialize)
     job_deserializer = staticmethod(deserialize)
-    on_startup = startup
+    on_startup = startup_for(Queue.bulk)
     on_shutdown = shutdown
     on_job_start = on_job_start
+    after_job_end = after_job_end
     job_timeout = _settings.bulk_job_timeout_seconds
     max_jobs = 2  # each holds a connection and a large transaction; two cores here
     poll_delay = 0.2

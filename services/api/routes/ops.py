@@ -1,0 +1,69 @@
+"""Ops views (admins): queue summary and job detail from Redis, and the audited actions."""
+
+from typing import Annotated
+
+from arq import ArqRedis
+from fastapi import APIRouter, Depends, Path, Request, status
+
+from services.api.deps import AdminUser, SessionDep
+from services.api.problems import problem_responses
+from shared.errors import NotFound
+from shared.models import User
+from shared.ops import actions
+from shared.ops.inspect import read_job_detail, read_summary
+from shared.ops.queries import outbox_backlog
+from shared.ops.schemas import AbortRequested, JobDetail, OpsSummary, PurgeRequest, PurgeResult, RetryAccepted
+
+router = APIRouter(prefix="/ops", tags=["ops"], responses=problem_responses(401, 403, 422))
+
+# arq job ids are uuid hex, or ours ("outbox:12", "cron:sweep_outbox:..."): short, no spaces.
+JobId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9:_.\-]+$")]
+
+
+def job_pool(request: Request) -> ArqRedis:
+    pool: ArqRedis = request.app.state.job_pool
+    return pool
+
+
+JobPool = Annotated[ArqRedis, Depends(job_pool)]
+
+
+def actor_of(user: User) -> actions.Actor:
+    return actions.Actor(username=user.username, user_id=user.id)
+
+
+@router.get("/queues")
+async def read_queues(pool: JobPool, session: SessionDep, admin: AdminUser) -> OpsSummary:
+    """Per queue: ready vs deferred depth, latency, running jobs with progress; recent and failed jobs,
+    per-function counts and durations, per-worker health, the last hour's throughput, the outbox
+    backlog and the latest admin actions. A bounded number of Redis commands, whatever the depth."""
+    summary = await read_summary(pool)
+    summary.outbox = await outbox_backlog(session)
+    return summary
+
+
+@router.get("/jobs/{job_id}", responses=problem_responses(404))
+async def read_job(job_id: JobId, pool: JobPool, admin: AdminUser) -> JobDetail:
+    """One job in any state, with its arguments, result, or error and traceback."""
+    detail = await read_job_detail(pool, job_id)
+    if detail is None:
+        raise NotFound("job", job_id)
+    return detail
+
+
+@router.post("/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED, responses=problem_responses(404, 409))
+async def retry_job(job_id: JobId, pool: JobPool, admin: AdminUser) -> RetryAccepted:
+    """Enqueue a failed job again (same function and arguments, new job id, its own queue)."""
+    return await actions.retry_job(pool, job_id, actor_of(admin))
+
+
+@router.post("/jobs/{job_id}/abort", status_code=status.HTTP_202_ACCEPTED, responses=problem_responses(404, 409))
+async def abort_job(job_id: JobId, pool: JobPool, admin: AdminUser) -> AbortRequested:
+    """Ask for a queued, deferred or running job to be aborted; it then ends as failed (CancelledError)."""
+    return await actions.abort_job(pool, job_id, actor_of(admin))
+
+
+@router.post("/results/purge")
+async def purge_results(body: PurgeRequest, pool: JobPool, admin: AdminUser) -> PurgeResult:
+    """Delete finished jobs' stored results (all, or only complete / failed ones)."""
+    return await actions.purge_results(pool, body.status, actor_of(admin))

@@ -1,0 +1,160 @@
+"""Ops test harness: a real arq Worker (burst mode, in-process, real Redis) with Guildhall's telemetry
+hooks, running small test job functions that succeed, fail, ask for a retry, or wait to be released,
+so the queues hold jobs in every state.
+
+The API fixtures (app, client, login) are those of tests/api/conftest.py.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from arq import ArqRedis, Retry
+from arq.worker import Worker, func
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from services.worker import telemetry
+from services.worker.context import after_job_end, on_job_start
+from shared.jobs import progress
+from shared.jobs.queues import Queue
+from shared.jobs.serialization import deserialize, serialize
+from tests.api.conftest import app, client, login  # noqa: F401  (fixtures shared with the API tests)
+
+TEST_WORKER = "ops-test-host:4242"
+
+# Released by tests that want a job to stay "in progress" while they look.
+GATES: dict[str, asyncio.Event] = {}
+
+
+class OpsJobFailed(RuntimeError):
+    pass
+
+
+async def ops_ok(ctx: dict[str, Any], value: int) -> dict[str, int]:
+    return {"doubled": value * 2}
+
+
+async def ops_fail(ctx: dict[str, Any], reason: str) -> None:
+    raise OpsJobFailed(f"refused: {reason}")
+
+
+async def ops_retry(ctx: dict[str, Any]) -> None:
+    raise Retry(defer=3600)
+
+
+async def ops_wait(ctx: dict[str, Any], gate: str) -> str:
+    await progress.report(ctx["redis"], ctx["job_id"], 3, 10)
+    await GATES[gate].wait()
+    return gate
+
+
+TEST_FUNCTIONS = [func(ops_ok), func(ops_fail), func(ops_retry, max_tries=5), func(ops_wait)]
+
+
+@dataclass
+class OpsWorker:
+    """Runs the queue with the production hooks; start() returns while jobs may still run."""
+
+    pool: ArqRedis
+    queue: Queue = Queue.short
+    workers: list[Worker] = field(default_factory=list)
+
+    def build(self, max_jobs: int) -> Worker:
+        async def startup(ctx: dict[str, Any]) -> None:
+            await telemetry.start(ctx, self.queue, name=TEST_WORKER, heartbeat_seconds=0.2)
+
+        worker = Worker(
+            functions=TEST_FUNCTIONS,
+            queue_name=self.queue,
+            redis_pool=self.pool,
+            burst=True,
+            max_burst_jobs=max_jobs,
+            max_jobs=10,
+            poll_delay=0,
+            handle_signals=False,
+            job_serializer=serialize,
+            job_deserializer=deserialize,
+            on_startup=startup,
+            on_job_start=on_job_start,
+            after_job_end=after_job_end,
+            allow_abort_jobs=True,
+            keep_result=3600,
+        )
+        self.workers.append(worker)
+        return worker
+
+    async def run(self, jobs: int) -> Worker:
+        """Until `jobs` jobs have started and ended (burst), then stop the heartbeat."""
+        worker = self.build(jobs)
+        await worker.main()
+        await telemetry.stop(worker.ctx)
+        return worker
+
+
+@pytest.fixture
+async def ops_worker(job_pool: ArqRedis) -> AsyncIterator[OpsWorker]:
+    runner = OpsWorker(job_pool)
+    yield runner
+    for worker in runner.workers:
+        await telemetry.stop(worker.ctx)
+
+
+@dataclass
+class RedisCalls:
+    round_trips: int = 0
+    commands: int = 0
+    names: list[str] = field(default_factory=list)
+
+
+class CountingPipeline(Pipeline):
+    calls: RedisCalls
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        self.calls.round_trips += 1
+        self.calls.commands += len(self.command_stack)
+        self.calls.names += [str(args[0]) for args, _options in self.command_stack]
+        return await super().execute(raise_on_error)
+
+
+class CountingRedis(ArqRedis):
+    """A real client that counts what it sends: round trips, and commands (pipelined ones included)."""
+
+    calls: RedisCalls
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.calls.round_trips += 1
+        self.calls.commands += 1
+        self.calls.names.append(str(args[0]))
+        return await super().execute_command(*args, **options)
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> CountingPipeline:  # type: ignore[override]
+        pipe = CountingPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
+        pipe.calls = self.calls
+        return pipe
+
+
+@pytest.fixture
+async def counting_redis(job_pool: ArqRedis) -> AsyncIterator[CountingRedis]:
+    counting = CountingRedis(connection_pool=job_pool.connection_pool)
+    counting.calls = RedisCalls()
+    yield counting
+
+
+async def wait_until(check: Callable[[], Awaitable[Any]], *, within: float = 10.0) -> None:
+    """Poll Redis (state another task or process changes) until `check` holds."""
+    async with asyncio.timeout(within):
+        while not await check():  # noqa: ASYNC110  (the state is in Redis: there is no event to wait on)
+            await asyncio.sleep(0.02)
+
+
+async def snapshot_keys(redis: Redis) -> dict[bytes, bytes | None]:
+    """Every key of the test DB index with its serialized value (DUMP) — to prove reads change nothing."""
+    keys = sorted([key async for key in redis.scan_iter(count=1000)])
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.dump(key)
+        values = await pipe.execute()
+    return dict(zip(keys, values, strict=True))
