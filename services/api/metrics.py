@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import re
 import time
 from collections.abc import Iterator
 
@@ -74,10 +75,28 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, sending)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "<unmatched>"
+            route = route_template(scope)
             method = scope.get("method", "?")
             self.metrics.requests.labels(method, route, str(status_code)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+
+
+_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's full template. A route inside an included router knows only its own part
+    (/ops/jobs/{job_id}); the prefix it was mounted under is what precedes that part, filled in with
+    this request's path parameters, in the request's path."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if not template:
+        return "<unmatched>"
+    params = scope.get("path_params", {})
+    filled = _PARAM.sub(lambda match: str(params.get(match.group(1), match.group(0))), template)
+    path: str = scope.get("path", "")
+    prefix = path[: -len(filled)] if filled and path.endswith(filled) else ""
+    return prefix + template
 
 
 class QueueCollector(Collector):

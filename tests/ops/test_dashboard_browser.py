@@ -1,0 +1,128 @@
+"""The /ops dashboard in a real headless Chromium (Debian's package, driven by Playwright), against a
+real uvicorn server on a free port, on the test database and the test Redis index.
+
+Never skipped: without /usr/bin/chromium this test fails (`.ci/run` installs the package when missing).
+The screenshot lands in artifacts/ops-dashboard.png (git-ignored).
+"""
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+import uvicorn
+from arq import ArqRedis
+from playwright.async_api import async_playwright, expect
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import delete
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.api.main import create_app
+from shared.auth.tokens import create_access_token
+from shared.models import Role, User
+from shared.ops import keys
+from shared.settings import get_settings
+from tests.conftest import ROOT, redis_url_for_tests
+from tests.ops.conftest import OpsWorker
+from tests.ops.test_inspect import enqueue
+from tests.shared.factories import unique
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOT = ROOT / "artifacts" / "ops-dashboard.png"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+async def committed_admin(engine: AsyncEngine) -> AsyncIterator[User]:
+    """An admin the real server can see: committed (the server has its own connections), removed after."""
+    name = unique("opsadmin")
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        admin = User(username=name, email=f"{name}@example.com", hashed_password="unused", role=Role.admin)
+        session.add(admin)
+        await session.commit()
+    yield admin
+    async with AsyncSession(engine) as session:
+        await session.exec(delete(User).where(User.id == admin.id))  # type: ignore[arg-type]
+        await session.commit()
+
+
+@pytest.fixture
+async def server_url(database_url: URL) -> AsyncIterator[str]:
+    """The real app (its own lifespan: engine, Redis pool) served by uvicorn on a free port."""
+    settings = get_settings().model_copy(
+        update={"database_url": database_url.render_as_string(hide_password=False), "redis_url": redis_url_for_tests()}
+    )
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(15):
+        while not server.started:  # noqa: ASYNC110  (uvicorn exposes a flag, not an event)
+            await asyncio.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+async def test_the_dashboard_shows_a_failed_jobs_traceback_and_its_retry_button_requeues_it(
+    server_url: str, committed_admin: User, job_pool: ArqRedis, ops_worker: OpsWorker
+) -> None:
+    await enqueue(job_pool, "ops_ok", 20)
+    failed = await enqueue(job_pool, "ops_fail", "shown in the browser")
+    await ops_worker.run(jobs=2)
+    await enqueue(job_pool, "ops_ok", 21, _defer_by=600)
+    token, _ = create_access_token(committed_admin.id, get_settings())  # type: ignore[arg-type]
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 1100})
+            page_errors: list[str] = []
+            page.on("pageerror", lambda error: page_errors.append(str(error)))
+            offsite: list[str] = []
+            page.on(
+                "request", lambda request: None if request.url.startswith(server_url) else offsite.append(request.url)
+            )
+
+            await page.goto(f"{server_url}/ops")
+            await expect(page.locator("#login")).to_be_visible()
+            await page.click("#login summary")
+            await page.fill("#token-form input[name=token]", token)
+            await page.click("#token-form button")
+
+            failed_link = page.locator(f'#failed button[data-job="{failed}"]')
+            await expect(failed_link).to_be_visible()
+            await expect(page.locator('[data-card="Failed (1 h)"] .value')).to_have_text("1")
+            await expect(page.locator('[data-card="Deferred"] .value')).to_have_text("1")
+            await expect(page.locator("#chart svg rect")).not_to_have_count(0)
+            await expect(page.locator("#functions")).to_contain_text("ops_fail")
+            await expect(page.locator("#workers")).to_contain_text("ops-test-host:4242")
+
+            await failed_link.click()
+            traceback = page.locator("#job-traceback")
+            await expect(traceback).to_be_visible()
+            await expect(traceback).to_contain_text("Traceback (most recent call last)")
+            await expect(traceback).to_contain_text("OpsJobFailed: refused: shown in the browser")
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            await page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+            await page.click("#job-retry")
+            message = page.locator("#job-message")
+            await expect(message).to_contain_text("retried as ")
+            new_job_id = (await message.text_content() or "").removeprefix("retried as ").strip()
+            await expect(page.locator("#failed")).to_contain_text(f"retried as {new_job_id}")
+        finally:
+            await browser.close()
+
+    assert page_errors == [] and offsite == []
+    definition = json.loads(await job_pool.get(keys.job(new_job_id)) or b"{}")
+    assert (definition["f"], definition["a"]) == ("ops_fail", ["shown in the browser"])
+    assert await job_pool.zscore("guildhall:short", new_job_id) is not None
+    assert SCREENSHOT.stat().st_size > 10_000
