@@ -59,6 +59,9 @@ ACCESS: dict[str, Rule] = {
     "POST /api/v1/jobs/heroes/bulk-update": Rule("admin"),
     "POST /api/v1/jobs/heroes/bulk-delete": Rule("admin"),
     "POST /api/v1/jobs/posts/bulk": Rule("admin"),
+    "POST /api/v1/ops/jobs/{job_id}/retry": Rule("admin"),
+    "POST /api/v1/ops/jobs/{job_id}/abort": Rule("admin"),
+    "POST /api/v1/ops/results/purge": Rule("admin"),
 }
 
 WRITE_METHODS = {"post", "put", "patch", "delete"}
