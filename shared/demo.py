@@ -27,7 +27,7 @@ from shared.models import (
     Team,
     User,
 )
-from shared.models.base import utcnow
+from shared.models.base import now_utc
 
 DEMO_PASSWORD = "guildhall-demo"
 DEMO_USERS = [("admin", Role.admin), ("mod", Role.moderator), ("alice", Role.author), ("bob", Role.author)]
@@ -99,7 +99,7 @@ async def seed_demo(session: AsyncSession) -> DemoSummary:
     ]
     session.add_all(posts)
     await flush(session)
-    now = utcnow()
+    now = now_utc()
     session.add_all(
         [
             Comment(

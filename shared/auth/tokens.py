@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import jwt
 
-from shared.models.base import utcnow
+from shared.models.base import now_utc
 from shared.settings import Settings
 
 ALGORITHM = "HS256"
@@ -19,7 +19,7 @@ class InvalidToken(Exception):
 def create_access_token(user_id: int, settings: Settings) -> tuple[str, int]:
     """A signed token for `user_id` and its lifetime in seconds."""
     lifetime = timedelta(minutes=settings.access_token_minutes)
-    now = utcnow()
+    now = now_utc()
     claims = {"sub": str(user_id), "iat": now, "exp": now + lifetime, "aud": AUDIENCE}
     token = jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
     return token, int(lifetime.total_seconds())

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.catalog.queries import subtree_ids
 from shared.models import Comment, Post, PostStatus
-from shared.models.base import utcnow
+from shared.models.base import now_utc
 from shared.schemas import Strict
 from shared.sql import array_param
 
@@ -93,7 +93,7 @@ async def run(session: AsyncSession, request: BulkPostRequest) -> dict[str, Any]
     statement = (
         update(Post)
         .where(*conditions, col(Post.status) != target)
-        .values(status=target, updated_at=utcnow())
+        .values(status=target, updated_at=now_utc())
         .returning(col(Post.id))
     )
     changed = len((await session.exec(statement)).scalars().all())  # type: ignore[call-overload]

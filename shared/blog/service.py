@@ -16,7 +16,7 @@ from shared.db import flush
 from shared.errors import NotFound
 from shared.jobs import outbox
 from shared.models import Comment, OutboxTopic, Post, User
-from shared.models.base import utcnow
+from shared.models.base import now_utc
 
 
 async def create_post(session: AsyncSession, author: User, data: PostCreate) -> PostRead:
@@ -76,7 +76,7 @@ async def moderate_comment(
     comment, author_name = await comment_with_author(session, comment_id, for_update=True)
     comment.moderation_state = decision.state
     comment.moderation_reason = decision.reason
-    comment.moderated_at = utcnow()
+    comment.moderated_at = now_utc()
     comment.moderated_by_id = moderator.id
     await flush(session)
     return moderated_comment_read(comment, author_name)

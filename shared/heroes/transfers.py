@@ -22,7 +22,7 @@ from shared.heroes.schemas import MAX_PAGE, TransferLogRead, TransferRead
 from shared.heroes.service import TEAM_REFERENCE, UnknownTeam, is_row_id
 from shared.jobs import outbox
 from shared.models import Hero, OutboxTopic
-from shared.models.base import utcnow
+from shared.models.base import now_utc
 from shared.schemas import InvalidCursor, Page, decode_cursor, encode_cursor
 
 ALREADY_ON_TEAM = "hero_already_on_team"
@@ -69,7 +69,7 @@ async def transfer_hero(
         hero_id=hero_id,
         from_team_id=hero.team_id,
         to_team_id=to_team_id,
-        transfer_date=utcnow(),
+        transfer_date=now_utc(),
         requested_by_id=requested_by_id,
         idempotency_key=idempotency_key,
     )

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.db import flush
 from shared.jobs.after_commit import enqueue_after_commit
 from shared.models import OutboxMessage, OutboxTopic
-from shared.models.base import utcnow
+from shared.models.base import now_utc
 
 PROCESS_FUNCTION = "process_outbox_message"
 
@@ -46,14 +46,14 @@ async def lock_pending(session: AsyncSession, message_id: int) -> OutboxMessage 
 
 
 def mark_processed(message: OutboxMessage) -> None:
-    message.processed_at = utcnow()
+    message.processed_at = now_utc()
 
 
 async def waiting(session: AsyncSession, *, older_than: timedelta, limit: int) -> Sequence[int]:
     """Ids of rows still unprocessed after `older_than`, oldest first (served by a partial index)."""
     statement = (
         select(OutboxMessage.id)
-        .where(col(OutboxMessage.processed_at).is_(None), col(OutboxMessage.created_at) < utcnow() - older_than)
+        .where(col(OutboxMessage.processed_at).is_(None), col(OutboxMessage.created_at) < now_utc() - older_than)
         .order_by(col(OutboxMessage.created_at))
         .limit(limit)
     )

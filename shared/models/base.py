@@ -23,7 +23,7 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 RAISE = "raise"
 
 
-def utcnow() -> datetime:
+def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
@@ -31,7 +31,7 @@ def utcnow() -> datetime:
 # a round trip); the server default covers rows written by raw SQL.
 def created_at_field() -> Any:
     return Field(
-        default_factory=utcnow,
+        default_factory=now_utc,
         sa_type=DateTime(timezone=True),
         sa_column_kwargs={"server_default": func.now(), "nullable": False},
     )
@@ -39,9 +39,9 @@ def created_at_field() -> Any:
 
 def updated_at_field() -> Any:
     return Field(
-        default_factory=utcnow,
+        default_factory=now_utc,
         sa_type=DateTime(timezone=True),
-        sa_column_kwargs={"server_default": func.now(), "onupdate": utcnow, "nullable": False},
+        sa_column_kwargs={"server_default": func.now(), "onupdate": now_utc, "nullable": False},
     )
 
 

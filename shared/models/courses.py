@@ -11,7 +11,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, DateTime, Index, String, func, text
 from sqlmodel import Field, Relationship, SQLModel
 
-from shared.models.base import RAISE, one_of, utcnow
+from shared.models.base import RAISE, now_utc, one_of
 
 
 class Semester(StrEnum):
@@ -36,7 +36,7 @@ class Enrollment(SQLModel, table=True):
     student_id: int = Field(foreign_key="student.id", primary_key=True, ondelete="CASCADE")
     course_id: int = Field(foreign_key="course.id", primary_key=True, ondelete="CASCADE", index=True)
     enrollment_date: datetime = Field(
-        default_factory=utcnow,
+        default_factory=now_utc,
         sa_type=DateTime(timezone=True),
         sa_column_kwargs={"server_default": func.now()},
     )

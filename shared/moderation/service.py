@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import flush
 from shared.models import Comment, ModerationState
-from shared.models.base import utcnow
+from shared.models.base import now_utc
 from shared.moderation.rules import RuleConfig, normalized, rejection_reason
 from shared.settings import Settings
 
@@ -60,7 +60,7 @@ async def moderate_comment(session: AsyncSession, comment_id: int, settings: Set
         reason = "duplicate of a recent comment by the same author"
     comment.moderation_state = ModerationState.rejected if reason else ModerationState.approved
     comment.moderation_reason = reason
-    comment.moderated_at = utcnow()
+    comment.moderated_at = now_utc()
     comment.moderated_by_id = None  # decided by the rules, not a person
     await flush(session)
     return Decision(comment_id, ModerationState(comment.moderation_state), reason, True)

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.models import OutboxMessage
-from shared.models.base import utcnow
+from shared.models.base import now_utc
 from shared.ops.schemas import OutboxBacklog
 
 
@@ -19,5 +19,5 @@ async def outbox_backlog(session: AsyncSession) -> OutboxBacklog:
         col(OutboxMessage.processed_at).is_(None)
     )
     waiting, oldest = (await session.exec(statement)).one()
-    age = max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else None
+    age = max(0.0, (now_utc() - oldest).total_seconds()) if oldest is not None else None
     return OutboxBacklog(waiting=waiting, oldest_age_seconds=age)

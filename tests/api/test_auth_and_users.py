@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.auth.passwords import hash_password
 from shared.auth.tokens import ALGORITHM, AUDIENCE
 from shared.models import Role
-from shared.models.base import utcnow
+from shared.models.base import now_utc
 from shared.settings import DEVELOPMENT_SECRET, Settings, get_settings
 from tests.api.conftest import Caller
 from tests.shared.factories import make_user
@@ -44,9 +44,9 @@ async def test_expired_forged_and_missing_tokens_are_refused(client: AsyncClient
     caller: Caller = await login()
     secret = get_settings().secret_key.get_secret_value()
     expired = jwt.encode(
-        {"sub": str(caller.id), "exp": utcnow() - timedelta(minutes=1), "aud": AUDIENCE}, secret, ALGORITHM
+        {"sub": str(caller.id), "exp": now_utc() - timedelta(minutes=1), "aud": AUDIENCE}, secret, ALGORITHM
     )
-    forged = jwt.encode({"sub": str(caller.id), "exp": utcnow() + timedelta(hours=1), "aud": AUDIENCE}, "x" * 40)
+    forged = jwt.encode({"sub": str(caller.id), "exp": now_utc() + timedelta(hours=1), "aud": AUDIENCE}, "x" * 40)
     for headers in ({"Authorization": f"Bearer {expired}"}, {"Authorization": f"Bearer {forged}"}, {}):
         response = await client.get("/api/v1/users/me", headers=headers)
         assert response.status_code == 401

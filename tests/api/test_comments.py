@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.jobs import outbox
 from shared.jobs.queues import Queue
 from shared.models import Comment, ModerationState, OutboxMessage, OutboxTopic, PostStatus, Role
-from shared.models.base import utcnow
+from shared.models.base import now_utc
 from tests.api.conftest import Caller
 from tests.api.test_posts import aware, make_comment, make_post, walk
 from tests.conftest import StatementLog
@@ -172,7 +172,7 @@ async def test_walking_comment_pages_serves_each_once_oldest_first(
     author: Caller = await login()
     moderator: Caller = await login(Role.moderator)
     post = await make_post(session, author)
-    start = utcnow() - timedelta(hours=1)
+    start = now_utc() - timedelta(hours=1)
     approved = [
         await make_comment(session, post, author, ModerationState.approved, created_at=start + timedelta(minutes=i % 3))
         for i in range(7)
@@ -236,7 +236,7 @@ async def test_a_moderator_approves_a_comment_and_it_becomes_public(
     moderator: Caller = await login(Role.moderator)
     post = await make_post(session, author)
     comment = await make_comment(session, post, author)
-    before = utcnow()
+    before = now_utc()
     response = await client.patch(
         f"{COMMENTS}/{comment.id}/moderation", json={"state": "approved"}, headers=moderator.headers
     )

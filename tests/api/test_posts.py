@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import flush
 from shared.models import Category, Comment, ModerationState, Post, PostStatus, Role, User
-from shared.models.base import utcnow
+from shared.models.base import now_utc
 from shared.schemas import encode_cursor
 from tests.api.conftest import Caller
 from tests.conftest import StatementLog
@@ -50,7 +50,7 @@ async def make_comment(
     state: ModerationState = ModerationState.pending,
     **fields: Any,
 ) -> Comment:
-    decided = None if state == ModerationState.pending else utcnow()
+    decided = None if state == ModerationState.pending else now_utc()
     comment = Comment(
         content=fields.pop("content", "a comment"),
         post_id=post.id,  # type: ignore[arg-type]
@@ -283,7 +283,7 @@ async def test_walking_the_pages_serves_every_visible_post_exactly_once_newest_f
 ) -> None:
     author: Caller = await login()
     other: Caller = await login()
-    now = utcnow()
+    now = now_utc()
     # Three posts share one created_at: the id breaks the tie, so none is skipped or repeated.
     same_moment = await make_posts(session, other, 3, created_at=now)
     older = [await make_post(session, other, created_at=now - timedelta(minutes=i)) for i in range(1, 6)]
@@ -403,7 +403,7 @@ async def test_the_author_edits_their_post_and_updated_at_moves(
     login,  # type: ignore[no-untyped-def]
 ) -> None:
     author: Caller = await login()
-    long_ago = utcnow() - timedelta(days=1)
+    long_ago = now_utc() - timedelta(days=1)
     post = await make_post(session, author, status=PostStatus.draft, created_at=long_ago, updated_at=long_ago)
     [category] = await make_category_chain(session, depth=1)
     response = await client.patch(

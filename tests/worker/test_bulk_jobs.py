@@ -10,7 +10,7 @@ from shared.db import flush
 from shared.jobs import progress
 from shared.jobs.queues import Queue
 from shared.models import Category, Comment, Hero, Item, Post, TransferLog
-from shared.models.base import utcnow
+from shared.models.base import now_utc
 from tests.conftest import RunWorker
 from tests.shared.factories import make_roster, make_user
 
@@ -88,7 +88,7 @@ async def test_bulk_delete_takes_items_and_keeps_transfer_logs(
     session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
 ) -> None:
     ids = await hero_ids(session, teams=2, per_team=50)
-    session.add(TransferLog(hero_id=ids[0], from_team_id=None, to_team_id=None, transfer_date=utcnow()))
+    session.add(TransferLog(hero_id=ids[0], from_team_id=None, to_team_id=None, transfer_date=now_utc()))
     await session.commit()
     info, _ = await run_job(job_pool, run_worker, "bulk_delete_heroes", ids=[*ids, 2_000_000_001])
     assert info.success and info.result == {"deleted": len(ids), "missing_ids": [2_000_000_001]}

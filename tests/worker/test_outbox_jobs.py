@@ -13,7 +13,7 @@ from shared.jobs import outbox
 from shared.jobs.queues import Queue
 from shared.jobs.serialization import deserialize
 from shared.models import Comment, ModerationState, OutboxMessage, OutboxTopic, Post, TransferLog
-from shared.models.base import utcnow
+from shared.models.base import now_utc
 from tests.conftest import RunWorker
 from tests.shared.factories import make_hero, make_team, make_user
 
@@ -30,7 +30,7 @@ async def transfer_message(session: AsyncSession, key: str | None = None) -> tup
         "hero_id": hero.id,
         "from_team_id": None,
         "to_team_id": team.id,
-        "transfer_date": utcnow().isoformat(),
+        "transfer_date": now_utc().isoformat(),
         "requested_by_id": None,
         "idempotency_key": key,
     }
@@ -139,7 +139,7 @@ async def test_a_moderators_decision_is_never_overwritten(
         session,
         "SPAM that a moderator chose to keep",
         moderation_state=ModerationState.approved,
-        moderated_at=utcnow(),
+        moderated_at=now_utc(),
         moderated_by_id=moderator.id,
     )
     comment = await moderate(session, job_pool, run_worker, comment)
