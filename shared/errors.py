@@ -100,6 +100,7 @@ _SQLSTATE_KIND: dict[str, ConstraintKind] = {
     "23502": "not_null",
     "22001": "invalid_value",  # string too long for its column
     "22003": "invalid_value",  # number out of range for its column
+    "22021": "invalid_value",  # a character the database cannot store (NUL)
 }
 
 # asyncpg's detail for unique/FK violations: "Key (name, secret_identity)=(Ann, A) already exists."

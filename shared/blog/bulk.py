@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.catalog.queries import subtree_ids
 from shared.models import Comment, Post, PostStatus
 from shared.models.base import now_utc
-from shared.schemas import Strict
+from shared.schemas import RowId, Strict
 from shared.sql import array_param
 
 MAX_BULK_ITEMS = 100_000
@@ -35,13 +35,14 @@ TARGET_STATUS = {PostAction.publish: PostStatus.published, PostAction.archive: P
 class PostFilter(Strict):
     status: PostStatus | None = None
     older_than: datetime | None = Field(default=None, description="created before this time (with a timezone)")
-    author_id: int | None = None
-    category_id: int | None = Field(default=None, description="this category and all below it")
+    author_id: RowId | None = None
+    category_id: RowId | None = Field(default=None, description="this category and all below it")
 
     @model_validator(mode="after")
     def something_is_chosen(self) -> Self:
-        if not self.model_fields_set - {"status"} and self.status is None:
-            raise ValueError("a filter needs at least one condition")
+        # A filter whose conditions are all null would select every post.
+        if all(value is None for value in (self.status, self.older_than, self.author_id, self.category_id)):
+            raise ValueError("a filter needs at least one non-null condition")
         if self.older_than is not None and self.older_than.utcoffset() is None:
             raise ValueError("older_than needs a timezone (e.g. 2026-01-01T00:00:00Z)")
         return self
@@ -49,7 +50,7 @@ class PostFilter(Strict):
 
 class BulkPostRequest(Strict):
     action: PostAction
-    ids: list[int] | None = Field(default=None, min_length=1, max_length=MAX_BULK_ITEMS)
+    ids: list[RowId] | None = Field(default=None, min_length=1, max_length=MAX_BULK_ITEMS)
     filter: PostFilter | None = None
 
     @model_validator(mode="after")

@@ -6,7 +6,7 @@ from typing import Annotated, Self
 from pydantic import StringConstraints, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
-from shared.schemas import Strict
+from shared.schemas import RowId, Strict
 
 CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 ProductName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -18,7 +18,7 @@ CENT = Decimal("0.01")
 class CategoryCreate(Strict):
     name: CategoryName
     description: str | None = Field(default=None, max_length=2000)
-    parent_id: int | None = None
+    parent_id: RowId | None = None
 
 
 class CategoryUpdate(Strict):
@@ -26,7 +26,7 @@ class CategoryUpdate(Strict):
 
     name: CategoryName | None = None
     description: str | None = Field(default=None, max_length=2000)
-    parent_id: int | None = None
+    parent_id: RowId | None = None
 
     @model_validator(mode="after")
     def name_cannot_be_null(self) -> Self:
@@ -52,7 +52,7 @@ class CategoryNode(CategoryRead):
 class ProductCreate(Strict):
     name: ProductName
     price: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
-    category_id: int | None = None
+    category_id: RowId | None = None
 
     @field_validator("price")
     @classmethod

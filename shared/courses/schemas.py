@@ -11,7 +11,7 @@ from pydantic import EmailStr, StringConstraints
 from sqlmodel import Field, SQLModel
 
 from shared.models.courses import GRADE_PATTERN, MAX_YEAR, MIN_YEAR, Semester
-from shared.schemas import Strict
+from shared.schemas import RowId, Strict
 
 Grade = Annotated[str, StringConstraints(pattern=GRADE_PATTERN)]
 Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR)]
@@ -42,7 +42,7 @@ class CourseRead(SQLModel):
 
 
 class EnrollmentCreate(Strict):
-    student_id: int
+    student_id: RowId
     semester: Semester
     year: Year
     grade: Grade | None = None

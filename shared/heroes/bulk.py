@@ -21,13 +21,17 @@ from typing_extensions import TypedDict
 from shared.errors import ConstraintViolation, DomainError
 from shared.heroes import batch
 from shared.models.heroes import ADULT_AGE, YOUNG_HERO_MAX_POWER
-from shared.schemas import Strict
+from shared.schemas import INT4_MAX, RowId, Strict
 from shared.sql import array_param
 
 MAX_BULK_ITEMS = 100_000
 CHUNK = 10_000
 
 Progress = Callable[[int, int], Awaitable[None]]
+
+
+# 1..100 characters, none of them NUL (PostgreSQL text cannot hold it); checked in pydantic-core.
+HeroText = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
 
 
 class BulkHeroUpdate(TypedDict, total=False):
@@ -40,12 +44,12 @@ class BulkHeroUpdate(TypedDict, total=False):
 
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
-    id: Required[Annotated[int, Field(gt=0)]]
-    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    secret_identity: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    age: Annotated[int, Field(gt=0)]
-    power_level: Annotated[float, Field(ge=0, le=100)]
-    team_id: int | None
+    id: Required[RowId]
+    name: HeroText
+    secret_identity: HeroText
+    age: Annotated[int, Field(gt=0, le=INT4_MAX)]
+    power_level: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+    team_id: RowId | None
 
 
 class BulkHeroUpdateRequest(Strict):
@@ -74,7 +78,7 @@ class BulkHeroUpdateRequest(Strict):
 
 
 class BulkHeroDeleteRequest(Strict):
-    ids: list[int] = Field(min_length=1, max_length=MAX_BULK_ITEMS)
+    ids: list[RowId] = Field(min_length=1, max_length=MAX_BULK_ITEMS)
 
 
 class BulkRefused(DomainError):
@@ -87,19 +91,20 @@ class BulkRefused(DomainError):
         self.hero_ids = list(hero_ids)
 
 
-# Every hero rule, evaluated on the merged (stored + new) values: mirrors the CHECK and
-# UNIQUE constraints of shared/models/heroes.py.
+# Every hero rule, evaluated on the merged (stored + new) values: mirrors the CHECK, UNIQUE
+# and team FOREIGN KEY constraints of shared/models/heroes.py.
 _RULE_BREAKERS = text(
     """
     WITH batch AS (
-        SELECT * FROM unnest(:ids, :names, :secrets, :ages, :powers)
-            AS b(id, name, secret_identity, age, power_level)
+        SELECT * FROM unnest(:ids, :names, :secrets, :ages, :powers, :teams)
+            AS b(id, name, secret_identity, age, power_level, team_id)
     ), merged AS (
         SELECT h.id,
                COALESCE(b.name, h.name) AS name,
                COALESCE(b.secret_identity, h.secret_identity) AS secret_identity,
                COALESCE(b.age, h.age) AS age,
-               COALESCE(b.power_level, h.power_level) AS power_level
+               COALESCE(b.power_level, h.power_level) AS power_level,
+               b.team_id AS new_team_id
         FROM hero h JOIN batch b ON b.id = h.id
     )
     SELECT m.id FROM merged m
@@ -109,6 +114,7 @@ _RULE_BREAKERS = text(
                   AND o.name = m.name AND o.secret_identity = m.secret_identity)
        OR EXISTS (SELECT 1 FROM hero o WHERE o.name = m.name AND o.secret_identity = m.secret_identity
                   AND NOT EXISTS (SELECT 1 FROM batch WHERE batch.id = o.id))
+       OR (m.new_team_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM team WHERE team.id = m.new_team_id))
     ORDER BY m.id
     """
 )
@@ -126,6 +132,7 @@ async def find_rule_breakers(session: AsyncSession, items: Sequence[BulkHeroUpda
         "secrets": array_param("secrets", column("secret_identity"), String()),
         "ages": array_param("ages", column("age"), Integer()),
         "powers": array_param("powers", column("power_level"), Float()),
+        "teams": array_param("teams", column("team_id"), Integer()),
     }
     statement = _RULE_BREAKERS.bindparams(*params.values())
     return list((await session.exec(statement)).scalars().all())  # type: ignore[call-overload]

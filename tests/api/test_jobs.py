@@ -105,3 +105,30 @@ async def test_redis_down_is_503_and_nothing_is_accepted(app: FastAPI, client: A
         app.state.job_pool = working
     assert response.status_code == 503
     assert "nothing was enqueued" in response.json()["detail"]
+
+
+async def test_a_filter_of_nulls_is_refused_instead_of_selecting_every_post(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
+    admin: Caller = await login(Role.admin)
+    for request in (
+        {"action": "delete", "filter": {"author_id": None}},
+        {"action": "delete", "filter": {}},
+        {"action": "archive", "filter": {"status": None, "category_id": None}},
+    ):
+        response = await client.post("/api/v1/jobs/posts/bulk", json=request, headers=admin.headers)
+        assert response.status_code == 422, request
+        assert "non-null condition" in response.text
+
+
+async def test_job_ids_are_checked_like_row_ids(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
+    admin: Caller = await login(Role.admin)
+    cases = [
+        ("/api/v1/jobs/heroes/bulk-delete", {"ids": [0]}, "body.ids.0"),
+        ("/api/v1/jobs/heroes/bulk-delete", {"ids": [2**40]}, "body.ids.0"),
+        ("/api/v1/jobs/heroes/bulk-update", {"items": [{"id": 1, "team_id": 2**40}]}, "body.items.0.team_id"),
+        ("/api/v1/jobs/heroes/bulk-update", {"items": [{"id": 1, "name": "a\u0000b"}]}, "body.items.0.name"),
+        ("/api/v1/jobs/posts/bulk", {"action": "publish", "ids": [-5]}, "body.ids.0"),
+    ]
+    for path, body, field in cases:
+        response = await client.post(path, json=body, headers=admin.headers)
+        assert response.status_code == 422, (path, body)
+        assert field in {error["field"] for error in response.json()["errors"]}, response.json()

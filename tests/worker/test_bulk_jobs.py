@@ -132,3 +132,14 @@ async def test_bulk_post_operations_by_filter_and_by_ids(
         select(func.count()).select_from(Comment).where(col(Comment.post_id).in_([p.id for p in drafts]))
     )
     assert left.one() == 0
+
+
+async def test_an_unknown_team_names_the_heroes_that_point_at_it(
+    session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
+) -> None:
+    ids = await hero_ids(session, teams=1, per_team=3)
+    items = [{"id": ids[0], "age": 50}, {"id": ids[1], "team_id": 2_000_000_000}]
+    info, _ = await run_job(job_pool, run_worker, "bulk_update_heroes", items=items)
+    assert not info.success
+    assert f"offending hero ids: {ids[1]}" in info.result.message
+    assert (await session.exec(select(func.count()).select_from(Hero).where(Hero.age == 50))).one() == 0

@@ -15,7 +15,7 @@ from shared.catalog.schemas import (
     ProductCreate,
     ProductRead,
 )
-from shared.schemas import Page
+from shared.schemas import Page, RowId
 
 router = APIRouter(tags=["catalog"], responses=problem_responses(422))
 
@@ -36,13 +36,13 @@ async def read_tree(session: SessionDep) -> list[CategoryNode]:
 
 
 @router.get("/categories/{category_id}", responses=problem_responses(404))
-async def read_category(category_id: int, session: SessionDep) -> CategoryRead:
+async def read_category(category_id: RowId, session: SessionDep) -> CategoryRead:
     return CategoryRead.model_validate(await service.get_category(session, category_id))
 
 
 @router.patch("/categories/{category_id}", responses=problem_responses(401, 403, 404, 409))
 async def update_category(
-    category_id: int, data: CategoryUpdate, session: SessionDep, admin: AdminUser
+    category_id: RowId, data: CategoryUpdate, session: SessionDep, admin: AdminUser
 ) -> CategoryRead:
     """Rename or move a category (admins). Moving it under itself or one of its descendants is a
     409 (`category_tree_acyclic`); `"parent_id": null` makes it a root."""
@@ -50,14 +50,14 @@ async def update_category(
 
 
 @router.get("/categories/{category_id}/ancestors", responses=problem_responses(404))
-async def read_breadcrumb(category_id: int, session: SessionDep) -> list[CategoryRead]:
+async def read_breadcrumb(category_id: RowId, session: SessionDep) -> list[CategoryRead]:
     """The breadcrumb: from the root down to this category (included, last)."""
     return [CategoryRead.model_validate(row) for row in await service.breadcrumb(session, category_id)]
 
 
 @router.get("/categories/{category_id}/products", responses=problem_responses(404))
 async def read_products(
-    category_id: int,
+    category_id: RowId,
     session: SessionDep,
     descendants: Annotated[bool, Query(description="include the products of every subcategory")] = False,
     limit: Limit = 50,
@@ -74,5 +74,5 @@ async def create_product(data: ProductCreate, session: SessionDep, admin: AdminU
 
 
 @router.get("/products/{product_id}", responses=problem_responses(404))
-async def read_product(product_id: int, session: SessionDep) -> ProductRead:
+async def read_product(product_id: RowId, session: SessionDep) -> ProductRead:
     return ProductRead.model_validate(await service.get_product(session, product_id))

@@ -16,6 +16,7 @@ from shared.courses.schemas import (
     StudentEnrollment,
     StudentRead,
 )
+from shared.schemas import RowId
 
 router = APIRouter(tags=["courses"], responses=problem_responses(422))
 
@@ -27,12 +28,12 @@ async def create_student(data: StudentCreate, session: SessionDep, admin: AdminU
 
 
 @router.get("/students/{student_id}", responses=problem_responses(404))
-async def read_student(student_id: int, session: SessionDep) -> StudentRead:
+async def read_student(student_id: RowId, session: SessionDep) -> StudentRead:
     return StudentRead.model_validate(await service.get_student(session, student_id))
 
 
 @router.get("/students/{student_id}/courses", responses=problem_responses(404))
-async def read_student_courses(student_id: int, session: SessionDep) -> list[CourseEnrollment]:
+async def read_student_courses(student_id: RowId, session: SessionDep) -> list[CourseEnrollment]:
     """The student's courses, each with its enrollment (date, term, grade), by year and term."""
     return await service.courses_of_student(session, student_id)
 
@@ -44,12 +45,12 @@ async def create_course(data: CourseCreate, session: SessionDep, admin: AdminUse
 
 
 @router.get("/courses/{course_id}", responses=problem_responses(404))
-async def read_course(course_id: int, session: SessionDep) -> CourseRead:
+async def read_course(course_id: RowId, session: SessionDep) -> CourseRead:
     return CourseRead.model_validate(await service.get_course(session, course_id))
 
 
 @router.get("/courses/{course_id}/students", responses=problem_responses(404))
-async def read_course_students(course_id: int, session: SessionDep) -> list[StudentEnrollment]:
+async def read_course_students(course_id: RowId, session: SessionDep) -> list[StudentEnrollment]:
     """The course's students, each with their enrollment (date, term, grade), by name."""
     return await service.students_of_course(session, course_id)
 
@@ -59,14 +60,14 @@ async def read_course_students(course_id: int, session: SessionDep) -> list[Stud
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(401, 403, 404, 409),
 )
-async def enroll(course_id: int, data: EnrollmentCreate, session: SessionDep, admin: AdminUser) -> EnrollmentRead:
+async def enroll(course_id: RowId, data: EnrollmentCreate, session: SessionDep, admin: AdminUser) -> EnrollmentRead:
     """Enroll a student (admins). Unknown course or student: 404; already enrolled: 409."""
     return EnrollmentRead.model_validate(await service.enroll(session, course_id, data))
 
 
 @router.patch("/courses/{course_id}/enrollments/{student_id}", responses=problem_responses(401, 403, 404))
 async def grade(
-    course_id: int, student_id: int, data: EnrollmentGrade, session: SessionDep, admin: AdminUser
+    course_id: RowId, student_id: RowId, data: EnrollmentGrade, session: SessionDep, admin: AdminUser
 ) -> EnrollmentRead:
     """Record a grade (admins): A-D with an optional + or -, or F; null clears it."""
     return EnrollmentRead.model_validate(await service.grade(session, course_id, student_id, data))

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from services.api.deps import CurrentUser, OptionalUser, SessionDep
 from services.api.problems import problem_responses
-from shared.schemas import Page
+from shared.schemas import Page, RowId
 from shared.tagging import service
 from shared.tagging.schemas import (
     ArticleCreate,
@@ -46,19 +46,19 @@ async def list_articles(
 
 
 @router.get("/articles/{article_id}", responses=problem_responses(401, 404))
-async def read_article(article_id: int, session: SessionDep, viewer: OptionalUser) -> ArticleRead:
+async def read_article(article_id: RowId, session: SessionDep, viewer: OptionalUser) -> ArticleRead:
     """An article with its tags; someone else's draft is a 404."""
     return await service.get_article(session, article_id, viewer)
 
 
 @router.patch("/articles/{article_id}", responses=WRITE_ERRORS)
-async def update_article(article_id: int, data: ArticleUpdate, session: SessionDep, user: CurrentUser) -> ArticleRead:
+async def update_article(article_id: RowId, data: ArticleUpdate, session: SessionDep, user: CurrentUser) -> ArticleRead:
     """Edit or publish an article (its author or an admin)."""
     return await service.update_article(session, article_id, user, data)
 
 
 @router.delete("/articles/{article_id}", status_code=status.HTTP_204_NO_CONTENT, responses=WRITE_ERRORS)
-async def delete_article(article_id: int, session: SessionDep, user: CurrentUser) -> Response:
+async def delete_article(article_id: RowId, session: SessionDep, user: CurrentUser) -> Response:
     """Delete an article and its tags (its author or an admin)."""
     await service.delete_article(session, article_id, user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -66,7 +66,7 @@ async def delete_article(article_id: int, session: SessionDep, user: CurrentUser
 
 @router.put("/articles/{article_id}/tags", responses=WRITE_ERRORS)
 async def replace_article_tags(
-    article_id: int, data: TagsReplace, session: SessionDep, user: CurrentUser
+    article_id: RowId, data: TagsReplace, session: SessionDep, user: CurrentUser
 ) -> ArticleRead:
     """Replace the article's tag set (its author or an admin). Names are trimmed and lower-cased."""
     return await service.replace_article_tags(session, article_id, user, data.tags)
@@ -87,19 +87,19 @@ async def list_images(
 
 
 @router.get("/images/{image_id}", responses=problem_responses(404))
-async def read_image(image_id: int, session: SessionDep) -> ImageRead:
+async def read_image(image_id: RowId, session: SessionDep) -> ImageRead:
     return await service.get_image(session, image_id)
 
 
 @router.delete("/images/{image_id}", status_code=status.HTTP_204_NO_CONTENT, responses=WRITE_ERRORS)
-async def delete_image(image_id: int, session: SessionDep, user: CurrentUser) -> Response:
+async def delete_image(image_id: RowId, session: SessionDep, user: CurrentUser) -> Response:
     """Delete an image and its tags (its author or an admin)."""
     await service.delete_image(session, image_id, user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.put("/images/{image_id}/tags", responses=WRITE_ERRORS)
-async def replace_image_tags(image_id: int, data: TagsReplace, session: SessionDep, user: CurrentUser) -> ImageRead:
+async def replace_image_tags(image_id: RowId, data: TagsReplace, session: SessionDep, user: CurrentUser) -> ImageRead:
     """Replace the image's tag set (its author or an admin). Names are trimmed and lower-cased."""
     return await service.replace_image_tags(session, image_id, user, data.tags)
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter, status
 
 from services.api.deps import AdminUser, CurrentUser, SessionDep
 from services.api.problems import problem_responses
+from shared.schemas import RowId
 from shared.users.schemas import UserCreate, UserRead
 from shared.users.service import create_user, get_user
 
@@ -22,6 +23,6 @@ async def create(data: UserCreate, session: SessionDep, admin: AdminUser) -> Use
 
 
 @router.get("/{user_id}", responses=problem_responses(404))
-async def read(user_id: int, session: SessionDep, admin: AdminUser) -> UserRead:
+async def read(user_id: RowId, session: SessionDep, admin: AdminUser) -> UserRead:
     """Any user's record (admins only; everyone sees their own at /users/me)."""
     return UserRead.model_validate(await get_user(session, user_id))
