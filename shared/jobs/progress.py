@@ -5,12 +5,18 @@
 name), and, for jobs that report it, `done` / `total`. It lives a day.
 """
 
+import asyncio
+import logging
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 JOB_KEY_PREFIX = "guildhall:job:"
 JOB_KEY_TTL_SECONDS = 24 * 3600
+REPORT_TIMEOUT_SECONDS = 1.0
 
 
 def key(job_id: str) -> str:
@@ -26,10 +32,16 @@ async def started(redis: Redis, job_id: str, *, started_ms: int, job_try: int, w
 
 
 async def report(redis: Redis, job_id: str, done: int, total: int) -> None:
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(key(job_id), mapping={"done": done, "total": total})
-        pipe.expire(key(job_id), JOB_KEY_TTL_SECONDS)
-        await pipe.execute()
+    """Best effort, bounded by REPORT_TIMEOUT_SECONDS: progress is reported from inside a job's
+    open transaction, and a Redis outage (where the worker's client retries for as long as it
+    lasts) must not keep that transaction, and its row locks, waiting."""
+    try:
+        async with asyncio.timeout(REPORT_TIMEOUT_SECONDS), redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key(job_id), mapping={"done": done, "total": total})
+            pipe.expire(key(job_id), JOB_KEY_TTL_SECONDS)
+            await pipe.execute()
+    except (TimeoutError, RedisError, OSError) as error:
+        logger.warning("progress of job %s not recorded (%d/%d): %r", job_id, done, total, error)
 
 
 async def read(redis: Redis, job_id: str) -> dict[str, Any]:

@@ -17,8 +17,9 @@ class RuleConfig:
 
 
 def normalized(text: str) -> str:
-    """The form duplicates are compared in: case and runs of whitespace ignored."""
-    return " ".join(text.split()).casefold()
+    """The form duplicates are compared in: case and runs of whitespace ignored. Mirrors
+    `normalized_sql` in shared/moderation/service.py (lower, not casefold, to match it)."""
+    return " ".join(text.split()).lower()
 
 
 def rejection_reason(text: str, config: RuleConfig) -> str | None:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,6 +29,11 @@ def rule_config(settings: Settings) -> RuleConfig:
     )
 
 
+def normalized_sql(content: ColumnElement[str]) -> ColumnElement[str]:
+    """rules.normalized in SQL: whitespace runs (newlines too) become one space, then trimmed."""
+    return func.lower(func.btrim(func.regexp_replace(content, r"\s+", " ", "g")))
+
+
 async def _is_recent_duplicate(session: AsyncSession, comment: Comment, window: timedelta) -> bool:
     """Whether the same author posted the same text (case/spacing aside) shortly before."""
     text = normalized(comment.content)
@@ -39,7 +44,7 @@ async def _is_recent_duplicate(session: AsyncSession, comment: Comment, window: 
             col(Comment.id) != comment.id,
             col(Comment.created_at) <= comment.created_at,
             col(Comment.created_at) >= comment.created_at - window,
-            func.lower(func.regexp_replace(func.btrim(col(Comment.content)), r"\s+", " ", "g")) == text,
+            normalized_sql(col(Comment.content)) == text,
         )
         .limit(1)
     )

@@ -143,3 +143,13 @@ async def test_an_unknown_team_names_the_heroes_that_point_at_it(
     assert not info.success
     assert f"offending hero ids: {ids[1]}" in info.result.message
     assert (await session.exec(select(func.count()).select_from(Hero).where(Hero.age == 50))).one() == 0
+
+
+async def test_progress_is_best_effort_when_redis_is_gone() -> None:
+    from shared.jobs.queues import create_job_pool
+
+    unreachable = create_job_pool("redis://127.0.0.1:1/0")
+    try:
+        await progress.report(unreachable, "some-job", 1, 2)  # logs, does not raise
+    finally:
+        await unreachable.aclose()

@@ -123,8 +123,8 @@ async def test_the_same_text_from_the_same_author_soon_after_is_rejected(
     session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
 ) -> None:
     author = await make_user(session)
-    first = await moderate(session, job_pool, run_worker, await make_comment(session, "Nice  post!", author=author))
-    second = await moderate(session, job_pool, run_worker, await make_comment(session, "nice post!", author=author))
+    first = await moderate(session, job_pool, run_worker, await make_comment(session, "Nice  post!\n", author=author))
+    second = await moderate(session, job_pool, run_worker, await make_comment(session, "nice post!\n", author=author))
     other = await moderate(session, job_pool, run_worker, await make_comment(session, "Nice post!"))
     assert first.moderation_state == ModerationState.approved
     assert second.moderation_state == ModerationState.rejected and "duplicate" in second.moderation_reason  # type: ignore[operator]
