@@ -125,8 +125,26 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _local_worker_is_up(queue: str) -> bool:
+    import socket
+
+    from shared.jobs.queues import Queue, create_job_pool
+    from shared.ops.inspect import local_worker_is_up
+
+    pool = create_job_pool(get_settings().redis_url)
+    try:
+        return await local_worker_is_up(pool, Queue[queue], socket.gethostname())
+    finally:
+        await pool.aclose()
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
-    """Run one queue's arq worker in the foreground (SIGTERM/Ctrl-C let running jobs finish)."""
+    """Run one queue's arq worker in the foreground (SIGTERM/Ctrl-C let running jobs finish).
+    With --check: exit 0 if a worker of that queue on this host has a fresh heartbeat (health check)."""
+    if args.check:
+        up = asyncio.run(_local_worker_is_up(args.queue))
+        print(f"{args.queue} worker on this host: {'up' if up else 'DOWN'}")
+        return 0 if up else 1
     import logging.config
 
     from arq.logs import default_log_config
@@ -206,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     seed.set_defaults(handler=cmd_seed_demo)
     worker = commands.add_parser("worker", help="run a job worker (one per queue: short and bulk)")
     worker.add_argument("--queue", choices=["short", "bulk"], default="short")
+    worker.add_argument("--check", action="store_true", help="health check: is a worker of this queue up here?")
     worker.set_defaults(handler=cmd_worker)
     queue = commands.add_parser("queue", help="show the job queues: depth, latency, running, failed, workers")
     queue.add_argument("--watch", action="store_true", help="redraw every --interval seconds until Ctrl-C")

@@ -462,3 +462,20 @@ def _args_text(text: str) -> str | None:
         return None
     rest = text[match.start() :]
     return rest if len(rest) < PREVIEW_CHARS else rest[:PREVIEW_CHARS] + "…"
+
+
+async def local_worker_is_up(redis: Redis, queue: str, host: str) -> bool:
+    """Whether a worker of `queue` on `host` has a fresh heartbeat (a container's health check)."""
+    names = [name.decode() for name in await redis.zrevrange(keys.WORKERS, 0, WORKER_LIMIT - 1)]
+    mine = [name for name in names if name.rpartition(":")[0] == host]
+    if not mine:
+        return False
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in mine:
+            pipe.hgetall(keys.worker(name))
+        entries = await pipe.execute()
+    now = timestamp_ms()
+    return any(
+        health.queue == queue and health.state == WorkerState.running
+        for health in (_worker(name, _decoded_hash(raw), now) for name, raw in zip(mine, entries, strict=True) if raw)
+    )
