@@ -1,8 +1,8 @@
 """API test harness: the real app, in-process over httpx, on the test's own transaction.
 
-Each request gets the test's session (rolled back after the test) with its identity map
-emptied first, so a response that needs an unloaded relationship fails (lazy="raise")
-instead of being served from objects the test happened to load.
+Each request gets a session of its own (as in production), bound to the test's connection,
+so a response that needs an unloaded relationship fails (lazy="raise") instead of being
+served from objects the test happened to load; everything is rolled back after the test.
 """
 
 from collections.abc import AsyncIterator
@@ -10,15 +10,12 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient
-from sqlalchemy.ext.asyncio import AsyncEngine
+from httpx import ASGITransport, AsyncClient, Request
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.api.deps import get_session
 from services.api.main import create_app
 from shared.auth.tokens import create_access_token
-from shared.errors import constraint_errors
-from shared.jobs.after_commit import attach_job_pool, discard_pending, send_pending
 from shared.jobs.queues import create_job_pool
 from shared.models import Role, User
 from shared.settings import get_settings
@@ -27,37 +24,35 @@ from tests.shared.factories import make_user
 
 
 @pytest.fixture
-async def app(engine: AsyncEngine, session: AsyncSession) -> AsyncIterator[FastAPI]:
+async def app(engine: AsyncEngine, connection: AsyncConnection) -> AsyncIterator[FastAPI]:
+    """The real app with its real request session (`services.api.deps.get_session`, i.e.
+    `shared.db.unit_of_work`), whose factory binds each request's own session to the test's
+    connection in savepoint mode: a request commits or rolls back its own work, and the test's
+    outer transaction undoes everything at the end."""
     app = create_app(get_settings())
     app.state.engine = engine
+    app.state.session_factory = async_sessionmaker(
+        bind=connection, class_=AsyncSession, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
     job_pool = create_job_pool(redis_url_for_tests())
     app.state.job_pool = app.state.redis = job_pool
-
-    async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
-        # Keep what the test set up (a savepoint release), so a failing request rolls back
-        # only its own work, as a real request's transaction would.
-        await session.commit()
-        session.expunge_all()
-        attach_job_pool(session, job_pool)
-        try:
-            yield session
-            with constraint_errors():
-                await session.commit()  # releases the test's savepoint; the outer transaction stays
-        except BaseException:
-            discard_pending(session)
-            await session.rollback()
-            raise
-        await send_pending(session)
-
-    app.dependency_overrides[get_session] = session_in_test_transaction
     yield app
     await clear_job_keys(job_pool)
     await job_pool.aclose()
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClient]:
+    async def forget_loaded_objects(request: Request) -> None:
+        # The test's own session reads fresh rows after each request instead of objects it
+        # loaded before the request changed them.
+        session.expunge_all()
+
+    async with AsyncClient(
+        transport=ASGITransport(app=app),
+        base_url="http://test",
+        event_hooks={"request": [forget_loaded_objects]},
+    ) as client:
         yield client
 
 
