@@ -59,6 +59,10 @@ class CommentCreate(Strict):
     content: StoredText = Field(min_length=1, max_length=COMMENT_MAX)
 
 
+class CommentUpdate(CommentCreate):
+    """An author's edit: the new text goes back to moderation."""
+
+
 class CommentRead(BaseModel):
     """What anyone sees of an (approved) comment."""
 

@@ -7,6 +7,7 @@ from shared.blog.queries import comment_with_author, moderated_comment_read, rea
 from shared.blog.schemas import (
     CommentCreate,
     CommentModeratedRead,
+    CommentUpdate,
     ModerationDecision,
     PostCreate,
     PostRead,
@@ -15,7 +16,7 @@ from shared.blog.schemas import (
 from shared.db import flush
 from shared.errors import NotFound
 from shared.jobs import outbox
-from shared.models import Comment, OutboxTopic, Post, User
+from shared.models import Comment, ModerationState, OutboxTopic, Post, User
 from shared.models.base import now_utc
 
 
@@ -79,6 +80,24 @@ async def moderate_comment(
     comment.moderated_at = now_utc()
     comment.moderated_by_id = moderator.id
     await flush(session)
+    return moderated_comment_read(comment, author_name)
+
+
+async def edit_comment(
+    session: AsyncSession, comment_id: int, caller: User, data: CommentUpdate
+) -> CommentModeratedRead:
+    """The author (or an admin) rewrites a comment. New text is new content: it goes back to
+    pending and to moderation (an approved comment cannot be swapped for spam), in one commit."""
+    comment, author_name = await comment_with_author(session, comment_id, for_update=True)
+    ensure_owner_or_admin(caller, comment.author_id, "comment")
+    if data.content != comment.content:
+        comment.content = data.content
+        comment.moderation_state = ModerationState.pending
+        comment.moderation_reason = None
+        comment.moderated_at = None
+        comment.moderated_by_id = None
+        await flush(session)
+        await outbox.record(session, OutboxTopic.comment_moderation, {"comment_id": comment.id})
     return moderated_comment_read(comment, author_name)
 
 

@@ -68,10 +68,28 @@ class ArticleRead(SQLModel):
     tags: list[str] = Field(default_factory=list, description="tag names, sorted")
 
 
+Filename = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+AltText = Annotated[str, StringConstraints(max_length=500)]
+
+
 class ImageCreate(Strict):
-    filename: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-    alt_text: Annotated[str, StringConstraints(max_length=500)]
+    filename: Filename
+    alt_text: AltText
     tags: TagNames = []
+
+
+class ImageUpdate(Strict):
+    """A partial update by the author (or an admin); tags are replaced with PUT .../tags."""
+
+    filename: Filename | None = None
+    alt_text: AltText | None = None
+
+    @model_validator(mode="after")
+    def no_explicit_nulls(self) -> Self:
+        for field in ("filename", "alt_text"):
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        return self
 
 
 class ImageRead(SQLModel):

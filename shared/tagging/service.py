@@ -25,6 +25,7 @@ from shared.tagging.schemas import (
     ArticleUpdate,
     ImageCreate,
     ImageRead,
+    ImageUpdate,
     TaggedArticle,
     TaggedImage,
     TaggedItemPage,
@@ -132,6 +133,15 @@ async def get_image(session: AsyncSession, image_id: int) -> ImageRead:
     image = await session.get(Image, image_id)
     if image is None:
         raise NotFound("image", image_id)
+    tags = await queries.tags_of(session, TaggableType.image, [image_id])
+    return _image_read(image, tags[image_id])
+
+
+async def update_image(session: AsyncSession, image_id: int, user: User, data: ImageUpdate) -> ImageRead:
+    image = await _image_for_write(session, image_id, user)
+    for field in data.model_fields_set:
+        setattr(image, field, getattr(data, field))
+    await flush(session)
     tags = await queries.tags_of(session, TaggableType.image, [image_id])
     return _image_read(image, tags[image_id])
 

@@ -365,3 +365,26 @@ async def test_out_of_range_ids_and_nul_characters_in_comments_are_422_not_500(
     ):
         assert response.status_code == 422, response.text
         assert field in {e["field"] for e in response.json()["errors"]}
+
+
+async def test_an_author_edits_a_comment_and_it_goes_back_to_moderation(
+    app: FastAPI,
+    client: AsyncClient,
+    session: AsyncSession,
+    login,  # type: ignore[no-untyped-def]
+) -> None:
+    writer: Caller = await login()
+    post = await make_post(session, writer)
+    comment = await make_comment(session, post, writer, ModerationState.approved)
+    edited = await client.patch(f"{COMMENTS}/{comment.id}", json={"content": "Better words"}, headers=writer.headers)
+    assert edited.status_code == 200, edited.text
+    body = edited.json()
+    assert body["content"] == "Better words" and body["moderation_state"] == "pending"
+    assert body["moderated_at"] is None and body["moderation_reason"] is None
+    assert await moderation_messages(session) == [{"comment_id": comment.id}]
+    queued = await app.state.job_pool.zrange(Queue.short, 0, -1)
+    assert len(queued) == 1
+    unchanged = await client.patch(f"{COMMENTS}/{comment.id}", json={"content": "Better words"}, headers=writer.headers)
+    assert unchanged.status_code == 200 and len(await moderation_messages(session)) == 1
+    empty = await client.patch(f"{COMMENTS}/{comment.id}", json={"content": ""}, headers=writer.headers)
+    assert empty.status_code == 422

@@ -392,3 +392,23 @@ async def test_a_tag_listing_takes_one_statement_at_two_sizes(
         assert len(response.json()["items"]) == 2 * size
         counts.append(statements.count)
     assert counts == [1, 1]
+
+
+async def test_an_author_edits_an_image_and_keeps_its_tags(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
+    author: Caller = await login()
+    created = await client.post(
+        "/api/v1/images", json={"filename": "a.png", "alt_text": "first", "tags": ["x"]}, headers=author.headers
+    )
+    assert created.status_code == 201, created.text
+    image_id = created.json()["id"]
+    edited = await client.patch(f"/api/v1/images/{image_id}", json={"alt_text": "second"}, headers=author.headers)
+    assert edited.status_code == 200
+    assert (
+        edited.json()["alt_text"] == "second"
+        and edited.json()["filename"] == "a.png"
+        and edited.json()["tags"] == ["x"]
+    )
+    assert (
+        await client.patch(f"/api/v1/images/{image_id}", json={"filename": None}, headers=author.headers)
+    ).status_code == 422
+    assert (await client.get(f"/api/v1/images/{image_id}")).json()["alt_text"] == "second"

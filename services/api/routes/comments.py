@@ -9,7 +9,7 @@ from services.api.problems import problem_responses
 from shared.auth.access import is_moderator
 from shared.blog import queries, service
 from shared.blog.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from shared.blog.schemas import CommentCreate, CommentModeratedRead, CommentRead, ModerationDecision
+from shared.blog.schemas import CommentCreate, CommentModeratedRead, CommentRead, CommentUpdate, ModerationDecision
 from shared.schemas import Page, RowId
 
 router = APIRouter(tags=["comments"], responses=problem_responses(422))
@@ -45,6 +45,14 @@ async def moderate_comment(
 ) -> CommentModeratedRead:
     """Approve or reject a comment (moderators and admins); rejecting needs a reason."""
     return await service.moderate_comment(session, comment_id, moderator, decision)
+
+
+@router.patch("/comments/{comment_id}", responses=problem_responses(401, 403, 404))
+async def edit_comment(
+    comment_id: RowId, data: CommentUpdate, session: SessionDep, user: CurrentUser
+) -> CommentModeratedRead:
+    """Rewrite a comment (its author or an admin); changed text goes back to moderation."""
+    return await service.edit_comment(session, comment_id, user, data)
 
 
 @router.delete(

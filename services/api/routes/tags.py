@@ -15,6 +15,7 @@ from shared.tagging.schemas import (
     ArticleUpdate,
     ImageCreate,
     ImageRead,
+    ImageUpdate,
     TaggedItemPage,
     TagsReplace,
 )
@@ -89,6 +90,12 @@ async def list_images(
 @router.get("/images/{image_id}", responses=problem_responses(404))
 async def read_image(image_id: RowId, session: SessionDep) -> ImageRead:
     return await service.get_image(session, image_id)
+
+
+@router.patch("/images/{image_id}", responses=WRITE_ERRORS)
+async def update_image(image_id: RowId, data: ImageUpdate, session: SessionDep, user: CurrentUser) -> ImageRead:
+    """Edit an image's file name or alt text (its author or an admin)."""
+    return await service.update_image(session, image_id, user, data)
 
 
 @router.delete("/images/{image_id}", status_code=status.HTTP_204_NO_CONTENT, responses=WRITE_ERRORS)
