@@ -119,7 +119,9 @@ class QueueCollector(Collector):
             waiting.add_metric([], self.summary.outbox.waiting)
             oldest = GaugeMetricFamily("guildhall_outbox_oldest_age_seconds", "Age of the oldest waiting outbox row.")
             oldest.add_metric([], self.summary.outbox.oldest_age_seconds or 0.0)
-            yield from (waiting, oldest)
+            dead = GaugeMetricFamily("guildhall_outbox_dead_messages", "Outbox rows the sweeper gave up on.")
+            dead.add_metric([], self.summary.outbox.dead)
+            yield from (waiting, oldest, dead)
 
     def _queues(self, summary: OpsSummary) -> Iterator[Metric]:
         depth = GaugeMetricFamily("guildhall_queue_jobs", "Jobs in a queue, by state.", labels=["queue", "state"])

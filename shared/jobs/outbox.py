@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import BigInteger, any_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -11,6 +12,8 @@ from shared.db import flush
 from shared.jobs.after_commit import enqueue_after_commit
 from shared.models import OutboxMessage, OutboxTopic
 from shared.models.base import now_utc
+from shared.models.outbox import MAX_SWEEPS
+from shared.sql import array_param
 
 PROCESS_FUNCTION = "process_outbox_message"
 
@@ -50,11 +53,27 @@ def mark_processed(message: OutboxMessage) -> None:
 
 
 async def waiting(session: AsyncSession, *, older_than: timedelta, limit: int) -> Sequence[int]:
-    """Ids of rows still unprocessed after `older_than`, oldest first (served by a partial index)."""
+    """Ids of rows still unprocessed after `older_than` and not yet dead letters (swept
+    MAX_SWEEPS times), oldest first (served by the partial index on pending rows)."""
     statement = (
         select(OutboxMessage.id)
-        .where(col(OutboxMessage.processed_at).is_(None), col(OutboxMessage.created_at) < now_utc() - older_than)
+        .where(
+            col(OutboxMessage.processed_at).is_(None),
+            col(OutboxMessage.created_at) < now_utc() - older_than,
+            col(OutboxMessage.sweeps) < MAX_SWEEPS,
+        )
         .order_by(col(OutboxMessage.created_at))
         .limit(limit)
     )
     return [message_id for message_id in (await session.exec(statement)).all() if message_id is not None]
+
+
+async def count_sweeps(session: AsyncSession, message_ids: Sequence[int]) -> None:
+    """One more sweep for each row the sweeper actually enqueued again, in one statement."""
+    if message_ids:
+        await session.exec(  # type: ignore[call-overload]
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id) == any_(array_param("ids", message_ids, BigInteger())))
+            .values(sweeps=col(OutboxMessage.sweeps) + 1)
+            .execution_options(synchronize_session=False)
+        )

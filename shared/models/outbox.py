@@ -35,6 +35,13 @@ class OutboxMessage(SQLModel, table=True):
     payload: dict[str, Any] = Field(sa_type=JSONB)
     created_at: datetime = created_at_field()
     processed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # How many times the sweeper re-enqueued the row. A row that keeps failing stops being
+    # swept at MAX_SWEEPS (a dead letter, shown by the ops views), so it can neither loop
+    # for ever nor crowd out rows that only need one more try.
+    sweeps: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+
+
+MAX_SWEEPS = 30
 
 
 class IdempotencyRecord(SQLModel, table=True):

@@ -11,13 +11,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.models import OutboxMessage
 from shared.models.base import now_utc
+from shared.models.outbox import MAX_SWEEPS
 from shared.ops.schemas import OutboxBacklog
 
 
 async def outbox_backlog(session: AsyncSession) -> OutboxBacklog:
-    statement = select(func.count(), func.min(OutboxMessage.created_at)).where(
-        col(OutboxMessage.processed_at).is_(None)
-    )
-    waiting, oldest = (await session.exec(statement)).one()
+    statement = select(
+        func.count(),
+        func.min(OutboxMessage.created_at),
+        func.count().filter(col(OutboxMessage.sweeps) >= MAX_SWEEPS),
+    ).where(col(OutboxMessage.processed_at).is_(None))
+    waiting, oldest, dead = (await session.exec(statement)).one()
     age = max(0.0, (now_utc() - oldest).total_seconds()) if oldest is not None else None
-    return OutboxBacklog(waiting=waiting, oldest_age_seconds=age)
+    return OutboxBacklog(waiting=waiting, oldest_age_seconds=age, dead=dead)

@@ -107,6 +107,9 @@ class ThroughputPoint(BaseModel):
 class OutboxBacklog(BaseModel):
     waiting: int = Field(description="Outbox rows not yet processed.")
     oldest_age_seconds: float | None
+    dead: int = Field(
+        default=0, description="Of those, rows the sweeper gave up on after MAX_SWEEPS tries: they need a person."
+    )
 
 
 class AuditEntry(BaseModel):

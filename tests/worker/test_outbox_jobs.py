@@ -163,3 +163,24 @@ async def test_the_sweeper_enqueues_stragglers_once(
     queued = await job_pool.zrange(Queue.short, 0, -1)
     assert outbox.job_id_for(message.id).encode() in queued  # type: ignore[arg-type]
     assert outbox.job_id_for(fresh.id).encode() not in queued  # type: ignore[arg-type]
+
+
+async def test_a_row_swept_too_often_becomes_a_dead_letter_and_is_left_alone(
+    session: AsyncSession, job_pool: ArqRedis, worker_ctx: dict[str, Any]
+) -> None:
+    from shared.models.outbox import MAX_SWEEPS
+    from shared.ops.queries import outbox_backlog
+
+    message, _ = await transfer_message(session)
+    await session.exec(  # type: ignore[call-overload]
+        text("UPDATE outbox SET created_at = created_at - interval '1 hour', sweeps = :s WHERE id = :id"),
+        params={"id": message.id, "s": MAX_SWEEPS - 1},
+    )
+    await session.commit()
+    assert (await sweep_outbox(worker_ctx))["enqueued"] == 1  # the last allowed sweep
+    await job_pool.delete(f"arq:job:{outbox.job_id_for(message.id)}")  # as if that try was lost too  # type: ignore[arg-type]
+    await job_pool.zrem(Queue.short, outbox.job_id_for(message.id))  # type: ignore[arg-type]
+    assert (await sweep_outbox(worker_ctx))["enqueued"] == 0
+    session.expunge_all()
+    backlog = await outbox_backlog(session)
+    assert backlog.dead == 1 and backlog.waiting >= 1

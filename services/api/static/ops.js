@@ -147,6 +147,7 @@ function render(s) {
     ["Workers up", t.workers_running, t.workers_running ? "" : "bad"],
     ["Workers down", t.workers_down, t.workers_down ? "bad" : ""],
     ["Outbox waiting", s.outbox ? s.outbox.waiting : "–", s.outbox && s.outbox.oldest_age_seconds > 60 ? "bad" : ""],
+    ["Outbox dead", s.outbox ? s.outbox.dead : "–", s.outbox && s.outbox.dead ? "bad" : ""],
   ];
   $("cards").replaceChildren(...cards.map(([label, value, cls]) =>
     el("div", { class: `card ${cls}`, "data-card": label }, el("div", { class: "value" }, value), el("div", { class: "label" }, label))));

@@ -25,13 +25,14 @@ async def process_outbox_message(ctx: Ctx, message_id: int) -> dict[str, Any]:
 async def sweep_outbox(ctx: Ctx) -> dict[str, int]:
     """Cron: enqueue rows still unprocessed after a short delay (Redis was down at commit,
     an enqueue was lost, a worker died). The deterministic job id makes a row that is
-    already queued or running a no-op, so it never runs twice at once."""
+    already queued or running a no-op, so it never runs twice at once. Each real re-enqueue
+    counts as a sweep; a row swept MAX_SWEEPS times is left as a dead letter for a person."""
     settings = settings_of(ctx)
     async with transaction(ctx) as session:
         waiting = await outbox.waiting(
             session, older_than=timedelta(seconds=settings.outbox_sweep_after_seconds), limit=SWEEP_BATCH
         )
-    enqueued = 0
+    enqueued: list[int] = []
     for message_id in waiting:
         try:
             job = await ctx["redis"].enqueue_job(
@@ -43,5 +44,9 @@ async def sweep_outbox(ctx: Ctx) -> dict[str, int]:
         except RedisError as error:
             logger.warning("sweeper could not enqueue outbox %s: %r", message_id, error)
             break
-        enqueued += job is not None
-    return {"waiting": len(waiting), "enqueued": enqueued}
+        if job is not None:
+            enqueued.append(message_id)
+    if enqueued:
+        async with transaction(ctx) as session:
+            await outbox.count_sweeps(session, enqueued)
+    return {"waiting": len(waiting), "enqueued": len(enqueued)}
