@@ -20,6 +20,7 @@ from shared.ops.schemas import AbortRequested, JobStatus, PurgeResult, PurgeScop
 logger = logging.getLogger("guildhall.ops.audit")
 
 SCAN_BATCH = 1000
+RETRY_SUFFIX = ":retry"
 
 
 @dataclass(frozen=True)
@@ -60,16 +61,22 @@ async def retry_job(pool: ArqRedis, job_id: str, actor: Actor) -> RetryAccepted:
         raise Conflict("job_not_failed", f"job {job_id} completed; only failed jobs are retried")
     function: str = data["f"]
     queue = str(data.get("q") or FUNCTION_QUEUES.get(function) or pool.default_queue_name)
-    job = await pool.enqueue_job(function, *data.get("a", []), _queue_name=queue, **data.get("k", {}))
-    assert job is not None  # a fresh random id is never taken
+    # One retry per failed job: the new id derives from the old one, so a second click (or two
+    # admins at once) finds it taken and gets the same answer instead of a second run.
+    new_job_id = f"{job_id}{RETRY_SUFFIX}"
+    job = await pool.enqueue_job(
+        function, *data.get("a", []), _job_id=new_job_id, _queue_name=queue, **data.get("k", {})
+    )
+    if job is None:
+        return RetryAccepted(job_id=job_id, new_job_id=new_job_id, queue=queue)
     async with pool.pipeline(transaction=True) as pipe:
-        pipe.hset(progress.key(job_id), "retried_as", job.job_id)
+        pipe.hset(progress.key(job_id), "retried_as", new_job_id)
         pipe.expire(progress.key(job_id), progress.JOB_KEY_TTL_SECONDS)
-        pipe.hset(progress.key(job.job_id), "retry_of", job_id)
-        pipe.expire(progress.key(job.job_id), progress.JOB_KEY_TTL_SECONDS)
+        pipe.hset(progress.key(new_job_id), "retry_of", job_id)
+        pipe.expire(progress.key(new_job_id), progress.JOB_KEY_TTL_SECONDS)
         await pipe.execute()
-    await audit(pool, actor, "retry", job_id, {"new_job_id": job.job_id, "function": function, "queue": queue})
-    return RetryAccepted(job_id=job_id, new_job_id=job.job_id, queue=queue)
+    await audit(pool, actor, "retry", job_id, {"new_job_id": new_job_id, "function": function, "queue": queue})
+    return RetryAccepted(job_id=job_id, new_job_id=new_job_id, queue=queue)
 
 
 async def abort_job(
@@ -134,12 +141,12 @@ async def _matching(redis: Redis, result_keys: list[bytes], scope: PurgeScope) -
 
 
 async def _prune_list(redis: Redis, list_key: str, scope: PurgeScope) -> None:
+    """Remove the matching entries one by one (LREM): entries workers push meanwhile stay."""
     entries = await redis.lrange(list_key, 0, -1)
-    kept = [entry for entry in entries if scope != PurgeScope.all and json.loads(entry).get("status") != scope.value]
-    if len(kept) == len(entries):
+    doomed = {entry for entry in entries if scope == PurgeScope.all or json.loads(entry).get("status") == scope.value}
+    if not doomed:
         return
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.delete(list_key)
-        if kept:
-            pipe.rpush(list_key, *kept)
+    async with redis.pipeline(transaction=False) as pipe:
+        for entry in doomed:
+            pipe.lrem(list_key, 0, entry)
         await pipe.execute()

@@ -43,6 +43,11 @@ async def test_retrying_a_failed_job_enqueues_the_same_call_under_a_new_id(
     assert (entry["action"], entry["user"], entry["user_id"], entry["job_id"]) == ("retry", "ops-admin", 7, failed)
     assert entry["detail"] == {"new_job_id": accepted.new_job_id, "function": "ops_fail", "queue": Queue.short}
 
+    # A second click (or a second admin) gets the same answer, not a second run.
+    again = await actions.retry_job(job_pool, failed, ADMIN)
+    assert again.new_job_id == accepted.new_job_id
+    assert await job_pool.zcard(Queue.short) == 1 and len(await audit_entries(job_pool)) == 1
+
 
 async def test_only_failed_jobs_with_their_result_can_be_retried(job_pool: ArqRedis, ops_worker: OpsWorker) -> None:
     done = await enqueue(job_pool, "ops_ok", 1)
