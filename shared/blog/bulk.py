@@ -81,15 +81,18 @@ def _selection(request: BulkPostRequest) -> list[ColumnElement[bool]]:
 async def run(session: AsyncSession, request: BulkPostRequest) -> dict[str, Any]:
     conditions = _selection(request)
     if request.action == PostAction.delete:
-        comments = (
+        # One statement: the DELETE as a CTE, and its posts' comments counted from the same
+        # snapshot (the cascade removes them after), so the two figures always agree.
+        deleted = delete(Post).where(*conditions).returning(col(Post.id)).cte("deleted")
+        counts = select(
+            select(func.count()).select_from(deleted).scalar_subquery(),
             select(func.count())
             .select_from(Comment)
-            .where(col(Comment.post_id).in_(select(Post.id).where(*conditions)))
+            .where(col(Comment.post_id).in_(select(deleted.c.id)))
+            .scalar_subquery(),
         )
-        comment_count = (await session.exec(comments)).one()
-        result = await session.exec(delete(Post).where(*conditions).returning(col(Post.id)))  # type: ignore[call-overload]
-        deleted = len(result.scalars().all())
-        return {"action": request.action, "deleted": deleted, "comments_deleted": comment_count}
+        posts, comments = (await session.exec(counts)).one()
+        return {"action": request.action, "deleted": posts, "comments_deleted": comments}
     target = TARGET_STATUS[request.action]
     statement = (
         update(Post)

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.db import flush
 from shared.heroes.audit import write_transfer_log
 from shared.jobs import outbox
 from shared.models import OutboxMessage, OutboxTopic
@@ -40,5 +41,5 @@ async def process(session: AsyncSession, message_id: int, settings: Settings) ->
         return {"message_id": message_id, "skipped": "already processed or gone"}
     result = await HANDLERS[message.topic](session, message, settings)
     outbox.mark_processed(message)
-    await session.flush()
+    await flush(session)
     return {"message_id": message_id, "topic": message.topic, **result}
