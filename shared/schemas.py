@@ -3,10 +3,11 @@
 import base64
 import binascii
 import json
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from annotated_types import Interval
-from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints, field_validator
 from sqlmodel import SQLModel
 
 from shared.errors import DomainError
@@ -57,17 +58,50 @@ class InvalidCursor(DomainError):
         super().__init__("cursor is not valid: pass back a next_cursor exactly as received")
 
 
-def encode_cursor(position: dict[str, Any]) -> str:
-    """An opaque cursor for a keyset position (the sort key of the last row served)."""
-    return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode().rstrip("=")
+def _storable_time(value: datetime) -> datetime:
+    # A client may hand-craft a cursor: keep its time where PostgreSQL and Python can hold it
+    # (year 1 at +14:00 is year 0 in UTC, which Python cannot even represent).
+    if not 1900 <= value.year <= 9000:
+        raise ValueError("time out of range")
+    return value
 
 
-def decode_cursor(cursor: str, required: set[str]) -> dict[str, Any]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        position = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
-        raise InvalidCursor from error
-    if not isinstance(position, dict) or not required <= position.keys():
-        raise InvalidCursor
-    return position
+CursorTime = Annotated[AwareDatetime, AfterValidator(_storable_time)]
+P = TypeVar("P", bound="CursorPosition")
+
+
+class CursorPosition(BaseModel):
+    """A keyset position (the sort key of the last row served), sent to clients as an opaque
+    cursor. Decoding validates it like any input: a cursor is client data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def encode(self) -> str:
+        raw = json.dumps(self.model_dump(mode="json"), separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls: type[P], cursor: str | None) -> P | None:
+        """The position, None for no cursor, InvalidCursor for anything this service did not make."""
+        if cursor is None:
+            return None
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            return cls.model_validate_json(base64.urlsafe_b64decode(padded.encode()), strict=True)
+        except (binascii.Error, ValueError, UnicodeDecodeError) as error:  # ValidationError is a ValueError
+            raise InvalidCursor from error
+
+
+class IdPosition(CursorPosition):
+    id: RowId
+
+
+class TimeIdPosition(CursorPosition):
+    """(time, id): lists ordered by a timestamp, the id breaking ties."""
+
+    at: CursorTime
+    id: RowId
+
+
+class NamePosition(CursorPosition):
+    name: Annotated[str, StringConstraints(max_length=200), AfterValidator(refuse_nul)]

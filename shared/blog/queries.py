@@ -6,7 +6,6 @@ A post row carries its author's name, its category's name and its approved-comme
 """
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, tuple_
@@ -17,7 +16,7 @@ from shared.blog.schemas import CommentModeratedRead, CommentRead, PostCategory,
 from shared.catalog.queries import subtree_ids
 from shared.errors import NotFound
 from shared.models import Category, Comment, ModerationState, Post, PostStatus, Role, User
-from shared.schemas import INT4_MAX, InvalidCursor, Page, decode_cursor, encode_cursor
+from shared.schemas import Page, TimeIdPosition
 from shared.users.schemas import UserPublic
 
 DEFAULT_PAGE_SIZE = 20
@@ -34,34 +33,6 @@ class PostFilters:
 
 
 # --- keyset positions -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Position:
-    """The sort key (created_at, id) of the last row a page served."""
-
-    created_at: datetime
-    id: int
-
-    def encode(self) -> str:
-        return encode_cursor({"created_at": self.created_at.isoformat(), "id": self.id})
-
-    @classmethod
-    def decode(cls, cursor: str) -> "Position":
-        raw = decode_cursor(cursor, {"created_at", "id"})
-        try:
-            created_at = datetime.fromisoformat(raw["created_at"])
-        except (TypeError, ValueError) as error:
-            raise InvalidCursor from error
-        ident = raw["id"]
-        # bool is an int to Python; a cursor this service made never holds one.
-        if created_at.tzinfo is None or not isinstance(ident, int) or isinstance(ident, bool) or ident > INT4_MAX:
-            raise InvalidCursor
-        return cls(created_at=created_at, id=ident)
-
-
-def _position(cursor: str | None) -> Position | None:
-    return None if cursor is None else Position.decode(cursor)
 
 
 # --- posts ------------------------------------------------------------------------------------
@@ -118,7 +89,7 @@ def _post_read(row: Any) -> PostRead:
 
 
 def post_page_statement(
-    viewer: User | None, filters: PostFilters, *, limit: int, after: Position | None = None
+    viewer: User | None, filters: PostFilters, *, limit: int, after: TimeIdPosition | None = None
 ) -> Select[Any]:
     """One page of the post list, newest first, with one extra row to tell whether more follow."""
     statement = _post_read_statement(viewer)
@@ -136,7 +107,7 @@ def post_page_statement(
         # Served by the trigram index ix_post_title_trgm (GIN, gin_trgm_ops on title).
         statement = statement.where(col(Post.title).ilike(f"%{escape_like(filters.q)}%"))
     if after is not None:
-        statement = statement.where(tuple_(col(Post.created_at), col(Post.id)) < tuple_(after.created_at, after.id))
+        statement = statement.where(tuple_(col(Post.created_at), col(Post.id)) < tuple_(after.at, after.id))
     return statement.order_by(col(Post.created_at).desc(), col(Post.id).desc()).limit(limit + 1)
 
 
@@ -148,13 +119,13 @@ async def list_posts(
     limit: int = DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
 ) -> Page[PostRead]:
-    statement = post_page_statement(viewer, filters, limit=limit, after=_position(cursor))
+    statement = post_page_statement(viewer, filters, limit=limit, after=TimeIdPosition.decode(cursor))
     rows = (await session.exec(statement)).all()
     items = [_post_read(row) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = items[-1]
-        next_cursor = Position(created_at=last.created_at, id=last.id).encode()
+        next_cursor = TimeIdPosition(at=last.created_at, id=last.id).encode()
     return Page[PostRead](items=items, next_cursor=next_cursor)
 
 
@@ -211,15 +182,15 @@ def _comment_statement() -> Select[Any]:
     return select(Comment, col(User.username)).join(User, col(User.id) == col(Comment.author_id))
 
 
-def comment_page_statement(post_id: int, *, all_states: bool, limit: int, after: Position | None = None) -> Select[Any]:
+def comment_page_statement(
+    post_id: int, *, all_states: bool, limit: int, after: TimeIdPosition | None = None
+) -> Select[Any]:
     """One page of a post's comments, oldest first, plus one row to tell whether more follow."""
     statement = _comment_statement().where(col(Comment.post_id) == post_id)
     if not all_states:
         statement = statement.where(col(Comment.moderation_state) == ModerationState.approved)
     if after is not None:
-        statement = statement.where(
-            tuple_(col(Comment.created_at), col(Comment.id)) > tuple_(after.created_at, after.id)
-        )
+        statement = statement.where(tuple_(col(Comment.created_at), col(Comment.id)) > tuple_(after.at, after.id))
     return statement.order_by(col(Comment.created_at), col(Comment.id)).limit(limit + 1)
 
 
@@ -234,12 +205,12 @@ async def list_comments(
 ) -> Page[CommentRead] | Page[CommentModeratedRead]:
     """A visible post's comments: approved ones only, or every one with its moderation
     (`with_moderation`, for moderators). Two statements: the post's visibility, then the page."""
-    after = _position(cursor)
+    after = TimeIdPosition.decode(cursor)
     await visible_post(session, post_id, viewer)
     statement = comment_page_statement(post_id, all_states=with_moderation, limit=limit, after=after)
     rows = (await session.exec(statement)).all()
     page, more = rows[:limit], len(rows) > limit
-    next_cursor = Position(created_at=page[-1][0].created_at, id=page[-1][0].id).encode() if more else None
+    next_cursor = TimeIdPosition(at=page[-1][0].created_at, id=page[-1][0].id).encode() if more else None
     if with_moderation:
         return Page[CommentModeratedRead](
             items=[moderated_comment_read(c, name) for c, name in page], next_cursor=next_cursor

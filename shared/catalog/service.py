@@ -11,7 +11,7 @@ from shared.catalog.schemas import CategoryCreate, CategoryUpdate, ProductCreate
 from shared.db import flush
 from shared.errors import Conflict, NotFound
 from shared.models import Category, Product
-from shared.schemas import InvalidCursor, Page, decode_cursor, encode_cursor
+from shared.schemas import IdPosition, Page
 
 # Key of the transaction-level advisory lock every tree move takes. Moves are rare, so
 # serializing them all is cheap, and it is what makes the cycle check sound: two moves
@@ -85,24 +85,15 @@ async def products_of_category(
     session: AsyncSession, category_id: int, *, descendants: bool, limit: int, cursor: str | None
 ) -> Page[ProductRead]:
     """One page of a category's products (or its subtree's), by id; 404 for an unknown category."""
-    after_id = _after_id(cursor)
+    position = IdPosition.decode(cursor)
     await get_category(session, category_id)
     # One row more than asked tells whether a next page exists.
     rows = await queries.products_page(
-        session, category_id, descendants=descendants, limit=limit + 1, after_id=after_id
+        session, category_id, descendants=descendants, limit=limit + 1, after_id=position.id if position else None
     )
     items = [ProductRead.model_validate(row) for row in rows[:limit]]
-    next_cursor = encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+    next_cursor = IdPosition(id=items[-1].id).encode() if len(rows) > limit else None
     return Page(items=items, next_cursor=next_cursor)
-
-
-def _after_id(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    after_id = decode_cursor(cursor, {"id"})["id"]
-    if not isinstance(after_id, int) or isinstance(after_id, bool):
-        raise InvalidCursor
-    return after_id
 
 
 async def get_product(session: AsyncSession, product_id: int) -> Product:

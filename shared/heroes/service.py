@@ -10,7 +10,6 @@ from shared.db import flush
 from shared.errors import RULES, ConstraintViolation, NotFound
 from shared.heroes import batch, queries
 from shared.heroes.schemas import (
-    INT4_MAX,
     HeroCreate,
     HeroFilters,
     HeroInTeam,
@@ -23,7 +22,7 @@ from shared.heroes.schemas import (
     TeamWithCount,
 )
 from shared.models import Hero, Team
-from shared.schemas import InvalidCursor, Page, decode_cursor, encode_cursor
+from shared.schemas import IdPosition, NamePosition, Page
 
 TEAM_REFERENCE = "fk_hero_team_id_team"
 UNIQUE_HERO = "uq_hero_name_secret_identity"
@@ -38,11 +37,6 @@ class UnknownTeam(NotFound):
             self.message += f" (named by {', '.join(f'heroes.{i}' for i in indexes)})"
 
 
-def is_row_id(value: object) -> bool:
-    """A value that can be a row id (a cursor is client input: it must not reach the driver unchecked)."""
-    return type(value) is int and 1 <= value <= INT4_MAX
-
-
 # --- teams -----------------------------------------------------------------------------
 
 
@@ -54,11 +48,11 @@ async def create_team(session: AsyncSession, data: TeamCreate) -> Team:
 
 
 async def list_teams(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[TeamWithCount]:
-    after_name = decode_cursor(cursor, {"name"})["name"] if cursor else None
-    if after_name is not None and (not isinstance(after_name, str) or "\x00" in after_name):
-        raise InvalidCursor
-    teams = await queries.teams_with_hero_counts(session, limit=limit + 1, after_name=after_name)
-    next_cursor = encode_cursor({"name": teams[limit - 1].name}) if len(teams) > limit else None
+    position = NamePosition.decode(cursor)
+    teams = await queries.teams_with_hero_counts(
+        session, limit=limit + 1, after_name=position.name if position else None
+    )
+    next_cursor = NamePosition(name=teams[limit - 1].name).encode() if len(teams) > limit else None
     return Page(items=teams[:limit], next_cursor=next_cursor)
 
 
@@ -89,9 +83,8 @@ def _hero_in_team(hero: Hero, with_items: bool) -> HeroInTeam:
 
 async def list_heroes(session: AsyncSession, filters: HeroFilters) -> Page[HeroRead]:
     """One page of heroes by id (a keyset: stable while heroes are added or removed)."""
-    after_id = decode_cursor(filters.cursor, {"id"})["id"] if filters.cursor else None
-    if after_id is not None and not is_row_id(after_id):
-        raise InvalidCursor
+    position = IdPosition.decode(filters.cursor)
+    after_id = position.id if position else None
     heroes = await queries.filter_heroes(
         session,
         team_name=filters.team,
@@ -102,7 +95,7 @@ async def list_heroes(session: AsyncSession, filters: HeroFilters) -> Page[HeroR
         after_id=after_id,
     )
     page = [HeroRead.model_validate(hero) for hero in heroes[: filters.limit]]
-    next_cursor = encode_cursor({"id": page[-1].id}) if len(heroes) > filters.limit else None
+    next_cursor = IdPosition(id=page[-1].id).encode() if len(heroes) > filters.limit else None
     return Page(items=page, next_cursor=next_cursor)
 
 

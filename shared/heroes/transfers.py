@@ -10,7 +10,6 @@ together with the move: there is never a move without its audit intent, nor the 
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,11 +18,11 @@ from shared import idempotency
 from shared.errors import Conflict, ConstraintViolation, NotFound
 from shared.heroes import queries
 from shared.heroes.schemas import MAX_PAGE, TransferLogRead, TransferRead
-from shared.heroes.service import TEAM_REFERENCE, UnknownTeam, is_row_id
+from shared.heroes.service import TEAM_REFERENCE, UnknownTeam
 from shared.jobs import outbox
 from shared.models import Hero, OutboxTopic
 from shared.models.base import now_utc
-from shared.schemas import InvalidCursor, Page, decode_cursor, encode_cursor
+from shared.schemas import Page, TimeIdPosition
 
 ALREADY_ON_TEAM = "hero_already_on_team"
 # TransferLog.idempotency_key is unique across users and at most 200 characters long.
@@ -121,7 +120,8 @@ async def transfer_history(
 ) -> Page[TransferLogRead]:
     """The hero's logged transfers, newest first. The history outlives the hero: a deleted
     hero's log is still served; 404 only when there is neither hero nor history."""
-    before = _history_position(cursor) if cursor else None
+    position = TimeIdPosition.decode(cursor)
+    before = (position.at, position.id) if position else None
     logs = await queries.transfer_history(session, hero_id, limit=limit + 1, before=before)
     if not logs and before is None and not await queries.hero_exists(session, hero_id):
         raise NotFound("hero", hero_id)
@@ -129,19 +129,5 @@ async def transfer_history(
     next_cursor = None
     if len(logs) > limit:
         last = page[-1]
-        next_cursor = encode_cursor({"date": last.transfer_date.isoformat(), "id": last.id})
+        next_cursor = TimeIdPosition(at=last.transfer_date, id=last.id).encode()
     return Page(items=page, next_cursor=next_cursor)
-
-
-def _history_position(cursor: str) -> tuple[datetime, int]:
-    position = decode_cursor(cursor, {"date", "id"})
-    date, log_id = position["date"], position["id"]
-    if not isinstance(date, str) or not is_row_id(log_id):
-        raise InvalidCursor
-    try:
-        moment = datetime.fromisoformat(date)
-    except ValueError as error:
-        raise InvalidCursor from error
-    if moment.tzinfo is None:  # the column is timestamptz: a naive value is refused by the driver
-        raise InvalidCursor
-    return moment, log_id

@@ -2,7 +2,6 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, delete, or_, tuple_
 from sqlmodel import col, select
@@ -10,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import flush
 from shared.models import Article, ArticleStatus, Image, Role, Tag, TaggableType, User
+from shared.schemas import TimeIdPosition
 
 
 @dataclass(frozen=True)
@@ -77,20 +77,12 @@ def article_visible_to(viewer: User | None) -> ColumnElement[bool] | None:
     return published if viewer is None else or_(published, col(Article.author_id) == viewer.id)
 
 
-@dataclass(frozen=True)
-class Position:
-    """A keyset position in a newest-first list: the (created_at, id) of the last row served."""
-
-    created_at: datetime
-    id: int
-
-
 async def articles_page(
     session: AsyncSession,
     *,
     viewer: User | None,
     limit: int,
-    after: Position | None = None,
+    after: TimeIdPosition | None = None,
     author_id: int | None = None,
 ) -> Sequence[Article]:
     """Up to `limit` articles `viewer` may read, newest first, after `after`: one statement."""
@@ -100,21 +92,19 @@ async def articles_page(
     if author_id is not None:
         statement = statement.where(col(Article.author_id) == author_id)
     if after is not None:
-        statement = statement.where(
-            tuple_(col(Article.created_at), col(Article.id)) < tuple_(after.created_at, after.id)
-        )
+        statement = statement.where(tuple_(col(Article.created_at), col(Article.id)) < tuple_(after.at, after.id))
     return (await session.exec(statement)).all()
 
 
 async def images_page(
-    session: AsyncSession, *, limit: int, after: Position | None = None, author_id: int | None = None
+    session: AsyncSession, *, limit: int, after: TimeIdPosition | None = None, author_id: int | None = None
 ) -> Sequence[Image]:
     """Up to `limit` images, newest first, after `after`: one statement."""
     statement = select(Image).order_by(col(Image.created_at).desc(), col(Image.id).desc()).limit(limit)
     if author_id is not None:
         statement = statement.where(col(Image.author_id) == author_id)
     if after is not None:
-        statement = statement.where(tuple_(col(Image.created_at), col(Image.id)) < tuple_(after.created_at, after.id))
+        statement = statement.where(tuple_(col(Image.created_at), col(Image.id)) < tuple_(after.at, after.id))
     return (await session.exec(statement)).all()
 
 

@@ -6,8 +6,6 @@ are a 403 (ensure_owner_or_admin). Deleting an item deletes its tags in the data
 """
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,9 +13,8 @@ from shared.auth.access import ensure_owner_or_admin
 from shared.db import flush
 from shared.errors import NotFound
 from shared.models import Article, ArticleStatus, Image, Role, TaggableType, User
-from shared.schemas import InvalidCursor, Page, decode_cursor, encode_cursor
+from shared.schemas import CursorPosition, Page, RowId, TimeIdPosition
 from shared.tagging import queries
-from shared.tagging.queries import Position
 from shared.tagging.schemas import (
     TAG_NAME_MAX,
     ArticleCreate,
@@ -98,7 +95,7 @@ async def list_articles(
     """Newest first: the published articles, plus the viewer's own drafts (every draft for an admin).
     Two statements whatever the page size: the page, then the tags of all its articles."""
     rows = await queries.articles_page(
-        session, viewer=viewer, limit=limit + 1, after=_position(cursor), author_id=author_id
+        session, viewer=viewer, limit=limit + 1, after=TimeIdPosition.decode(cursor), author_id=author_id
     )
     page = rows[:limit]
     tags = await _tags_by_id(session, TaggableType.article, page)
@@ -162,7 +159,7 @@ async def list_images(
     session: AsyncSession, *, limit: int, cursor: str | None, author_id: int | None
 ) -> Page[ImageRead]:
     """Newest first, with their tags: two statements whatever the page size."""
-    rows = await queries.images_page(session, limit=limit + 1, after=_position(cursor), author_id=author_id)
+    rows = await queries.images_page(session, limit=limit + 1, after=TimeIdPosition.decode(cursor), author_id=author_id)
     page = rows[:limit]
     tags = await _tags_by_id(session, TaggableType.image, page)
     items = [_image_read(row, tags.get(row.id, [])) for row in page]  # type: ignore[arg-type]
@@ -187,7 +184,8 @@ async def items_with_tag(
 
     An unknown tag is an empty page, not a 404: a tag exists only through the items carrying it.
     """
-    after = _type_position(cursor)
+    position = TypeIdPosition.decode(cursor)
+    after = (position.type.value, position.id) if position else None
     name = normalize_tag(name)
     if not name or len(name) > TAG_NAME_MAX:
         return TaggedItemPage(items=[])
@@ -202,44 +200,22 @@ async def items_with_tag(
     next_cursor = None
     if len(found) > limit:
         last = page[-1]
-        next_cursor = encode_cursor({"type": last.type.value, "id": last.item.id})
+        next_cursor = TypeIdPosition(type=last.type, id=last.item.id).encode()  # type: ignore[arg-type]
     return TaggedItemPage(items=items, next_cursor=next_cursor)
 
 
 # --- cursors ------------------------------------------------------------------------------------
 
 
+class TypeIdPosition(CursorPosition):
+    """Where a page of tagged items ended: items are ordered by (type, id)."""
+
+    type: TaggableType
+    id: RowId
+
+
 def _next_cursor(page: Sequence[Article] | Sequence[Image], *, more: bool) -> str | None:
     if not more:
         return None
     last = page[-1]
-    return encode_cursor({"at": last.created_at.isoformat(), "id": last.id})
-
-
-def _position(cursor: str | None) -> Position | None:
-    if cursor is None:
-        return None
-    position = decode_cursor(cursor, {"at", "id"})
-    try:
-        created_at = datetime.fromisoformat(position["at"])
-    except (TypeError, ValueError) as error:
-        raise InvalidCursor from error
-    if created_at.tzinfo is None:
-        raise InvalidCursor
-    return Position(created_at=created_at, id=_cursor_int(position))
-
-
-def _type_position(cursor: str | None) -> tuple[str, int] | None:
-    if cursor is None:
-        return None
-    position = decode_cursor(cursor, {"type", "id"})
-    if position["type"] not in {kind.value for kind in TaggableType}:
-        raise InvalidCursor
-    return position["type"], _cursor_int(position)
-
-
-def _cursor_int(position: dict[str, Any]) -> int:
-    value = position["id"]
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidCursor
-    return value
+    return TimeIdPosition(at=last.created_at, id=last.id).encode()  # type: ignore[arg-type]

@@ -12,10 +12,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.db import flush
 from shared.models import Category, Comment, ModerationState, Post, PostStatus, Role, User
 from shared.models.base import now_utc
-from shared.schemas import encode_cursor
 from tests.api.conftest import Caller
 from tests.conftest import StatementLog
 from tests.shared.factories import make_category_chain, make_user, unique
+from tests.shared.test_blog_queries import forge as encode_cursor
 
 POSTS = "/api/v1/posts"
 
@@ -265,9 +265,9 @@ async def test_a_limit_outside_1_to_100_is_422(client: AsyncClient, limit: str) 
     [
         "not a cursor!",
         encode_cursor({"id": 1}),
-        encode_cursor({"created_at": "yesterday", "id": 1}),
-        encode_cursor({"created_at": "2026-01-01T00:00:00", "id": 1}),  # naive
-        encode_cursor({"created_at": "2026-01-01T00:00:00+00:00", "id": "1"}),
+        encode_cursor({"at": "yesterday", "id": 1}),
+        encode_cursor({"at": "2026-01-01T00:00:00", "id": 1}),  # naive
+        encode_cursor({"at": "2026-01-01T00:00:00+00:00", "id": "1"}),
     ],
 )
 async def test_a_cursor_this_service_did_not_make_is_422_on_query_cursor(client: AsyncClient, cursor: str) -> None:
@@ -502,7 +502,7 @@ async def test_deleting_a_post_is_for_its_author_or_an_admin_and_takes_its_comme
         (
             "GET",
             POSTS,
-            {"cursor": encode_cursor({"created_at": "2026-01-01T00:00:00+00:00", "id": 2**40})},
+            {"cursor": encode_cursor({"at": "2026-01-01T00:00:00+00:00", "id": 2**40})},
             None,
             "query.cursor",
         ),

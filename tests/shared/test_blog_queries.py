@@ -1,14 +1,16 @@
 """Blog queries below the API: the plan of the title search, LIKE escaping, keyset positions."""
 
+import base64
+import json
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.blog.queries import Position, PostFilters, escape_like, post_page_statement
+from shared.blog.queries import PostFilters, escape_like, post_page_statement
 from shared.models import Role, User
-from shared.schemas import InvalidCursor
+from shared.schemas import InvalidCursor, TimeIdPosition
 from tests.shared.factories import make_user
 
 
@@ -57,14 +59,27 @@ def test_like_wildcards_in_a_search_term_are_escaped(term: str, pattern: str) ->
 
 
 def test_a_keyset_position_survives_its_cursor() -> None:
-    position = Position(created_at=datetime(2026, 11, 24, 12, 30, 1, 123456, tzinfo=UTC), id=42)
-    assert Position.decode(position.encode()) == position
+    position = TimeIdPosition(at=datetime(2026, 11, 24, 12, 30, 1, 123456, tzinfo=UTC), id=42)
+    assert TimeIdPosition.decode(position.encode()) == position
+    assert TimeIdPosition.decode(None) is None
+
+
+def forge(raw: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
 
 
 @pytest.mark.parametrize(
     "cursor",
-    ["%%%", "e30", "eyJjcmVhdGVkX2F0IjpudWxsLCJpZCI6MX0"],  # garbage, {}, {"created_at": null, "id": 1}
+    [
+        "%%%",
+        forge({}),
+        forge({"at": None, "id": 1}),
+        forge({"at": "2026-01-01T00:00:00", "id": 1}),  # naive
+        forge({"at": "0001-01-01T00:00:00+14:00", "id": 1}),  # before year 1 in UTC
+        forge({"at": "2026-01-01T00:00:00+00:00", "id": 2**40}),  # past int4
+        forge({"at": "2026-01-01T00:00:00+00:00", "id": 1, "extra": 1}),
+    ],
 )
 def test_a_foreign_cursor_is_refused(cursor: str) -> None:
     with pytest.raises(InvalidCursor):
-        Position.decode(cursor)
+        TimeIdPosition.decode(cursor)
