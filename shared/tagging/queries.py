@@ -18,26 +18,6 @@ class TaggedItem:
     item: Article | Image
 
 
-async def items_with_tag(session: AsyncSession, name: str) -> list[TaggedItem]:
-    """Every article and image carrying tag `name`, in ONE statement (a LEFT JOIN per type,
-    the discriminator in each join condition)."""
-    statement = (
-        select(Tag.taggable_type, Article, Image)
-        .outerjoin(
-            Article, and_(col(Tag.taggable_type) == TaggableType.article, col(Article.id) == col(Tag.taggable_id))
-        )
-        .outerjoin(Image, and_(col(Tag.taggable_type) == TaggableType.image, col(Image.id) == col(Tag.taggable_id)))
-        .where(col(Tag.name) == name)
-        .order_by(col(Tag.taggable_type), col(Tag.taggable_id))
-    )
-    items: list[TaggedItem] = []
-    for taggable_type, article, image in (await session.exec(statement)).all():
-        item = article if taggable_type == TaggableType.article else image
-        if item is not None:  # the triggers forbid orphans; this only guards the type checker
-            items.append(TaggedItem(type=TaggableType(taggable_type), item=item))
-    return items
-
-
 async def replace_tags(session: AsyncSession, kind: TaggableType, item_id: int, names: Sequence[str]) -> list[str]:
     """Make the item's tag set exactly `names` (deduplicated): one DELETE of the tags no longer
     wanted and one INSERT of the new ones, whatever the count."""
@@ -108,16 +88,20 @@ async def images_page(
     return (await session.exec(statement)).all()
 
 
-async def items_with_tag_page(
+async def items_with_tag(
     session: AsyncSession,
     name: str,
     *,
-    viewer: User | None,
-    limit: int,
+    article_filter: ColumnElement[bool] | None = None,
+    limit: int | None = None,
     after: tuple[str, int] | None = None,
 ) -> list[TaggedItem]:
-    """Like `items_with_tag`, one page of it: only what `viewer` may read (no one else's drafts),
-    ordered by (type, id), after the (type, id) `after`. ONE statement."""
+    """Every article and image carrying tag `name`, in ONE statement: a LEFT JOIN per type with
+    the discriminator in each join condition, ordered by (type, id).
+
+    `article_filter` narrows the articles (e.g. `article_visible_to(viewer)`: no one else's
+    drafts); `limit` and `after` (the (type, id) of the last item served) make it a page.
+    """
     statement = (
         select(Tag.taggable_type, Article, Image)
         .outerjoin(
@@ -126,15 +110,16 @@ async def items_with_tag_page(
         .outerjoin(Image, and_(col(Tag.taggable_type) == TaggableType.image, col(Image.id) == col(Tag.taggable_id)))
         .where(col(Tag.name) == name)
         .order_by(col(Tag.taggable_type), col(Tag.taggable_id))
-        .limit(limit)
     )
-    if (visible := article_visible_to(viewer)) is not None:
-        statement = statement.where(or_(col(Tag.taggable_type) != TaggableType.article, visible))
+    if article_filter is not None:
+        statement = statement.where(or_(col(Tag.taggable_type) != TaggableType.article, article_filter))
     if after is not None:
         statement = statement.where(tuple_(col(Tag.taggable_type), col(Tag.taggable_id)) > tuple_(*after))
+    if limit is not None:
+        statement = statement.limit(limit)
     items: list[TaggedItem] = []
     for taggable_type, article, image in (await session.exec(statement)).all():
         item = article if taggable_type == TaggableType.article else image
-        if item is not None:
+        if item is not None:  # the triggers forbid orphans; this only guards the type checker
             items.append(TaggedItem(type=TaggableType(taggable_type), item=item))
     return items

@@ -189,7 +189,9 @@ async def items_with_tag(
     name = normalize_tag(name)
     if not name or len(name) > TAG_NAME_MAX:
         return TaggedItemPage(items=[])
-    found = await queries.items_with_tag_page(session, name, viewer=viewer, limit=limit + 1, after=after)
+    found = await queries.items_with_tag(
+        session, name, article_filter=queries.article_visible_to(viewer), limit=limit + 1, after=after
+    )
     page = found[:limit]
     items: list[TaggedItemRead] = [
         TaggedArticle.model_validate(entry.item, from_attributes=True)
