@@ -37,21 +37,9 @@ async def subtree(session: AsyncSession, root_id: int) -> list[tuple[Category, i
 
 
 async def ancestors(session: AsyncSession, category_id: int) -> Sequence[Category]:
-    """The chain from the root down to the category's parent (a breadcrumb), in ONE statement.
-
-    Empty for a root; the category itself is not included.
-    """
-    chain = (
-        select(col(Category.parent_id).label("id"), literal(1, Integer).label("distance"))
-        .where(col(Category.id) == category_id)
-        .cte("ancestors", recursive=True)
-    )
-    parent = aliased(Category)
-    chain = chain.union_all(
-        select(col(parent.parent_id), (chain.c.distance + 1).label("distance")).where(col(parent.id) == chain.c.id)
-    )
-    statement = select(Category).join(chain, col(Category.id) == chain.c.id).order_by(chain.c.distance.desc())
-    return (await session.exec(statement)).all()
+    """The chain from the root down to the category's parent, in ONE statement (the breadcrumb
+    without its last element). Empty for a root; the category itself is not included."""
+    return (await breadcrumb(session, category_id))[:-1]
 
 
 async def is_descendant(session: AsyncSession, candidate_id: int, of_id: int) -> bool:
