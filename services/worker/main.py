@@ -26,6 +26,9 @@ _settings = get_settings()
 
 SWEEP_EVERY_SECONDS = 5
 
+# The two classes repeat their common lines on purpose: arq reads a settings class's own
+# __dict__ (arq.worker.get_kwargs), so attributes inherited from a shared base would be ignored.
+
 
 class WorkerSettings:
     """Short jobs: outbox processing (transfer audits, comment moderation) and the sweeper."""
