@@ -8,7 +8,7 @@ A post row carries its author's name, its category's name and its approved-comme
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, tuple_
+from sqlalchemy import ColumnElement, Select, and_, func, or_, tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -218,12 +218,29 @@ async def list_comments(
     return Page[CommentRead](items=[comment_read(c, name) for c, name in page], next_cursor=next_cursor)
 
 
+def comment_visibility(viewer: User) -> ColumnElement[bool] | None:
+    """Which comments `viewer` may know of: on a post they may see, approved or their own,
+    and every comment there for moderators; admins see all (None)."""
+    if viewer.role == Role.admin:
+        return None
+    post_visible = post_visibility(viewer)
+    if viewer.role == Role.moderator:
+        return post_visible
+    mine_or_public = or_(col(Comment.moderation_state) == ModerationState.approved, col(Comment.author_id) == viewer.id)
+    return and_(post_visible, mine_or_public) if post_visible is not None else mine_or_public
+
+
 async def comment_with_author(
-    session: AsyncSession, comment_id: int, *, for_update: bool = False
+    session: AsyncSession, comment_id: int, viewer: User, *, for_update: bool = False
 ) -> tuple[Comment, str]:
-    """The comment and its author's name in one statement; `for_update` locks the comment row
-    so two moderators deciding at once are serialised, not interleaved."""
-    statement = _comment_statement().where(col(Comment.id) == comment_id)
+    """The comment and its author's name in one statement, if `viewer` may know of it (else
+    NotFound: a pending comment or one on a hidden post does not leak through a 403).
+    `for_update` locks the comment row, so two writers are serialised, not interleaved."""
+    statement = (
+        _comment_statement().join(Post, col(Post.id) == col(Comment.post_id)).where(col(Comment.id) == comment_id)
+    )
+    if (visible := comment_visibility(viewer)) is not None:
+        statement = statement.where(visible)
     if for_update:
         statement = statement.with_for_update(of=Comment)
     row = (await session.exec(statement)).first()

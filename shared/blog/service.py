@@ -14,7 +14,6 @@ from shared.blog.schemas import (
     PostUpdate,
 )
 from shared.db import flush
-from shared.errors import NotFound
 from shared.jobs import outbox
 from shared.models import Comment, ModerationState, OutboxTopic, Post, User
 from shared.models.base import now_utc
@@ -74,7 +73,7 @@ async def moderate_comment(
     session: AsyncSession, comment_id: int, moderator: User, decision: ModerationDecision
 ) -> CommentModeratedRead:
     """Record a moderator's decision; it names the moderator, which automatic moderation respects."""
-    comment, author_name = await comment_with_author(session, comment_id, for_update=True)
+    comment, author_name = await comment_with_author(session, comment_id, moderator, for_update=True)
     comment.moderation_state = decision.state
     comment.moderation_reason = decision.reason
     comment.moderated_at = now_utc()
@@ -88,7 +87,7 @@ async def edit_comment(
 ) -> CommentModeratedRead:
     """The author (or an admin) rewrites a comment. New text is new content: it goes back to
     pending and to moderation (an approved comment cannot be swapped for spam), in one commit."""
-    comment, author_name = await comment_with_author(session, comment_id, for_update=True)
+    comment, author_name = await comment_with_author(session, comment_id, caller, for_update=True)
     ensure_owner_or_admin(caller, comment.author_id, "comment")
     if data.content != comment.content:
         comment.content = data.content
@@ -102,9 +101,7 @@ async def edit_comment(
 
 
 async def delete_comment(session: AsyncSession, comment_id: int, caller: User) -> None:
-    comment = await session.get(Comment, comment_id)
-    if comment is None:
-        raise NotFound("comment", comment_id)
+    comment, _ = await comment_with_author(session, comment_id, caller, for_update=True)
     ensure_owner_or_admin(caller, comment.author_id, "comment")
     await session.delete(comment)
     await flush(session)

@@ -14,7 +14,8 @@ from httpx import AsyncClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import flush
-from shared.models import Article, Comment, Image, Post, Role
+from shared.models import Article, Comment, Image, ModerationState, Post, Role
+from shared.models.base import now_utc
 from tests.api.conftest import Caller
 
 Kind = Literal["public", "any_user", "owner", "moderator", "admin"]
@@ -107,7 +108,14 @@ async def world(session: AsyncSession, login) -> World:  # type: ignore[no-untyp
     image = Image(filename="owned.png", alt_text="owned", author_id=owner.id)
     session.add_all([post, article, image])
     await flush(session)
-    comment = Comment(content="owned", post_id=post.id, author_id=owner.id)  # type: ignore[arg-type]
+    # Approved, so others may see it: what refuses them is ownership (403), not visibility (404).
+    comment = Comment(
+        content="owned",
+        post_id=post.id,  # type: ignore[arg-type]
+        author_id=owner.id,
+        moderation_state=ModerationState.approved,
+        moderated_at=now_utc(),
+    )
     session.add(comment)
     await flush(session)
     ids = {"post_id": post.id, "article_id": article.id, "image_id": image.id, "comment_id": comment.id}

@@ -388,3 +388,25 @@ async def test_an_author_edits_a_comment_and_it_goes_back_to_moderation(
     assert unchanged.status_code == 200 and len(await moderation_messages(session)) == 1
     empty = await client.patch(f"{COMMENTS}/{comment.id}", json={"content": ""}, headers=writer.headers)
     assert empty.status_code == 422
+
+
+async def test_comments_others_may_not_see_are_404_not_403(
+    client: AsyncClient,
+    session: AsyncSession,
+    login,  # type: ignore[no-untyped-def]
+) -> None:
+    writer: Caller = await login()
+    stranger: Caller = await login()
+    moderator: Caller = await login(Role.moderator)
+    public_post = await make_post(session, writer)
+    pending = await make_comment(session, public_post, writer)
+    draft = await make_post(session, writer, status=PostStatus.draft)
+    on_draft = await make_comment(session, draft, writer, ModerationState.approved)
+    for method, json in (("PATCH", {"content": "x"}), ("DELETE", None)):
+        response = await client.request(method, f"{COMMENTS}/{pending.id}", json=json, headers=stranger.headers)
+        assert response.status_code == 404, (method, response.text)
+    decision = {"state": "approved"}
+    hidden = await client.patch(f"{COMMENTS}/{on_draft.id}/moderation", json=decision, headers=moderator.headers)
+    assert hidden.status_code == 404
+    visible = await client.patch(f"{COMMENTS}/{pending.id}/moderation", json=decision, headers=moderator.headers)
+    assert visible.status_code == 200
