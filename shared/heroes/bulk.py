@@ -94,7 +94,7 @@ class BulkRefused(DomainError):
 # Every hero rule, evaluated on the merged (stored + new) values: mirrors the CHECK, UNIQUE
 # and team FOREIGN KEY constraints of shared/models/heroes.py.
 _RULE_BREAKERS = text(
-    """
+    r"""
     WITH batch AS (
         SELECT * FROM unnest(:ids, :names, :secrets, :ages, :powers, :teams)
             AS b(id, name, secret_identity, age, power_level, team_id)
@@ -108,7 +108,8 @@ _RULE_BREAKERS = text(
         FROM hero h JOIN batch b ON b.id = h.id
     )
     SELECT m.id FROM merged m
-    WHERE NOT (m.age > 0 AND m.power_level BETWEEN 0 AND 100 AND lower(btrim(m.name)) <> 'secret'
+    WHERE NOT (m.age > 0 AND m.power_level BETWEEN 0 AND 100
+               AND lower(regexp_replace(m.name, '^\s+|\s+$', '', 'g')) <> 'secret'
                AND (m.age >= 18 OR m.power_level <= 50))
        OR EXISTS (SELECT 1 FROM merged o WHERE o.id <> m.id
                   AND o.name = m.name AND o.secret_identity = m.secret_identity)

@@ -14,6 +14,8 @@ from sqlmodel import Field, Relationship, SQLModel
 
 from shared.models.base import RAISE, created_at_field
 
+# Trims every kind of whitespace (btrim alone takes only spaces), as the validator's strip() does.
+NAME_NOT_SECRET_SQL = r"lower(regexp_replace(name, '^\s+|\s+$', '', 'g')) <> 'secret'"
 ADULT_AGE = 18
 YOUNG_HERO_MAX_POWER = 50
 
@@ -54,7 +56,7 @@ class Hero(HeroBase, table=True):
     __table_args__ = (
         CheckConstraint("age > 0", name="positive_age"),
         CheckConstraint("power_level >= 0 AND power_level <= 100", name="valid_power_level"),
-        CheckConstraint("lower(btrim(name)) <> 'secret'", name="name_not_secret"),
+        CheckConstraint(NAME_NOT_SECRET_SQL, name="name_not_secret"),
         CheckConstraint(f"age >= {ADULT_AGE} OR power_level <= {YOUNG_HERO_MAX_POWER}", name="young_hero_power"),
         UniqueConstraint("name", "secret_identity"),
     )

@@ -30,6 +30,7 @@ async def raw_insert(session: AsyncSession, **values: object) -> None:
         ({"power": 100.5}, "ck_hero_valid_power_level"),
         ({"power": -1}, "ck_hero_valid_power_level"),
         ({"name": "SeCrEt"}, "ck_hero_name_not_secret"),
+        ({"name": "\tSecret\n"}, "ck_hero_name_not_secret"),
     ],
 )
 async def test_raw_sql_cannot_store_a_bad_hero(
