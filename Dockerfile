@@ -1,4 +1,4 @@
-# One image for every Guildhall process (migrate, api; the worker later), installed
+# One image for every Guildhall process (migrate, api, both workers), installed
 # with the same pinned versions as the development venv.
 FROM python:3.11-slim
 
