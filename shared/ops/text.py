@@ -41,7 +41,11 @@ def render_summary(summary: OpsSummary) -> str:
         f"running {t.running}, oldest wait {seconds(t.oldest_ready_age_seconds)}; last hour: "
         f"{t.complete_last_hour} complete, {t.failed_last_hour} failed, {t.retried_last_hour} retried; "
         f"workers {t.workers_running} up, {t.workers_down} down"
-        + (f"; outbox {outbox.waiting} waiting (oldest {seconds(outbox.oldest_age_seconds)})" if outbox else "")
+        + (
+            f"; outbox {outbox.waiting} waiting (oldest {seconds(outbox.oldest_age_seconds)}, {outbox.dead} dead)"
+            if outbox
+            else ""
+        )
     )
     parts = [
         head,
