@@ -8,7 +8,7 @@ failed commit is still reported to the client). Code below only flushes.
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -77,3 +77,11 @@ def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, User]]:
 
 AdminUser = Annotated[User, Depends(require_role(Role.admin))]
 ModeratorUser = Annotated[User, Depends(require_role(Role.moderator))]
+
+
+# Every keyset-paginated list takes its cursor the same way; an opaque cursor is short, so
+# anything longer is refused before it is decoded.
+CURSOR_MAX_LENGTH = 512
+CursorParam = Annotated[
+    str | None, Query(max_length=CURSOR_MAX_LENGTH, description="`next_cursor` of the previous page")
+]

@@ -20,7 +20,7 @@ from typing_extensions import TypedDict
 
 from shared.errors import ConstraintViolation, DomainError
 from shared.heroes import batch
-from shared.models.heroes import ADULT_AGE, YOUNG_HERO_MAX_POWER
+from shared.models.heroes import ADULT_AGE, NAME_NOT_SECRET_SQL, YOUNG_HERO_MAX_POWER
 from shared.schemas import INT4_MAX, RowId, Strict
 from shared.sql import array_param
 
@@ -94,7 +94,7 @@ class BulkRefused(DomainError):
 # Every hero rule, evaluated on the merged (stored + new) values: mirrors the CHECK, UNIQUE
 # and team FOREIGN KEY constraints of shared/models/heroes.py.
 _RULE_BREAKERS = text(
-    r"""
+    """
     WITH batch AS (
         SELECT * FROM unnest(:ids, :names, :secrets, :ages, :powers, :teams)
             AS b(id, name, secret_identity, age, power_level, team_id)
@@ -109,7 +109,7 @@ _RULE_BREAKERS = text(
     )
     SELECT m.id FROM merged m
     WHERE NOT (m.age > 0 AND m.power_level BETWEEN 0 AND 100
-               AND lower(regexp_replace(m.name, '^\s+|\s+$', '', 'g')) <> 'secret'
+               AND {name_not_secret}
                AND (m.age >= 18 OR m.power_level <= 50))
        OR EXISTS (SELECT 1 FROM merged o WHERE o.id <> m.id
                   AND o.name = m.name AND o.secret_identity = m.secret_identity)
@@ -117,7 +117,7 @@ _RULE_BREAKERS = text(
                   AND NOT EXISTS (SELECT 1 FROM batch WHERE batch.id = o.id))
        OR (m.new_team_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM team WHERE team.id = m.new_team_id))
     ORDER BY m.id
-    """
+    """.format(name_not_secret=NAME_NOT_SECRET_SQL.replace("name", "m.name", 1))
 )
 
 

@@ -14,7 +14,9 @@ from sqlmodel import Field, Relationship, SQLModel
 
 from shared.models.base import RAISE, created_at_field
 
-# Trims every kind of whitespace (btrim alone takes only spaces), as the validator's strip() does.
+# Trims whitespace as PostgreSQL's regex \s knows it (btrim alone takes only spaces). Python's
+# strip() knows more (no-break and other Unicode spaces), so the validator is the stricter of
+# the two; every API and bulk path validates in Python before the database sees the name.
 NAME_NOT_SECRET_SQL = r"lower(regexp_replace(name, '^\s+|\s+$', '', 'g')) <> 'secret'"
 ADULT_AGE = 18
 YOUNG_HERO_MAX_POWER = 50

@@ -46,7 +46,8 @@ def _article_read(article: Article, tags: Sequence[str]) -> ArticleRead:
 async def _article_for_write(session: AsyncSession, article_id: int, user: User) -> Article:
     """The article, row-locked (two tag replacements on it must not interleave), if `user` may change it."""
     article = await session.get(Article, article_id, with_for_update=True)
-    if article is None:
+    # Someone else's draft is "not found", as on read: a 403 would confirm that it exists.
+    if article is None or not _may_read(article, user):
         raise NotFound("article", article_id)
     ensure_owner_or_admin(user, article.author_id, "article")
     return article

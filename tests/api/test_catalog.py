@@ -203,10 +203,12 @@ async def test_two_opposite_concurrent_moves_cannot_make_a_cycle(engine: AsyncEn
     try:
         outcomes = await asyncio.gather(move(ids[0], ids[1]), move(ids[1], ids[0]))
         assert sorted(outcomes) == ["category_tree_acyclic", "moved"]
+        # move(ids[0] under ids[1]) won, or the reverse did: the winner's child hangs below its parent.
+        child, parent = (ids[0], ids[1]) if outcomes[0] == "moved" else (ids[1], ids[0])
         async with unit_of_work(factory) as session:
-            parents = (await session.exec(select(Category.parent_id).where(col(Category.id).in_(ids)))).all()
-        assert sorted(parents, key=str) == sorted([None, *[i for i in ids if i in parents]], key=str)
-        assert parents.count(None) == 1  # one is a root, the other hangs below it: no cycle
+            rows = await session.exec(select(Category.id, Category.parent_id).where(col(Category.id).in_(ids)))
+            stored = dict(rows.all())
+        assert stored == {child: parent, parent: None}  # one hangs below the other, which is a root: no cycle
     finally:
         async with unit_of_work(factory) as session:
             await session.exec(update(Category).where(col(Category.id).in_(ids)).values(parent_id=None))  # type: ignore[call-overload]

@@ -37,3 +37,33 @@ async def test_out_of_range_path_ids_are_422_with_the_field(app: FastAPI, client
         assert response.status_code == 422, f"{method} {path}: {response.status_code} {response.text[:200]}"
         fields = {error["field"] for error in response.json().get("errors", [])}
         assert {f"path.{name}" for name in params} & fields, f"{method} {path}: {fields}"
+
+
+def queries_with_ids(app: FastAPI) -> list[tuple[str, list[str]]]:
+    """(path, integer *_id query parameters) of every GET route without path parameters."""
+    found = []
+    for path, methods in app.openapi()["paths"].items():
+        operation = methods.get("get")
+        if operation is None or "{" in path:
+            continue
+        ids = [
+            parameter["name"]
+            for parameter in operation.get("parameters", [])
+            if parameter["in"] == "query"
+            and parameter["name"].endswith("_id")
+            and "integer" in str(parameter["schema"])
+        ]
+        if ids:
+            found.append((path, ids))
+    return found
+
+
+async def test_out_of_range_query_ids_are_422_with_the_field(app: FastAPI, client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
+    admin: Caller = await login(Role.admin)
+    routes = queries_with_ids(app)
+    assert len(routes) >= 3
+    for path, params in routes:
+        for name in params:
+            response = await client.get(path, params={name: 2**40}, headers=admin.headers)
+            assert response.status_code == 422, f"{path}?{name}: {response.status_code}"
+            assert f"query.{name}" in {error["field"] for error in response.json()["errors"]}, path

@@ -412,3 +412,21 @@ async def test_an_author_edits_an_image_and_keeps_its_tags(client: AsyncClient, 
         await client.patch(f"/api/v1/images/{image_id}", json={"filename": None}, headers=author.headers)
     ).status_code == 422
     assert (await client.get(f"/api/v1/images/{image_id}")).json()["alt_text"] == "second"
+
+
+async def test_someone_elses_draft_article_is_404_for_every_write(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
+    owner: Caller = await login()
+    stranger: Caller = await login()
+    draft = await client.post(
+        "/api/v1/articles", json={"title": "Secret plans", "content": "..."}, headers=owner.headers
+    )
+    assert draft.status_code == 201 and draft.json()["status"] == "draft"
+    path = f"/api/v1/articles/{draft.json()['id']}"
+    for method, url, body in (
+        ("PATCH", path, {"title": "Mine now"}),
+        ("PUT", f"{path}/tags", {"tags": ["x"]}),
+        ("DELETE", path, None),
+    ):
+        response = await client.request(method, url, json=body, headers=stranger.headers)
+        assert response.status_code == 404, (method, response.status_code)
+    assert (await client.get(path, headers=owner.headers)).status_code == 200

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from services.api.deps import AdminUser, SessionDep
+from services.api.deps import AdminUser, CursorParam, SessionDep
 from services.api.problems import problem_responses
 from shared.catalog import queries, service
 from shared.catalog.schemas import (
@@ -20,7 +20,6 @@ from shared.schemas import Page, RowId
 router = APIRouter(tags=["catalog"], responses=problem_responses(422))
 
 Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 
 
 @router.post("/categories", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 404, 409))
@@ -61,7 +60,7 @@ async def read_products(
     session: SessionDep,
     descendants: Annotated[bool, Query(description="include the products of every subcategory")] = False,
     limit: Limit = 50,
-    cursor: Cursor = None,
+    cursor: CursorParam = None,
 ) -> Page[ProductRead]:
     """Products of a category (or of its whole subtree), by id, keyset-paginated."""
     return await service.products_of_category(session, category_id, descendants=descendants, limit=limit, cursor=cursor)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from services.api.deps import CurrentUser, ModeratorUser, OptionalUser, SessionDep
+from services.api.deps import CurrentUser, CursorParam, ModeratorUser, OptionalUser, SessionDep
 from services.api.problems import problem_responses
 from shared.auth.access import is_moderator
 from shared.blog import queries, service
@@ -30,7 +30,7 @@ async def list_comments(
     session: SessionDep,
     user: OptionalUser,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    cursor: CursorParam = None,
 ) -> Page[CommentModeratedRead] | Page[CommentRead]:
     """A post's approved comments, oldest first. Moderators and admins see every comment,
     with its moderation state, reason and time."""

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
-from services.api.deps import AdminUser, SessionDep
+from services.api.deps import AdminUser, CursorParam, SessionDep
 from services.api.problems import problem_responses
 from shared.heroes import service, transfers
 from shared.heroes.queries import heroes_of_oldest_team
@@ -36,7 +36,6 @@ WRITE_ERRORS = (401, 403)
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 TeamId = Annotated[int, Path(ge=1, le=INT4_MAX)]
 HeroId = Annotated[int, Path(ge=1, le=INT4_MAX)]
-Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")]
 
 
 # --- teams -----------------------------------------------------------------------------
@@ -49,7 +48,9 @@ async def create_team(data: TeamCreate, session: SessionDep, admin: AdminUser) -
 
 
 @router.get("/teams")
-async def list_teams(session: SessionDep, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None) -> Page[TeamWithCount]:
+async def list_teams(
+    session: SessionDep, limit: Limit = DEFAULT_PAGE, cursor: CursorParam = None
+) -> Page[TeamWithCount]:
     """Teams by name, each with its number of heroes (one statement)."""
     return await service.list_teams(session, limit=limit, cursor=cursor)
 
@@ -154,7 +155,7 @@ async def transfer_hero(
 
 @router.get("/heroes/{hero_id}/transfers", responses=problem_responses(404))
 async def transfer_history(
-    hero_id: HeroId, session: SessionDep, limit: Limit = MAX_PAGE, cursor: Cursor = None
+    hero_id: HeroId, session: SessionDep, limit: Limit = MAX_PAGE, cursor: CursorParam = None
 ) -> Page[TransferLogRead]:
     """The hero's logged transfers, newest first; still served after the hero is deleted."""
     return await transfers.transfer_history(session, hero_id, limit=limit, cursor=cursor)

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi import status as http_status
 
-from services.api.deps import CurrentUser, OptionalUser, SessionDep
+from services.api.deps import CurrentUser, CursorParam, OptionalUser, SessionDep
 from services.api.problems import problem_responses
 from shared.blog import queries, service
 from shared.blog.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PostFilters
@@ -35,7 +35,7 @@ async def list_posts(
         StoredText | None, Query(min_length=1, max_length=200, description="title contains (any case)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    cursor: CursorParam = None,
 ) -> Page[PostRead]:
     """Posts the caller may see (published ones, their own, or all for admins), newest first,
     one keyset page at a time."""

@@ -5,9 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from services.api.deps import CurrentUser, OptionalUser, SessionDep
+from services.api.deps import CurrentUser, CursorParam, OptionalUser, SessionDep
 from services.api.problems import problem_responses
-from shared.schemas import Page, RowId
+from shared.schemas import Page, RowId, StoredText
 from shared.tagging import service
 from shared.tagging.schemas import (
     ArticleCreate,
@@ -23,8 +23,7 @@ from shared.tagging.schemas import (
 router = APIRouter(tags=["tags"], responses=problem_responses(422))
 
 Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
-AuthorFilter = Annotated[int | None, Query(description="only items by this author")]
+AuthorFilter = Annotated[RowId | None, Query(description="only items by this author")]
 WRITE_ERRORS = problem_responses(401, 403, 404)
 
 
@@ -39,7 +38,7 @@ async def list_articles(
     session: SessionDep,
     viewer: OptionalUser,
     limit: Limit = 20,
-    cursor: Cursor = None,
+    cursor: CursorParam = None,
     author_id: AuthorFilter = None,
 ) -> Page[ArticleRead]:
     """Newest first: published articles, plus the caller's own drafts (every draft for an admin)."""
@@ -81,7 +80,7 @@ async def create_image(data: ImageCreate, session: SessionDep, user: CurrentUser
 
 @router.get("/images")
 async def list_images(
-    session: SessionDep, limit: Limit = 20, cursor: Cursor = None, author_id: AuthorFilter = None
+    session: SessionDep, limit: Limit = 20, cursor: CursorParam = None, author_id: AuthorFilter = None
 ) -> Page[ImageRead]:
     """Newest first, each with its tags."""
     return await service.list_images(session, limit=limit, cursor=cursor, author_id=author_id)
@@ -113,11 +112,11 @@ async def replace_image_tags(image_id: RowId, data: TagsReplace, session: Sessio
 
 @router.get("/tags/{name}", responses=problem_responses(401))
 async def items_with_tag(
-    name: Annotated[str, Path(min_length=1, max_length=200)],
+    name: Annotated[StoredText, Path(min_length=1, max_length=200)],
     session: SessionDep,
     viewer: OptionalUser,
     limit: Limit = 20,
-    cursor: Cursor = None,
+    cursor: CursorParam = None,
 ) -> TaggedItemPage:
     """Every article and image carrying the tag, each marked with its `type`, by type then id.
     Drafts appear only to their author and admins; an unknown tag is an empty page."""
