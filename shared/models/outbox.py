@@ -16,6 +16,9 @@ from sqlmodel import Field, SQLModel
 
 from shared.models.base import created_at_field, one_of
 
+# Sweeps after which an unprocessed row is left as a dead letter (see OutboxMessage.sweeps).
+MAX_SWEEPS = 30
+
 
 class OutboxTopic(StrEnum):
     transfer_audit = "transfer_audit"
@@ -26,8 +29,14 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
         one_of("topic", OutboxTopic, "topic_valid"),
-        # The sweeper's question, "what is still waiting, oldest first", reads only this index.
+        # The ops backlog ("what is still waiting, and since when") reads only this index...
         Index("ix_outbox_pending_created_at", "created_at", postgresql_where=text("processed_at IS NULL")),
+        # ...and the sweeper this one, which leaves dead letters (the oldest rows) out of its way.
+        Index(
+            "ix_outbox_sweepable_created_at",
+            "created_at",
+            postgresql_where=text(f"processed_at IS NULL AND sweeps < {MAX_SWEEPS}"),
+        ),
     )
 
     id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
@@ -39,9 +48,6 @@ class OutboxMessage(SQLModel, table=True):
     # swept at MAX_SWEEPS (a dead letter, shown by the ops views), so it can neither loop
     # for ever nor crowd out rows that only need one more try.
     sweeps: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
-
-
-MAX_SWEEPS = 30
 
 
 class IdempotencyRecord(SQLModel, table=True):
