@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from services.api.deps import AdminUser, CursorParam, SessionDep
 from services.api.problems import problem_responses
@@ -10,7 +10,6 @@ from shared.heroes import service, transfers
 from shared.heroes.queries import heroes_of_oldest_team
 from shared.heroes.schemas import (
     DEFAULT_PAGE,
-    INT4_MAX,
     MAX_PAGE,
     HeroBatch,
     HeroBatchCreated,
@@ -28,14 +27,15 @@ from shared.heroes.schemas import (
     TransferRequest,
 )
 from shared.idempotency import KEY_MAX_LENGTH, REPLAYED_HEADER, IdempotentRequest, fingerprint
-from shared.schemas import Page
+from shared.schemas import Page, RowId
 
 router = APIRouter(tags=["heroes"], responses=problem_responses(422))
 
 WRITE_ERRORS = (401, 403)
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
-TeamId = Annotated[int, Path(ge=1, le=INT4_MAX)]
-HeroId = Annotated[int, Path(ge=1, le=INT4_MAX)]
+# Row ids, checked like every other route's (shared.schemas.RowId).
+TeamId = RowId
+HeroId = RowId
 
 
 # --- teams -----------------------------------------------------------------------------
