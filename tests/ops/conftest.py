@@ -150,11 +150,43 @@ async def wait_until(check: Callable[[], Awaitable[Any]], *, within: float = 10.
             await asyncio.sleep(0.02)
 
 
-async def snapshot_keys(redis: Redis) -> dict[bytes, bytes | None]:
-    """Every key of the test DB index with its serialized value (DUMP) — to prove reads change nothing."""
+# What each key holds, by type, in a form whose equality means "same content": a hash as a dict, a
+# set as a frozenset, a sorted set as (member, score) pairs in order. Never DUMP bytes: Redis rehashes a
+# large hash incrementally, and lookups (HGET, HGETALL) advance that rehash, so a pure read may change
+# the field order DUMP serializes without changing the hash.
+_READ_BY_TYPE: dict[bytes, Callable[[Pipeline, bytes], Any]] = {
+    b"string": lambda pipe, key: pipe.get(key),
+    b"hash": lambda pipe, key: pipe.hgetall(key),
+    b"list": lambda pipe, key: pipe.lrange(key, 0, -1),
+    b"set": lambda pipe, key: pipe.smembers(key),
+    b"zset": lambda pipe, key: pipe.zrange(key, 0, -1, withscores=True),
+    b"stream": lambda pipe, key: pipe.xrange(key, "-", "+"),
+}
+
+
+@dataclass(frozen=True)
+class KeyState:
+    type: bytes
+    expires_at_ms: int  # PEXPIRETIME: the absolute expiry (-1 for none), so time passing changes nothing
+    content: Any
+
+
+async def snapshot_keys(redis: Redis) -> dict[bytes, KeyState]:
+    """Every key of the test DB index: its type, absolute expiry time and logical content (Redis 7+)."""
     keys = sorted([key async for key in redis.scan_iter(count=1000)])
     async with redis.pipeline(transaction=False) as pipe:
         for key in keys:
-            pipe.dump(key)
-        values = await pipe.execute()
-    return dict(zip(keys, values, strict=True))
+            pipe.type(key)
+            pipe.execute_command("PEXPIRETIME", key)
+        meta = await pipe.execute()
+    types, expiries = meta[0::2], meta[1::2]
+    unknown = {t for t in types if t not in _READ_BY_TYPE}
+    assert not unknown, f"snapshot cannot compare keys of type {unknown}"
+    async with redis.pipeline(transaction=False) as pipe:
+        for key, key_type in zip(keys, types, strict=True):
+            _READ_BY_TYPE[key_type](pipe, key)
+        contents = await pipe.execute()
+    return {
+        key: KeyState(key_type, expiry, frozenset(content) if key_type == b"set" else content)
+        for key, key_type, expiry, content in zip(keys, types, expiries, contents, strict=True)
+    }

@@ -89,17 +89,26 @@ async def test_function_stats_keep_counts_and_a_duration_histogram(job_pool: Arq
     assert len(summary.throughput) == 60 and summary.throughput[-1].complete == 4
 
 
+async def _later_heartbeat(redis: ArqRedis, name: str, than_ms: int) -> bool:
+    return int(await redis.hget(keys.worker(name), "heartbeat_ms") or 0) > than_ms
+
+
 async def test_each_worker_has_its_own_health_entry_and_a_stale_one_shows_as_down(job_pool: ArqRedis) -> None:
     first: dict[str, object] = {"redis": job_pool}
     second: dict[str, object] = {"redis": job_pool}
     await telemetry.start(first, Queue.short, name="host-a:1", heartbeat_seconds=0.1)
     await telemetry.start(second, Queue.bulk, name="host-b:2", heartbeat_seconds=5)
     try:
-        await asyncio.sleep(0.35)  # a few heartbeats of the first
-        summary = await read_summary(job_pool)
+        # The first one beats again and again (each beat stamps a later time)...
+        beats = [int(await job_pool.hget(keys.worker("host-a:1"), "heartbeat_ms") or 0)]
+        for _ in range(2):
+            await wait_until(lambda: _later_heartbeat(job_pool, "host-a:1", beats[-1]))
+            beats.append(int(await job_pool.hget(keys.worker("host-a:1"), "heartbeat_ms") or 0))
+        # ...and is read as running as of its latest beat. `now` is given, so a slow machine changes nothing.
+        summary = await read_summary(job_pool, now=beats[-1] + 50)
         workers = {w.name: w for w in summary.workers}
         assert workers["host-a:1"].state == WorkerState.running and workers["host-a:1"].queue == Queue.short
-        assert workers["host-a:1"].heartbeat_age_seconds is not None and workers["host-a:1"].heartbeat_age_seconds < 1
+        assert workers["host-a:1"].heartbeat_age_seconds is not None and workers["host-a:1"].heartbeat_age_seconds <= 0.05
         assert workers["host-b:2"].queue == Queue.bulk and workers["host-b:2"].pid == 2
 
         # The second worker dies without a word (its heartbeat task simply stops).
@@ -157,6 +166,24 @@ async def test_reading_never_changes_queue_state(job_pool: ArqRedis, ops_worker:
         await read_job_detail(job_pool, job_id)
     after = await snapshot_keys(job_pool)
     assert before == after
+
+
+async def test_the_snapshot_sees_content_and_expiry_changes_but_not_hash_field_order(job_pool: ArqRedis) -> None:
+    """The check above is only as strong as its snapshot: prove it sees what matters, and only that."""
+    key = "guildhall:test:snapshot"
+    # Past 64-byte values a hash is a real hash table, whose field order DUMP exposes and reads may change.
+    await job_pool.hset(key, mapping={f"f{i}": "x" * 100 for i in range(200)})
+    await job_pool.pexpire(key, 600_000)
+    before = await snapshot_keys(job_pool)
+    for i in range(200):
+        await job_pool.hget(key, f"f{i}")
+    await asyncio.sleep(0.01)  # time passing is not a change: expiry is compared as an absolute time
+    assert await snapshot_keys(job_pool) == before
+    await job_pool.pexpire(key, 900_000)
+    assert (await snapshot_keys(job_pool))[key.encode()].expires_at_ms != before[key.encode()].expires_at_ms
+    await job_pool.pexpire(key, 600_000)
+    await job_pool.hset(key, "f0", "y")
+    assert (await snapshot_keys(job_pool))[key.encode()].content != before[key.encode()].content
 
 
 def test_a_job_head_and_tail_name_its_function_try_and_enqueue_time() -> None:

@@ -11,6 +11,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
+async def _waits_on_a_lock(engine: AsyncEngine, pid: int) -> bool:
+    # A fresh transaction each time: pg_stat_activity is a snapshot taken once per transaction.
+    async with engine.connect() as observer:
+        query = text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid")
+        return bool((await observer.execute(query, {"pid": pid})).scalar_one())
+
+
 async def test_a_concurrent_tag_insert_and_article_delete_leave_no_orphan(engine: AsyncEngine) -> None:
     async with engine.begin() as setup:
         author = (
@@ -35,8 +42,12 @@ async def test_a_concurrent_tag_insert_and_article_delete_leave_no_orphan(engine
                 {"id": article},
             )
             await deleter.begin()
+            deleter_pid = (await deleter.execute(text("SELECT pg_backend_pid()"))).scalar_one()
             deleting = asyncio.create_task(deleter.execute(text("DELETE FROM article WHERE id = :id"), {"id": article}))
-            await asyncio.sleep(0.3)
+            # Proven, not timed: the server shows the DELETE's backend waiting on a lock.
+            async with asyncio.timeout(10):
+                while not await _waits_on_a_lock(engine, deleter_pid):
+                    await asyncio.sleep(0.02)
             assert not deleting.done(), "the DELETE should wait for the tag's transaction"
             await tagger.commit()
             await asyncio.wait_for(deleting, timeout=10)
