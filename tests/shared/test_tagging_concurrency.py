@@ -46,7 +46,7 @@ async def test_a_concurrent_tag_insert_and_article_delete_leave_no_orphan(engine
             deleting = asyncio.create_task(deleter.execute(text("DELETE FROM article WHERE id = :id"), {"id": article}))
             # Proven, not timed: the server shows the DELETE's backend waiting on a lock.
             async with asyncio.timeout(10):
-                while not await _waits_on_a_lock(engine, deleter_pid):
+                while not await _waits_on_a_lock(engine, deleter_pid):  # noqa: ASYNC110  (state is in PostgreSQL)
                     await asyncio.sleep(0.02)
             assert not deleting.done(), "the DELETE should wait for the tag's transaction"
             await tagger.commit()
