@@ -24,7 +24,10 @@ def create_engine(settings: Settings | None = None, **overrides: object) -> Asyn
     options: dict[str, object] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
-        "pool_pre_ping": True,
+        # No pre-ping: SQLAlchemy's asyncpg ping is BEGIN, a statement and ROLLBACK, three round
+        # trips on every checkout. A connection that died with its server fails its first statement
+        # instead, and SQLAlchemy then invalidates the pool's older connections.
+        "pool_pre_ping": False,
         "echo": settings.db_echo,
     }
     options.update(overrides)

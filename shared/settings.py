@@ -32,6 +32,12 @@ class Settings(BaseSettings):
         default=SecretStr(DEVELOPMENT_SECRET), description="Signs the API's JWT access tokens (HS256)."
     )
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    caller_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=5,
+        description="How long an API process trusts what it read of a signed-in user (active, role); 0: never.",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body accepted (413 above).")
     max_bulk_body_bytes: int = Field(
         default=32 * 1_048_576, ge=1024, description="Largest body of the bulk job endpoints (100,000 items)."

@@ -12,10 +12,11 @@ from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.auth.callers import Caller
 from shared.auth.tokens import InvalidToken, user_id_from_token
 from shared.db import unit_of_work
 from shared.errors import PermissionDenied
-from shared.models import Role, User
+from shared.models import Role
 from shared.settings import Settings
 
 
@@ -38,36 +39,39 @@ UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
 
 
 async def get_optional_user(
-    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> User | None:
-    """The caller, or None for an anonymous request. A token that is present but bad is a 401."""
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Caller | None:
+    """The caller, or None for an anonymous request. A token that is present but bad is a 401.
+
+    Whether the token's user is still active, and its role, come from the process's CallerCache
+    (read from the database at most every CALLER_CACHE_SECONDS), in the request's transaction."""
     if token is None:
         return None
     try:
-        user_id = user_id_from_token(token, settings)
+        user_id = user_id_from_token(token, request.app.state.settings)
     except InvalidToken as error:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired token", UNAUTHORIZED_HEADERS) from error
-    user = await session.get(User, user_id)
-    if user is None or not user.is_active:
+    caller = await request.app.state.caller_cache.get(session, user_id)
+    if caller is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or inactive user", UNAUTHORIZED_HEADERS)
-    return user
+    return caller
 
 
-async def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
+async def get_current_user(user: Annotated[Caller | None, Depends(get_optional_user)]) -> Caller:
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "authentication required", UNAUTHORIZED_HEADERS)
     return user
 
 
-OptionalUser = Annotated[User | None, Depends(get_optional_user)]
-CurrentUser = Annotated[User, Depends(get_current_user)]
+OptionalUser = Annotated[Caller | None, Depends(get_optional_user)]
+CurrentUser = Annotated[Caller, Depends(get_current_user)]
 
 
-def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, User]]:
+def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Caller]]:
     """A dependency admitting only callers with one of `roles` (admins always pass)."""
     allowed = {*roles, Role.admin}
 
-    async def dependency(user: CurrentUser) -> User:
+    async def dependency(user: CurrentUser) -> Caller:
         if user.role not in allowed:
             raise PermissionDenied(f"this needs the role {' or '.join(sorted(allowed))}")
         return user
@@ -75,8 +79,8 @@ def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, User]]:
     return dependency
 
 
-AdminUser = Annotated[User, Depends(require_role(Role.admin))]
-ModeratorUser = Annotated[User, Depends(require_role(Role.moderator))]
+AdminUser = Annotated[Caller, Depends(require_role(Role.admin))]
+ModeratorUser = Annotated[Caller, Depends(require_role(Role.moderator))]
 
 
 # Every keyset-paginated list takes its cursor the same way; an opaque cursor is short, so

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from services.api import metrics, problems
 from services.api.limits import BodySizeLimit
 from services.api.routes import auth, catalog, comments, courses, health, heroes, jobs, ops, posts, tags, users
+from shared.auth.callers import CallerCache
 from shared.db import create_engine, create_session_factory
 from shared.jobs.queues import create_job_pool
 from shared.settings import Settings, get_settings
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.caller_cache = CallerCache(settings.caller_cache_seconds)
     problems.install(app)
 
     def body_limit(path: str) -> int:

@@ -1,5 +1,6 @@
-"""JWT access tokens (PyJWT, HS256). The token names the user; the role is read fresh
-from the database on every request, so a demotion takes effect at once."""
+"""JWT access tokens (PyJWT, HS256). The token names the user only; whether the user is still
+active, and its role, are read from the database (shared.auth.callers: at most CALLER_CACHE_SECONDS
+old), so a deactivation or demotion takes effect within seconds, whatever the token's lifetime."""
 
 from datetime import timedelta
 

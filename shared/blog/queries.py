@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.auth.callers import Caller
 from shared.blog.schemas import CommentModeratedRead, CommentRead, PostCategory, PostRead
 from shared.catalog.queries import subtree_ids
 from shared.errors import NotFound
@@ -44,7 +45,7 @@ def escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def post_visibility(viewer: User | None) -> ColumnElement[bool] | None:
+def post_visibility(viewer: Caller | None) -> ColumnElement[bool] | None:
     """Which posts `viewer` may see: published ones, plus their own; admins see all (None)."""
     if viewer is not None and viewer.role == Role.admin:
         return None
@@ -54,7 +55,7 @@ def post_visibility(viewer: User | None) -> ColumnElement[bool] | None:
     return or_(published, col(Post.author_id) == viewer.id)
 
 
-def _post_read_statement(viewer: User | None) -> Select[Any]:
+def _post_read_statement(viewer: Caller | None) -> Select[Any]:
     """Posts visible to `viewer`, each row (Post, author name, category name, approved comments)."""
     approved_comments = (
         select(func.count())
@@ -89,7 +90,7 @@ def _post_read(row: Any) -> PostRead:
 
 
 def post_page_statement(
-    viewer: User | None, filters: PostFilters, *, limit: int, after: TimeIdPosition | None = None
+    viewer: Caller | None, filters: PostFilters, *, limit: int, after: TimeIdPosition | None = None
 ) -> Select[Any]:
     """One page of the post list, newest first, with one extra row to tell whether more follow."""
     statement = _post_read_statement(viewer)
@@ -113,7 +114,7 @@ def post_page_statement(
 
 async def list_posts(
     session: AsyncSession,
-    viewer: User | None,
+    viewer: Caller | None,
     filters: PostFilters,
     *,
     limit: int = DEFAULT_PAGE_SIZE,
@@ -129,7 +130,7 @@ async def list_posts(
     return Page[PostRead](items=items, next_cursor=next_cursor)
 
 
-async def read_post(session: AsyncSession, post_id: int, viewer: User | None) -> PostRead:
+async def read_post(session: AsyncSession, post_id: int, viewer: Caller | None) -> PostRead:
     """One post as `viewer` may see it; a post they may not see does not exist for them (404)."""
     statement = _post_read_statement(viewer).where(col(Post.id) == post_id).execution_options(populate_existing=True)
     row = (await session.exec(statement)).first()
@@ -138,7 +139,7 @@ async def read_post(session: AsyncSession, post_id: int, viewer: User | None) ->
     return _post_read(row)
 
 
-async def visible_post(session: AsyncSession, post_id: int, viewer: User | None) -> Post:
+async def visible_post(session: AsyncSession, post_id: int, viewer: Caller | None) -> Post:
     """The Post row if `viewer` may see it, else NotFound (so hidden posts do not leak)."""
     statement = select(Post).where(col(Post.id) == post_id)
     if (visible := post_visibility(viewer)) is not None:
@@ -197,7 +198,7 @@ def comment_page_statement(
 async def list_comments(
     session: AsyncSession,
     post_id: int,
-    viewer: User | None,
+    viewer: Caller | None,
     *,
     with_moderation: bool,
     limit: int = DEFAULT_PAGE_SIZE,
@@ -218,7 +219,7 @@ async def list_comments(
     return Page[CommentRead](items=[comment_read(c, name) for c, name in page], next_cursor=next_cursor)
 
 
-def comment_visibility(viewer: User) -> ColumnElement[bool] | None:
+def comment_visibility(viewer: Caller) -> ColumnElement[bool] | None:
     """Which comments `viewer` may know of: on a post they may see, approved or their own,
     and every comment there for moderators; admins see all (None)."""
     if viewer.role == Role.admin:
@@ -231,7 +232,7 @@ def comment_visibility(viewer: User) -> ColumnElement[bool] | None:
 
 
 async def comment_with_author(
-    session: AsyncSession, comment_id: int, viewer: User, *, for_update: bool = False
+    session: AsyncSession, comment_id: int, viewer: Caller, *, for_update: bool = False
 ) -> tuple[Comment, str]:
     """The comment and its author's name in one statement, if `viewer` may know of it (else
     NotFound: a pending comment or one on a hidden post does not leak through a 403).

@@ -1,46 +1,79 @@
 """Post and comment writes: ownership, visibility and moderation rules. Flush only; the edge commits."""
 
+from typing import Any
+
+from sqlalchemy import insert
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth.access import ensure_owner_or_admin
+from shared.auth.callers import Caller
 from shared.blog.queries import comment_with_author, moderated_comment_read, read_post, visible_post
 from shared.blog.schemas import (
     CommentCreate,
     CommentModeratedRead,
     CommentUpdate,
     ModerationDecision,
+    PostCategory,
     PostCreate,
     PostRead,
     PostUpdate,
 )
 from shared.db import flush
+from shared.errors import constraint_errors
 from shared.jobs import outbox
-from shared.models import Comment, ModerationState, OutboxTopic, Post, User
+from shared.models import Category, Comment, ModerationState, OutboxTopic, Post
 from shared.models.base import now_utc
+from shared.users.schemas import UserPublic
 
 
-async def create_post(session: AsyncSession, author: User, data: PostCreate) -> PostRead:
-    """A post by `author`. An unknown category is refused by its foreign key (409, named rule)."""
-    post = Post(
+async def create_post(session: AsyncSession, author: Caller, data: PostCreate) -> PostRead:
+    """A post by `author`, written and read back in ONE statement (Core INSERT ... RETURNING, the
+    category's name as a subquery of the RETURNING list): the author is the caller and a new post
+    has no comments, so nothing else needs reading. An unknown category is refused by its foreign
+    key (409, named rule)."""
+    now = now_utc()
+    table = Post.__table__
+    returning: list[Any] = [table.c.id]
+    if data.category_id is not None:
+        returning.append(select(Category.name).where(col(Category.id) == data.category_id).scalar_subquery())
+    statement = (
+        insert(table)
+        .values(
+            title=data.title,
+            content=data.content,
+            status=data.status,
+            category_id=data.category_id,
+            author_id=author.id,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(*returning)
+    )
+    with constraint_errors():
+        row = (await session.exec(statement)).one()  # type: ignore[call-overload]
+    category = None if data.category_id is None else PostCategory(id=data.category_id, name=row[1])
+    return PostRead(
+        id=row[0],
         title=data.title,
         content=data.content,
         status=data.status,
-        category_id=data.category_id,
-        author_id=author.id,  # type: ignore[arg-type]
+        created_at=now,
+        updated_at=now,
+        author=UserPublic(id=author.id, username=author.username),
+        category=category,
+        approved_comment_count=0,
     )
-    session.add(post)
-    await flush(session)
-    return await read_post(session, post.id, author)  # type: ignore[arg-type]
 
 
-async def _own_post(session: AsyncSession, post_id: int, caller: User) -> Post:
+async def _own_post(session: AsyncSession, post_id: int, caller: Caller) -> Post:
     # Hidden posts answer 404 before ownership is looked at, so a draft's existence does not leak.
     post = await visible_post(session, post_id, caller)
     ensure_owner_or_admin(caller, post.author_id, "post")
     return post
 
 
-async def update_post(session: AsyncSession, post_id: int, caller: User, data: PostUpdate) -> PostRead:
+async def update_post(session: AsyncSession, post_id: int, caller: Caller, data: PostUpdate) -> PostRead:
     post = await _own_post(session, post_id, caller)
     for field, value in data.model_dump(exclude_unset=True).items():
         setattr(post, field, value)
@@ -48,7 +81,7 @@ async def update_post(session: AsyncSession, post_id: int, caller: User, data: P
     return await read_post(session, post_id, caller)
 
 
-async def delete_post(session: AsyncSession, post_id: int, caller: User) -> None:
+async def delete_post(session: AsyncSession, post_id: int, caller: Caller) -> None:
     """Delete the post; the database drops its comments (ON DELETE CASCADE)."""
     post = await _own_post(session, post_id, caller)
     await session.delete(post)
@@ -56,7 +89,7 @@ async def delete_post(session: AsyncSession, post_id: int, caller: User) -> None
 
 
 async def create_comment(
-    session: AsyncSession, post_id: int, author: User, data: CommentCreate
+    session: AsyncSession, post_id: int, author: Caller, data: CommentCreate
 ) -> CommentModeratedRead:
     """A pending comment and, in the same transaction, the outbox row asking for its moderation:
     both commit or neither does, so no comment waits for a job that was never recorded."""
@@ -70,7 +103,7 @@ async def create_comment(
 
 
 async def moderate_comment(
-    session: AsyncSession, comment_id: int, moderator: User, decision: ModerationDecision
+    session: AsyncSession, comment_id: int, moderator: Caller, decision: ModerationDecision
 ) -> CommentModeratedRead:
     """Record a moderator's decision; it names the moderator, which automatic moderation respects."""
     comment, author_name = await comment_with_author(session, comment_id, moderator, for_update=True)
@@ -83,7 +116,7 @@ async def moderate_comment(
 
 
 async def edit_comment(
-    session: AsyncSession, comment_id: int, caller: User, data: CommentUpdate
+    session: AsyncSession, comment_id: int, caller: Caller, data: CommentUpdate
 ) -> CommentModeratedRead:
     """The author (or an admin) rewrites a comment. New text is new content: it goes back to
     pending and to moderation (an approved comment cannot be swapped for spam), in one commit."""
@@ -100,7 +133,7 @@ async def edit_comment(
     return moderated_comment_read(comment, author_name)
 
 
-async def delete_comment(session: AsyncSession, comment_id: int, caller: User) -> None:
+async def delete_comment(session: AsyncSession, comment_id: int, caller: Caller) -> None:
     comment, _ = await comment_with_author(session, comment_id, caller, for_update=True)
     ensure_owner_or_admin(caller, comment.author_id, "comment")
     await session.delete(comment)

@@ -12,12 +12,9 @@ from shared.heroes import batch, queries
 from shared.heroes.schemas import (
     HeroCreate,
     HeroFilters,
-    HeroInTeam,
     HeroRead,
     HeroUpdate,
-    ItemRead,
     TeamCreate,
-    TeamDetail,
     TeamInclude,
     TeamWithCount,
 )
@@ -56,26 +53,15 @@ async def list_teams(session: AsyncSession, *, limit: int, cursor: str | None) -
     return Page(items=teams[:limit], next_cursor=next_cursor)
 
 
-async def get_team(session: AsyncSession, team_id: int, includes: Sequence[TeamInclude] = ()) -> TeamDetail:
-    """The team, with its heroes only if asked for, and their items only if asked for
-    (`heroes.items` implies `heroes`). Fields not asked for are left unset, not null."""
+async def get_team_json(session: AsyncSession, team_id: int, includes: Sequence[TeamInclude] = ()) -> str:
+    """The team as TeamDetail JSON text, with its heroes only if asked for, and their items only if
+    asked for (`heroes.items` implies `heroes`); fields not asked for are absent, not null."""
     with_items = TeamInclude.hero_items in includes
     with_heroes = with_items or TeamInclude.heroes in includes
-    team = await queries.team_with_members(session, team_id, with_heroes=with_heroes, with_items=with_items)
-    if team is None:
+    document = await queries.team_detail_json(session, team_id, with_heroes=with_heroes, with_items=with_items)
+    if document is None:
         raise NotFound("team", team_id)
-    shown = team.model_dump()
-    if with_heroes:
-        shown["heroes"] = [_hero_in_team(hero, with_items) for hero in team.heroes]
-    return TeamDetail.model_validate(shown)
-
-
-def _hero_in_team(hero: Hero, with_items: bool) -> HeroInTeam:
-    # model_dump holds the columns only: `items` stays unset (absent) unless loaded and asked for.
-    shown = hero.model_dump()
-    if with_items:
-        shown["items"] = [ItemRead.model_validate(item, from_attributes=True) for item in hero.items]
-    return HeroInTeam.model_validate(shown)
+    return document
 
 
 # --- heroes ----------------------------------------------------------------------------
@@ -205,7 +191,7 @@ __all__ = [
     "create_team",
     "delete_hero",
     "get_hero",
-    "get_team",
+    "get_team_json",
     "list_heroes",
     "list_teams",
     "update_hero",

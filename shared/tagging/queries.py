@@ -7,8 +7,9 @@ from sqlalchemy import ColumnElement, and_, delete, or_, tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.auth.callers import Caller
 from shared.db import flush
-from shared.models import Article, ArticleStatus, Image, Role, Tag, TaggableType, User
+from shared.models import Article, ArticleStatus, Image, Role, Tag, TaggableType
 from shared.schemas import TimeIdPosition
 
 
@@ -48,7 +49,7 @@ async def tags_of(session: AsyncSession, kind: TaggableType, item_ids: Sequence[
     return names
 
 
-def article_visible_to(viewer: User | None) -> ColumnElement[bool] | None:
+def article_visible_to(viewer: Caller | None) -> ColumnElement[bool] | None:
     """Which articles `viewer` may read: published ones, their own drafts, every one for an admin
     (None: no condition needed)."""
     if viewer is not None and viewer.role == Role.admin:
@@ -60,7 +61,7 @@ def article_visible_to(viewer: User | None) -> ColumnElement[bool] | None:
 async def articles_page(
     session: AsyncSession,
     *,
-    viewer: User | None,
+    viewer: Caller | None,
     limit: int,
     after: TimeIdPosition | None = None,
     author_id: int | None = None,

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth.access import ensure_owner_or_admin
+from shared.auth.callers import Caller
 from shared.db import flush
 from shared.errors import NotFound
-from shared.models import Article, ArticleStatus, Image, Role, TaggableType, User
+from shared.models import Article, ArticleStatus, Image, Role, TaggableType
 from shared.schemas import CursorPosition, Page, RowId, TimeIdPosition
 from shared.tagging import queries
 from shared.tagging.schemas import (
@@ -33,7 +34,7 @@ from shared.tagging.schemas import (
 # --- articles -----------------------------------------------------------------------------------
 
 
-def _may_read(article: Article, viewer: User | None) -> bool:
+def _may_read(article: Article, viewer: Caller | None) -> bool:
     if article.status == ArticleStatus.published:
         return True
     return viewer is not None and (viewer.role == Role.admin or viewer.id == article.author_id)
@@ -43,7 +44,7 @@ def _article_read(article: Article, tags: Sequence[str]) -> ArticleRead:
     return ArticleRead(**article.model_dump(exclude={"tags"}), tags=sorted(tags))
 
 
-async def _article_for_write(session: AsyncSession, article_id: int, user: User) -> Article:
+async def _article_for_write(session: AsyncSession, article_id: int, user: Caller) -> Article:
     """The article, row-locked (two tag replacements on it must not interleave), if `user` may change it."""
     article = await session.get(Article, article_id, with_for_update=True)
     # Someone else's draft is "not found", as on read: a 403 would confirm that it exists.
@@ -53,7 +54,7 @@ async def _article_for_write(session: AsyncSession, article_id: int, user: User)
     return article
 
 
-async def create_article(session: AsyncSession, author: User, data: ArticleCreate) -> ArticleRead:
+async def create_article(session: AsyncSession, author: Caller, data: ArticleCreate) -> ArticleRead:
     article = Article(title=data.title, content=data.content, status=data.status, author_id=author.id)
     session.add(article)
     await flush(session)
@@ -61,7 +62,7 @@ async def create_article(session: AsyncSession, author: User, data: ArticleCreat
     return _article_read(article, tags)
 
 
-async def get_article(session: AsyncSession, article_id: int, viewer: User | None) -> ArticleRead:
+async def get_article(session: AsyncSession, article_id: int, viewer: Caller | None) -> ArticleRead:
     article = await session.get(Article, article_id)
     if article is None or not _may_read(article, viewer):
         raise NotFound("article", article_id)
@@ -69,7 +70,7 @@ async def get_article(session: AsyncSession, article_id: int, viewer: User | Non
     return _article_read(article, tags[article_id])
 
 
-async def update_article(session: AsyncSession, article_id: int, user: User, data: ArticleUpdate) -> ArticleRead:
+async def update_article(session: AsyncSession, article_id: int, user: Caller, data: ArticleUpdate) -> ArticleRead:
     article = await _article_for_write(session, article_id, user)
     for field in data.model_fields_set:
         setattr(article, field, getattr(data, field))
@@ -78,20 +79,20 @@ async def update_article(session: AsyncSession, article_id: int, user: User, dat
     return _article_read(article, tags[article_id])
 
 
-async def delete_article(session: AsyncSession, article_id: int, user: User) -> None:
+async def delete_article(session: AsyncSession, article_id: int, user: Caller) -> None:
     article = await _article_for_write(session, article_id, user)
     await session.delete(article)  # its tags go with it, in the database
     await flush(session)
 
 
-async def replace_article_tags(session: AsyncSession, article_id: int, user: User, names: list[str]) -> ArticleRead:
+async def replace_article_tags(session: AsyncSession, article_id: int, user: Caller, names: list[str]) -> ArticleRead:
     article = await _article_for_write(session, article_id, user)
     tags = await queries.replace_tags(session, TaggableType.article, article_id, names)
     return _article_read(article, tags)
 
 
 async def list_articles(
-    session: AsyncSession, viewer: User | None, *, limit: int, cursor: str | None, author_id: int | None
+    session: AsyncSession, viewer: Caller | None, *, limit: int, cursor: str | None, author_id: int | None
 ) -> Page[ArticleRead]:
     """Newest first: the published articles, plus the viewer's own drafts (every draft for an admin).
     Two statements whatever the page size: the page, then the tags of all its articles."""
@@ -111,7 +112,7 @@ def _image_read(image: Image, tags: Sequence[str]) -> ImageRead:
     return ImageRead(**image.model_dump(exclude={"tags"}), tags=sorted(tags))
 
 
-async def _image_for_write(session: AsyncSession, image_id: int, user: User) -> Image:
+async def _image_for_write(session: AsyncSession, image_id: int, user: Caller) -> Image:
     image = await session.get(Image, image_id, with_for_update=True)
     if image is None:
         raise NotFound("image", image_id)
@@ -119,7 +120,7 @@ async def _image_for_write(session: AsyncSession, image_id: int, user: User) -> 
     return image
 
 
-async def create_image(session: AsyncSession, author: User, data: ImageCreate) -> ImageRead:
+async def create_image(session: AsyncSession, author: Caller, data: ImageCreate) -> ImageRead:
     image = Image(filename=data.filename, alt_text=data.alt_text, author_id=author.id)
     session.add(image)
     await flush(session)
@@ -135,7 +136,7 @@ async def get_image(session: AsyncSession, image_id: int) -> ImageRead:
     return _image_read(image, tags[image_id])
 
 
-async def update_image(session: AsyncSession, image_id: int, user: User, data: ImageUpdate) -> ImageRead:
+async def update_image(session: AsyncSession, image_id: int, user: Caller, data: ImageUpdate) -> ImageRead:
     image = await _image_for_write(session, image_id, user)
     for field in data.model_fields_set:
         setattr(image, field, getattr(data, field))
@@ -144,13 +145,13 @@ async def update_image(session: AsyncSession, image_id: int, user: User, data: I
     return _image_read(image, tags[image_id])
 
 
-async def delete_image(session: AsyncSession, image_id: int, user: User) -> None:
+async def delete_image(session: AsyncSession, image_id: int, user: Caller) -> None:
     image = await _image_for_write(session, image_id, user)
     await session.delete(image)
     await flush(session)
 
 
-async def replace_image_tags(session: AsyncSession, image_id: int, user: User, names: list[str]) -> ImageRead:
+async def replace_image_tags(session: AsyncSession, image_id: int, user: Caller, names: list[str]) -> ImageRead:
     image = await _image_for_write(session, image_id, user)
     tags = await queries.replace_tags(session, TaggableType.image, image_id, names)
     return _image_read(image, tags)
@@ -179,7 +180,7 @@ async def _tags_by_id(
 
 
 async def items_with_tag(
-    session: AsyncSession, name: str, viewer: User | None, *, limit: int, cursor: str | None
+    session: AsyncSession, name: str, viewer: Caller | None, *, limit: int, cursor: str | None
 ) -> TaggedItemPage:
     """Every article and image tagged `name` that the viewer may read, by (type, id): ONE statement.
 

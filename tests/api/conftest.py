@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.main import create_app
+from shared.auth.callers import CallerCache
 from shared.auth.tokens import create_access_token
 from shared.jobs.queues import create_job_pool
 from shared.models import Role, User
@@ -36,6 +37,9 @@ async def app(engine: AsyncEngine, connection: AsyncConnection) -> AsyncIterator
     )
     job_pool = create_job_pool(redis_url_for_tests())
     app.state.job_pool = app.state.redis = job_pool
+    # Every request reads its caller from the database, so a test's statement counts do not depend on
+    # which of its requests came first; tests/api/test_caller_cache.py tests the cache itself.
+    app.state.caller_cache = CallerCache(ttl_seconds=0)
     yield app
     await clear_job_keys(job_pool)
     await job_pool.aclose()

@@ -1,12 +1,15 @@
 """Teams: create (admins), list with hero counts, detail with optional heroes and items, top team."""
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from httpx import AsyncClient
 from sqlmodel import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.heroes.queries import teams_with_heroes
+from shared.heroes.schemas import HeroInTeam, ItemRead, TeamDetail
 from shared.models import Role
 from tests.api.conftest import Caller
 from tests.conftest import StatementLog
@@ -135,7 +138,7 @@ async def test_team_detail_with_heroes_and_items_takes_the_same_statements_at_an
             response = await client.get(f"{TEAMS}/{team.id}", params={"include": "heroes,heroes.items"})
         assert sum(len(hero["items"]) for hero in response.json()["heroes"]) == heroes * 2
         counts.append(statements.count)
-    assert counts[0] == counts[1] == 3
+    assert counts[0] == counts[1] == 1  # PostgreSQL builds the nested document in one statement
 
 
 async def test_top_returns_the_heroes_of_the_oldest_team(client: AsyncClient, session: AsyncSession) -> None:
@@ -175,3 +178,35 @@ async def test_include_may_also_be_repeated(client: AsyncClient, session: AsyncS
     response = await client.get(f"{TEAMS}/{team.id}", params=[("include", "heroes"), ("include", "heroes.items")])
     assert response.status_code == 200
     assert len(response.json()["heroes"][0]["items"]) == 1
+
+
+async def test_the_database_built_team_document_matches_the_response_schema_field_for_field(
+    client: AsyncClient, session: AsyncSession
+) -> None:
+    """The JSON PostgreSQL builds is exactly what the ORM objects, eagerly loaded, would serialize to
+    through TeamDetail: same keys in the same order, same values (power levels with decimals too)."""
+    [team] = await make_roster(session, teams=1, heroes_per_team=4, items_per_hero=3)
+    await session.exec(text("UPDATE hero SET power_level = 12.75 WHERE team_id = :t").bindparams(t=team.id))  # type: ignore[call-overload]
+    await make_hero(session, team_id=team.id)  # a hero without items has "items": []
+    session.expunge_all()
+    [loaded] = await teams_with_heroes(session, with_items=True, team_ids=[team.id])  # type: ignore[list-item]
+    heroes = sorted(loaded.heroes, key=lambda hero: hero.id)  # type: ignore[arg-type,return-value]
+    expected = TeamDetail(
+        **loaded.model_dump(),
+        heroes=[
+            HeroInTeam(**hero.model_dump(), items=[ItemRead.model_validate(i) for i in sorted(hero.items, key=by_id)])
+            for hero in heroes
+        ],
+    ).model_dump(mode="json")
+
+    response = await client.get(f"{TEAMS}/{team.id}", params={"include": "heroes.items"})
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body == expected
+    assert list(body) == list(expected) and list(body["heroes"][0]) == list(expected["heroes"][0])
+    assert body["heroes"][0]["power_level"] == 12.75 and body["heroes"][-1]["items"] == []
+    TeamDetail.model_validate_json(response.content)  # and it parses as the documented schema
+
+
+def by_id(row: Any) -> int:
+    return int(row.id)

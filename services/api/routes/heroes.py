@@ -62,14 +62,17 @@ async def heroes_of_top_team(session: SessionDep) -> list[HeroRead]:
     return [HeroRead.model_validate(hero) for hero in await heroes_of_oldest_team(session)]
 
 
-@router.get("/teams/{team_id}", response_model_exclude_unset=True, responses=problem_responses(404))
+@router.get(
+    "/teams/{team_id}", response_model=TeamDetail, response_model_exclude_unset=True, responses=problem_responses(404)
+)
 async def read_team(
     team_id: TeamId,
     session: SessionDep,
     include: Annotated[TeamIncludes, Query(description="comma-separated: heroes, heroes.items (implies heroes)")] = [],  # noqa: B006 (FastAPI copies defaults; never mutated)
-) -> TeamDetail:
-    """A team; with `include=heroes` its heroes, with `include=heroes.items` their items too."""
-    return await service.get_team(session, team_id, include)
+) -> Response:
+    """A team; with `include=heroes` its heroes, with `include=heroes.items` their items too (each by id)."""
+    # PostgreSQL builds the document (one statement); it is sent as it comes, never parsed here.
+    return Response(await service.get_team_json(session, team_id, include), media_type="application/json")
 
 
 # --- heroes ----------------------------------------------------------------------------

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, Path, Request, status
 
 from services.api.deps import AdminUser, SessionDep
 from services.api.problems import problem_responses
+from shared.auth.callers import Caller
 from shared.errors import NotFound
-from shared.models import User
 from shared.ops import actions
 from shared.ops.inspect import read_job_detail, read_summary
 from shared.ops.queries import outbox_backlog
@@ -28,7 +28,7 @@ def job_pool(request: Request) -> ArqRedis:
 JobPool = Annotated[ArqRedis, Depends(job_pool)]
 
 
-def actor_of(user: User) -> actions.Actor:
+def actor_of(user: Caller) -> actions.Actor:
     return actions.Actor(username=user.username, user_id=user.id)
 
 

@@ -12,8 +12,8 @@ router = APIRouter(prefix="/users", tags=["users"], responses=problem_responses(
 
 
 @router.get("/me")
-async def read_me(user: CurrentUser) -> UserRead:
-    return UserRead.model_validate(user)
+async def read_me(user: CurrentUser, session: SessionDep) -> UserRead:
+    return UserRead.model_validate(await get_user(session, user.id))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(409))
