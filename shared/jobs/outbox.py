@@ -48,6 +48,37 @@ async def lock_pending(session: AsyncSession, message_id: int) -> OutboxMessage 
     return (await session.exec(statement)).first()
 
 
+async def claim_waiting(
+    session: AsyncSession, topic: OutboxTopic, *, limit: int, exclude: int
+) -> Sequence[tuple[int, dict[str, Any]]]:
+    """Up to `limit` other waiting rows of `topic` (id, payload), oldest first, locked for this
+    transaction. Rows another transaction holds are skipped (SKIP LOCKED: it is processing them),
+    and so are dead letters, so one poison row is not retried by every batch."""
+    statement = (
+        select(OutboxMessage.id, OutboxMessage.payload)
+        .where(
+            col(OutboxMessage.processed_at).is_(None),
+            col(OutboxMessage.topic) == topic,
+            col(OutboxMessage.sweeps) < MAX_SWEEPS,
+            col(OutboxMessage.id) != exclude,
+        )
+        .order_by(col(OutboxMessage.created_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [(row[0], row[1]) for row in (await session.exec(statement)).all()]  # type: ignore[misc]
+
+
+async def mark_all_processed(session: AsyncSession, message_ids: Sequence[int]) -> None:
+    """processed_at for every row of `message_ids`, in one statement."""
+    await session.exec(  # type: ignore[call-overload]
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == any_(array_param("ids", message_ids, BigInteger())))
+        .values(processed_at=now_utc())
+        .execution_options(synchronize_session=False)
+    )
+
+
 def mark_processed(message: OutboxMessage) -> None:
     message.processed_at = now_utc()
 

@@ -1,13 +1,21 @@
 """What processing an outbox row means, per topic. One transaction: the effect and the
-`processed_at` mark commit together, so the effect happens exactly once per row."""
+`processed_at` mark commit together, so the effect happens exactly once per row.
 
+Transfer audits are batched: the job of one row also writes the logs of up to AUDIT_BATCH - 1
+other waiting audit rows (locked with SKIP LOCKED) in the same transaction, one INSERT for all.
+Under load the first job of a burst does the burst's work in a few statements, and the jobs of
+the rows it took find them processed and end after one SELECT. Delivery stays at-least-once per
+row: each row keeps its own job, and the sweeper re-enqueues any row left waiting.
+"""
+
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import flush
-from shared.heroes.audit import write_transfer_log
+from shared.heroes.audit import write_transfer_logs
 from shared.jobs import outbox
 from shared.models import OutboxMessage, OutboxTopic
 from shared.moderation.service import moderate_comment
@@ -16,9 +24,27 @@ from shared.settings import Settings
 Handler = Callable[[AsyncSession, OutboxMessage, Settings], Awaitable[dict[str, Any]]]
 
 
+AUDIT_BATCH = 500
+
+logger = logging.getLogger(__name__)
+
+
 async def _audit_transfer(session: AsyncSession, message: OutboxMessage, settings: Settings) -> dict[str, Any]:
-    log = await write_transfer_log(session, message.payload)
-    return {"transfer_log_id": log.id}
+    assert message.id is not None
+    others = await outbox.claim_waiting(session, OutboxTopic.transfer_audit, limit=AUDIT_BATCH - 1, exclude=message.id)
+    if others:
+        try:
+            # A savepoint: should one of the others be unreadable (a poison row), roll back to here,
+            # which also releases their locks, and write this job's own log alone; each of the others
+            # still has its own job (and the sweeper) to be tried again, alone.
+            async with session.begin_nested():
+                [log_id, *_] = await write_transfer_logs(session, [message.payload, *(p for _, p in others)])
+                await outbox.mark_all_processed(session, [message_id for message_id, _ in others])
+            return {"transfer_log_id": log_id, "batched": len(others)}
+        except Exception as error:
+            logger.warning("audit batch of %d rows failed (%r); outbox %s alone", len(others) + 1, error, message.id)
+    [log_id] = await write_transfer_logs(session, [message.payload])
+    return {"transfer_log_id": log_id, "batched": 0}
 
 
 async def _moderate(session: AsyncSession, message: OutboxMessage, settings: Settings) -> dict[str, Any]:

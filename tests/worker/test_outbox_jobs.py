@@ -14,7 +14,7 @@ from shared.jobs.queues import Queue
 from shared.jobs.serialization import deserialize
 from shared.models import Comment, ModerationState, OutboxMessage, OutboxTopic, Post, TransferLog
 from shared.models.base import now_utc
-from tests.conftest import RunWorker
+from tests.conftest import RunWorker, StatementLog
 from tests.shared.factories import make_hero, make_team, make_user
 
 
@@ -184,3 +184,60 @@ async def test_a_row_swept_too_often_becomes_a_dead_letter_and_is_left_alone(
     session.expunge_all()
     backlog = await outbox_backlog(session)
     assert backlog.dead == 1 and backlog.waiting >= 1
+
+
+async def test_one_audit_job_writes_every_waiting_audit_in_one_batch_and_the_others_then_skip(
+    session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker, statements: StatementLog
+) -> None:
+    messages = [(await transfer_message(session))[0] for _ in range(5)]
+    leader = await enqueue(job_pool, messages[0].id)  # type: ignore[arg-type]
+    assert leader is not None
+    with statements.record():
+        await run_worker(Queue.short)
+    inserts = [s for s in statements.statements if s.lstrip().upper().startswith("INSERT INTO TRANSFER_LOG")]
+    assert len(inserts) == 1  # five logs, one statement
+    result = await leader.result_info()
+    assert result is not None and result.success and result.result["batched"] == 4
+
+    # Each row's own job still runs (at-least-once) and finds its row done: no second log.
+    for message in messages[1:]:
+        await enqueue(job_pool, message.id)  # type: ignore[arg-type]
+    await run_worker(Queue.short)
+    hero_ids = [message.payload["hero_id"] for message in messages]
+    logs = (await session.exec(select(TransferLog.hero_id).where(col(TransferLog.hero_id).in_(hero_ids)))).all()
+    assert sorted(logs) == sorted(hero_ids)
+    session.expunge_all()
+    pending = await session.exec(
+        select(OutboxMessage.id).where(
+            col(OutboxMessage.id).in_([m.id for m in messages]), col(OutboxMessage.processed_at).is_(None)
+        )
+    )
+    assert pending.all() == []
+
+
+async def test_a_poison_row_in_a_batch_does_not_block_the_job_that_took_it(
+    session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
+) -> None:
+    own, own_payload = await transfer_message(session)
+    poison, _ = await transfer_message(session)
+    good, good_payload = await transfer_message(session)
+    await session.exec(  # type: ignore[call-overload]
+        text("UPDATE outbox SET payload = '{}'::jsonb WHERE id = :id"), params={"id": poison.id}
+    )
+    await session.commit()
+
+    job = await enqueue(job_pool, own.id)  # type: ignore[arg-type]
+    assert job is not None
+    await run_worker(Queue.short)
+    result = await job.result_info()
+    assert result is not None and result.success and result.result["batched"] == 0  # the batch fell back
+
+    async def logs_of(payload: dict[str, Any]) -> int:
+        rows = await session.exec(select(TransferLog.id).where(col(TransferLog.hero_id) == payload["hero_id"]))
+        return len(rows.all())
+
+    assert await logs_of(own_payload) == 1 and await logs_of(good_payload) == 0
+    # The good row was released by the savepoint's rollback; its own job writes it.
+    await enqueue(job_pool, good.id)  # type: ignore[arg-type]
+    await run_worker(Queue.short)
+    assert await logs_of(good_payload) == 1
