@@ -1,0 +1,65 @@
+"""`make run`'s script: WEB_CONCURRENCY API processes on one port beside both workers, said at
+start; one SIGTERM (Ctrl-C) stops every process it started."""
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.conftest import BIN, ROOT, STOP_TIMEOUT, Stack, api_ready, free_port, wait_until
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found += [int(child) for child in text]
+    return found
+
+
+def servers(pid: int) -> list[int]:
+    return [child for child in children(pid) if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "(zombie)" not in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_run_all_starts_web_concurrency_api_processes_and_stops_them_all(stack: Stack, tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **stack.env,
+        "BIN": str(BIN),
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+        "REDIS_URL": stack.redis_url.replace("/0", "/3"),  # its workers stay off the suite's queues
+    }
+    log = tmp_path / "run-all.log"
+    with log.open("wb") as out:
+        script = subprocess.Popen([str(ROOT / "scripts/run-all.sh")], env=env, cwd=ROOT, stdout=out, stderr=out)
+    try:
+        wait_until(lambda: api_ready(f"http://127.0.0.1:{port}"), timeout=60, what="run-all's API")
+        assert "with 2 process(es) (WEB_CONCURRENCY)" in log.read_text()
+        started = children(script.pid)
+        [uvicorn] = [pid for pid in started if b"uvicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert len(started) == 3  # uvicorn's supervisor and the two workers
+        # uvicorn's supervisor forks one server process per WEB_CONCURRENCY (plus a resource tracker).
+        wait_until(lambda: len(servers(uvicorn)) == 2, timeout=30, what="2 API server processes")
+        started += children(uvicorn)
+        # Requests are answered by both processes over the one port.
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            assert all(client.get("/healthz").status_code == 200 for _ in range(20))
+
+        script.send_signal(signal.SIGTERM)  # what Ctrl-C in `make run` does
+        assert script.wait(timeout=STOP_TIMEOUT * 2) == 0
+        wait_until(lambda: not any(alive(pid) for pid in started), timeout=STOP_TIMEOUT, what="every process to stop")
+    finally:
+        if script.poll() is None:
+            script.kill()
+            script.wait()
