@@ -22,4 +22,4 @@ RUN useradd --create-home --uid 10001 guildhall
 USER guildhall
 
 EXPOSE 8000
-CMD ["uvicorn", "services.api.main:app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["guildhall", "api", "--host", "0.0.0.0", "--port", "8000"]

@@ -5,10 +5,6 @@ set -uo pipefail
 BIN=${BIN:-.venv/bin}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
-# API processes: they keep no state of their own (a caller cache of a few seconds at most), so any
-# number can serve the same port. Default: one per CPU.
-WEB_CONCURRENCY=${WEB_CONCURRENCY:-$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
-echo "run-all: API on http://$HOST:$PORT with $WEB_CONCURRENCY process(es) (WEB_CONCURRENCY), workers for the short and bulk queues" >&2
 
 pids=()
 stop() {
@@ -20,7 +16,8 @@ stop() {
 }
 trap stop INT TERM
 
-"$BIN/uvicorn" services.api.main:app --host "$HOST" --port "$PORT" --workers "$WEB_CONCURRENCY" & pids+=($!)
+# WEB_CONCURRENCY API processes (default: one per CPU; `guildhall api` prints how many).
+"$BIN/guildhall" api --host "$HOST" --port "$PORT" & pids+=($!)
 "$BIN/guildhall" worker --queue short & pids+=($!)
 "$BIN/guildhall" worker --queue bulk & pids+=($!)
 

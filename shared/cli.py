@@ -204,6 +204,16 @@ def cmd_queue(args: argparse.Namespace) -> int:
             return 0
 
 
+def cmd_api(args: argparse.Namespace) -> int:
+    """Serve the API in the foreground: WEB_CONCURRENCY processes (default: one per CPU) on one
+    port, their metrics summed (services.api.serve). SIGTERM/Ctrl-C let running requests finish."""
+    from services.api.serve import api_processes, serve  # imported here: only this command serves
+
+    asyncio.run(_check_services(get_settings().database_url, get_settings().redis_url))
+    serve(args.host, args.port, api_processes())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guildhall", description="Guildhall operations.")
     commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
@@ -222,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     create_user_cmd.set_defaults(handler=cmd_create_user)
     seed = commands.add_parser("seed-demo", help="fill an empty database with a small demo data set")
     seed.set_defaults(handler=cmd_seed_demo)
+    api = commands.add_parser("api", help="serve the API (WEB_CONCURRENCY processes, default one per CPU)")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.set_defaults(handler=cmd_api)
     worker = commands.add_parser("worker", help="run a job worker (one per queue: short and bulk)")
     worker.add_argument("--queue", choices=["short", "bulk"], default="short")
     worker.add_argument("--check", action="store_true", help="health check: is a worker of this queue up here?")

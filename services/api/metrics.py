@@ -10,12 +10,13 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import os
 import re
 import time
 from collections.abc import Iterator
 
 from fastapi import FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -180,10 +181,21 @@ async def snapshot(app: FastAPI) -> OpsSummary | None:
     return summary
 
 
+def http_registry(app: FastAPI) -> CollectorRegistry:
+    """This process's HTTP metrics or, with several API processes (PROMETHEUS_MULTIPROC_DIR, see
+    services.api.serve), every process's, summed from the files each one writes there."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry: CollectorRegistry = app.state.http_metrics.registry
+        return registry
+    combined = CollectorRegistry(auto_describe=False)
+    multiprocess.MultiProcessCollector(combined)
+    return combined
+
+
 async def render(app: FastAPI) -> bytes:
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(QueueCollector(await snapshot(app)))
-    return generate_latest(app.state.http_metrics.registry) + generate_latest(scrape)
+    return generate_latest(http_registry(app)) + generate_latest(scrape)
 
 
 def token_allows(settings: Settings, authorization: str | None) -> bool:
@@ -219,7 +231,8 @@ class MetricsListener:
         self.server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, self.host, self.port)
+        # reuse_port: every API process listens on the one address; any of them answers with the sum.
+        self.server = await asyncio.start_server(self._serve, self.host, self.port, reuse_port=True)
         logger.info("metrics listening on http://%s:%s/metrics", self.host, self.port)
 
     async def stop(self) -> None:

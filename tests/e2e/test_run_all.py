@@ -10,6 +10,8 @@ import httpx
 
 from tests.e2e.conftest import BIN, ROOT, STOP_TIMEOUT, Stack, api_ready, free_port, wait_until
 
+METRICS_TOKEN = "run-all-metrics-token"
+
 
 def children(pid: int) -> list[int]:
     found: list[int] = []
@@ -38,6 +40,7 @@ def test_run_all_starts_web_concurrency_api_processes_and_stops_them_all(stack: 
         "BIN": str(BIN),
         "PORT": str(port),
         "WEB_CONCURRENCY": "2",
+        "METRICS_TOKEN": METRICS_TOKEN,
         "REDIS_URL": stack.redis_url.replace("/0", "/3"),  # its workers stay off the suite's queues
     }
     log = tmp_path / "run-all.log"
@@ -45,16 +48,21 @@ def test_run_all_starts_web_concurrency_api_processes_and_stops_them_all(stack: 
         script = subprocess.Popen([str(ROOT / "scripts/run-all.sh")], env=env, cwd=ROOT, stdout=out, stderr=out)
     try:
         wait_until(lambda: api_ready(f"http://127.0.0.1:{port}"), timeout=60, what="run-all's API")
-        assert "with 2 process(es) (WEB_CONCURRENCY)" in log.read_text()
+        assert f"guildhall api: http://127.0.0.1:{port} with 2 process(es) (WEB_CONCURRENCY)" in log.read_text()
         started = children(script.pid)
-        [uvicorn] = [pid for pid in started if b"uvicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-        assert len(started) == 3  # uvicorn's supervisor and the two workers
+        [uvicorn] = [pid for pid in started if b"api" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
+        assert len(started) == 3  # the API's supervisor and the two workers
         # uvicorn's supervisor forks one server process per WEB_CONCURRENCY (plus a resource tracker).
         wait_until(lambda: len(servers(uvicorn)) == 2, timeout=30, what="2 API server processes")
         started += children(uvicorn)
-        # Requests are answered by both processes over the one port.
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-            assert all(client.get("/healthz").status_code == 200 for _ in range(20))
+        # Both processes answer on the one port (a new connection each time), and /metrics, whichever
+        # process answers it, counts the requests of both.
+        base = f"http://127.0.0.1:{port}"
+        assert all(httpx.get(f"{base}/healthz").status_code == 200 for _ in range(40))
+        for _ in range(4):
+            metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+            assert metrics.status_code == 200
+            assert 'guildhall_http_requests_total{method="GET",route="/healthz",status="200"} 40.0' in metrics.text
 
         script.send_signal(signal.SIGTERM)  # what Ctrl-C in `make run` does
         assert script.wait(timeout=STOP_TIMEOUT * 2) == 0

@@ -1,0 +1,37 @@
+"""Serving the API: WEB_CONCURRENCY uvicorn processes on one port (`guildhall api`, which
+`make run` and compose use).
+
+API processes keep no state of their own (a caller cache of a few seconds at most), so any
+number of them can serve one port. What each would otherwise keep apart is its HTTP metrics:
+they run in prometheus_client's multiprocess mode, each process writing its counters under
+PROMETHEUS_MULTIPROC_DIR (a fresh directory per start, removed at exit) and any process
+answering /metrics with the sum of all.
+"""
+
+import os
+import tempfile
+
+import uvicorn
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def api_processes() -> int:
+    """WEB_CONCURRENCY, or one process per CPU."""
+    configured = os.environ.get("WEB_CONCURRENCY")
+    return max(1, int(configured) if configured else (os.cpu_count() or 1))
+
+
+def serve(host: str, port: int, processes: int) -> None:
+    print(f"guildhall api: http://{host}:{port} with {processes} process(es) (WEB_CONCURRENCY)", flush=True)
+    if os.environ.get(MULTIPROC_ENV):  # the operator's own directory: theirs to manage
+        _run(host, port, processes)
+        return
+    # Set before any process imports prometheus_client: spawned servers inherit the environment.
+    with tempfile.TemporaryDirectory(prefix="guildhall-metrics-") as directory:
+        os.environ[MULTIPROC_ENV] = directory
+        _run(host, port, processes)
+
+
+def _run(host: str, port: int, processes: int) -> None:
+    uvicorn.run("services.api.main:app", host=host, port=port, workers=processes)
