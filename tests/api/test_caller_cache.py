@@ -31,7 +31,11 @@ async def _set(session: AsyncSession, user_id: int, **values: object) -> None:
 
 
 async def test_a_demoted_admin_loses_admin_rights_once_the_entry_is_stale(
-    app: FastAPI, client: AsyncClient, session: AsyncSession, login, statements: StatementLog  # type: ignore[no-untyped-def]
+    app: FastAPI,
+    client: AsyncClient,
+    session: AsyncSession,
+    login,
+    statements: StatementLog,  # type: ignore[no-untyped-def]
 ) -> None:
     clock = FakeClock()
     app.state.caller_cache = CallerCache(ttl_seconds=5, clock=clock)
@@ -53,7 +57,10 @@ async def test_a_demoted_admin_loses_admin_rights_once_the_entry_is_stale(
 
 
 async def test_a_deactivated_user_is_refused_once_the_entry_is_stale(
-    app: FastAPI, client: AsyncClient, session: AsyncSession, login  # type: ignore[no-untyped-def]
+    app: FastAPI,
+    client: AsyncClient,
+    session: AsyncSession,
+    login,  # type: ignore[no-untyped-def]
 ) -> None:
     clock = FakeClock()
     app.state.caller_cache = CallerCache(ttl_seconds=2, clock=clock)
