@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Touched after a successful install: the venv is rebuilt only when the dependencies change.
 STAMP := $(VENV)/.installed
 
-.PHONY: venv db run test lint lock
+.PHONY: venv db run test lint lock bench
 
 venv: $(STAMP)
 
@@ -26,6 +26,11 @@ run: venv db
 test: venv
 	$(BIN)/guildhall check
 	$(BIN)/pytest $(ARGS)
+
+# Guildhall against its baselines over HTTP, in one run (needs wrk: apt-get install -y wrk).
+# About 8 minutes; `make bench ARGS=--quick` is a one-minute smoke run.
+bench: venv
+	$(BIN)/python -m bench.api $(ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -19,9 +19,11 @@ from shared.settings import get_settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def bench_url() -> URL:
+def bench_url(database: str | None = None) -> URL:
+    """The scratch database: `<DATABASE_URL's name>_bench` unless `database` names another (a
+    test run uses its own name, so it never drops a benchmark someone is running)."""
     url = make_url(os.environ.get("BENCH_DATABASE_URL") or get_settings().database_url)
-    return url.set(database=f"{make_url(get_settings().database_url).database}_bench")
+    return url.set(database=database or f"{make_url(get_settings().database_url).database}_bench")
 
 
 async def _admin(url: URL, sql: str) -> None:
@@ -33,8 +35,8 @@ async def _admin(url: URL, sql: str) -> None:
 
 
 @asynccontextmanager
-async def scratch_database() -> AsyncIterator[AsyncEngine]:
-    url = bench_url()
+async def scratch_database(database: str | None = None) -> AsyncIterator[AsyncEngine]:
+    url = bench_url(database)
     name = f'"{url.database}"'
     await _admin(url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     await _admin(url, f"CREATE DATABASE {name}")

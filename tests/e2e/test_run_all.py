@@ -1,6 +1,7 @@
 """`make run`'s script: WEB_CONCURRENCY API processes on one port beside both workers, said at
 start; one SIGTERM (Ctrl-C) stops every process it started."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -45,7 +46,10 @@ def test_run_all_starts_web_concurrency_api_processes_and_stops_them_all(stack: 
     }
     log = tmp_path / "run-all.log"
     with log.open("wb") as out:
-        script = subprocess.Popen([str(ROOT / "scripts/run-all.sh")], env=env, cwd=ROOT, stdout=out, stderr=out)
+        # A session of its own, so that whatever happens the finalizer can stop every process in it.
+        script = subprocess.Popen(
+            [str(ROOT / "scripts/run-all.sh")], env=env, cwd=ROOT, stdout=out, stderr=out, start_new_session=True
+        )
     try:
         wait_until(lambda: api_ready(f"http://127.0.0.1:{port}"), timeout=60, what="run-all's API")
         assert f"guildhall api: http://127.0.0.1:{port} with 2 process(es) (WEB_CONCURRENCY)" in log.read_text()
@@ -68,6 +72,6 @@ def test_run_all_starts_web_concurrency_api_processes_and_stops_them_all(stack: 
         assert script.wait(timeout=STOP_TIMEOUT * 2) == 0
         wait_until(lambda: not any(alive(pid) for pid in started), timeout=STOP_TIMEOUT, what="every process to stop")
     finally:
-        if script.poll() is None:
-            script.kill()
-            script.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(script.pid, signal.SIGKILL)  # leftovers of a failed test, if any (no-op otherwise)
+        script.wait()
