@@ -2,7 +2,9 @@
 active, and its role, are read from the database (shared.auth.callers: at most CALLER_CACHE_SECONDS
 old), so a deactivation or demotion takes effect within seconds, whatever the token's lifetime."""
 
+import time
 from datetime import timedelta
+from functools import lru_cache
 
 import jwt
 
@@ -26,15 +28,29 @@ def create_access_token(user_id: int, settings: Settings) -> tuple[str, int]:
     return token, int(lifetime.total_seconds())
 
 
+clock = time.time  # replaced by tests that need a token to expire
+
+
 def user_id_from_token(token: str, settings: Settings) -> int:
+    user_id, expires_at = _verified(token, settings.secret_key.get_secret_value())
+    # The signature was checked once (cached below); the expiry is checked on every use.
+    if clock() >= expires_at:
+        raise InvalidToken("Signature has expired")
+    return user_id
+
+
+# A verified token's (user id, expiry) by token text: the HMAC and JSON work is done once per
+# token, not once per request. Only valid tokens are cached (a raise is never cached).
+@lru_cache(maxsize=10_000)
+def _verified(token: str, secret: str) -> tuple[int, float]:
     try:
         claims = jwt.decode(
             token,
-            settings.secret_key.get_secret_value(),
+            secret,
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
             options={"require": ["exp", "sub", "aud"]},
         )
-        return int(claims["sub"])
+        return int(claims["sub"]), float(claims["exp"])
     except (jwt.PyJWTError, ValueError) as error:
         raise InvalidToken(str(error)) from error

@@ -1,5 +1,6 @@
 """Logging in, tokens, roles, and the users endpoints."""
 
+import time
 from datetime import timedelta
 
 import jwt
@@ -7,6 +8,7 @@ import pytest
 from httpx import AsyncClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.auth import tokens
 from shared.auth.passwords import hash_password
 from shared.auth.tokens import ALGORITHM, AUDIENCE
 from shared.models import Role
@@ -51,6 +53,19 @@ async def test_expired_forged_and_missing_tokens_are_refused(client: AsyncClient
         response = await client.get("/api/v1/users/me", headers=headers)
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_a_token_verified_once_is_still_refused_once_it_expires(
+    client: AsyncClient,
+    login,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    caller: Caller = await login()
+    assert (await client.get("/api/v1/users/me", headers=caller.headers)).status_code == 200  # now cached
+    lifetime = get_settings().access_token_minutes * 60
+    monkeypatch.setattr(tokens, "clock", lambda: time.time() + lifetime + 1)
+    response = await client.get("/api/v1/users/me", headers=caller.headers)
+    assert response.status_code == 401 and response.json()["detail"] == "invalid or expired token"
 
 
 async def test_only_admins_create_users_and_duplicates_are_409(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
