@@ -11,11 +11,12 @@ together with the move: there is never a move without its audit intent, nor the 
 import hashlib
 from dataclasses import dataclass
 
+from sqlalchemy import Update, bindparam, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import idempotency
-from shared.errors import Conflict, ConstraintViolation, NotFound
+from shared.errors import Conflict, ConstraintViolation, NotFound, constraint_errors
 from shared.heroes import queries
 from shared.heroes.schemas import MAX_PAGE, TransferLogRead, TransferRead
 from shared.heroes.service import TEAM_REFERENCE, UnknownTeam
@@ -27,6 +28,27 @@ from shared.schemas import Page, TimeIdPosition
 ALREADY_ON_TEAM = "hero_already_on_team"
 # TransferLog.idempotency_key is unique across users and at most 200 characters long.
 AUDIT_KEY_MAX_LENGTH = 200
+
+
+def _move_statement() -> Update:
+    """UPDATE hero SET team_id = :to_team_id FROM (SELECT id, team_id FROM hero WHERE id = :hero_id
+    FOR UPDATE) AS old WHERE hero.id = old.id AND old.team_id IS DISTINCT FROM :to_team_id
+    RETURNING old.team_id: the move and the team it leaves, in one round trip.
+
+    The subquery locks the row first, so concurrent transfers of one hero take turns and each
+    reads the team the previous one committed (no lost update; the audit chain stays unbroken).
+    No row back: no such hero, or it is already on that team."""
+    old = select(Hero.id, Hero.team_id).where(col(Hero.id) == bindparam("hero_id")).with_for_update().subquery("old")
+    return (
+        update(Hero)
+        .where(col(Hero.id) == old.c.id, old.c.team_id.is_distinct_from(bindparam("to_team_id")))
+        .values(team_id=bindparam("to_team_id"))
+        .returning(old.c.team_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_MOVE = _move_statement()
 
 
 @dataclass(frozen=True)
@@ -57,34 +79,33 @@ async def transfer_hero(
 
     404 for an unknown hero or team, 409 when the hero is already there.
     """
-    locked = select(Hero).where(col(Hero.id) == hero_id).with_for_update().execution_options(populate_existing=True)
-    hero = (await session.exec(locked)).first()
-    if hero is None:
-        raise NotFound("hero", hero_id)
-    if hero.team_id == to_team_id:
+    try:
+        with constraint_errors():  # the new team's existence is checked by its foreign key
+            moved = (await session.exec(_MOVE, params={"hero_id": hero_id, "to_team_id": to_team_id})).first()  # type: ignore[call-overload]
+    except ConstraintViolation as error:
+        if error.constraint == TEAM_REFERENCE:
+            raise UnknownTeam(to_team_id) from error
+        raise
+    if moved is None:  # no such hero, or already there: one more read tells which
+        if not await queries.hero_exists(session, hero_id):
+            raise NotFound("hero", hero_id)
         where = f"on team {to_team_id}" if to_team_id is not None else "without a team"
         raise Conflict(ALREADY_ON_TEAM, f"hero {hero_id} is already {where}")
+    from_team_id = moved[0]
     transfer = TransferRead(
         hero_id=hero_id,
-        from_team_id=hero.team_id,
+        from_team_id=from_team_id,
         to_team_id=to_team_id,
         transfer_date=now_utc(),
         requested_by_id=requested_by_id,
         idempotency_key=idempotency_key,
     )
-    hero.team_id = to_team_id
     payload = transfer.model_dump(mode="json")
     # The response shows the key as the client sent it; the log's copy must be unique across users.
     if idempotency_key is not None and requested_by_id is not None:
         payload["idempotency_key"] = audit_key(requested_by_id, idempotency_key)
-    try:
-        # Flushes the move with its outbox row (the team's existence is checked by its foreign key)
-        # and asks for the audit job once the transaction commits.
-        await outbox.record(session, OutboxTopic.transfer_audit, payload)
-    except ConstraintViolation as error:
-        if error.constraint == TEAM_REFERENCE:
-            raise UnknownTeam(to_team_id) from error
-        raise
+    # The audit intent, in the same transaction; its job is asked for once the transaction commits.
+    await outbox.record(session, OutboxTopic.transfer_audit, payload)
     return transfer
 
 

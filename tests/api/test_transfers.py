@@ -48,6 +48,21 @@ def outbox_of(hero_id: int | None) -> Any:
 # --- one transfer ----------------------------------------------------------------------
 
 
+async def test_a_transfer_is_two_statements_the_move_and_its_outbox_row(
+    client: AsyncClient, session: AsyncSession, login: Login, statements: StatementLog
+) -> None:
+    admin: Caller = await login(Role.admin)
+    home, away = await make_team(session), await make_team(session)
+    hero = await make_hero(session, team_id=home.id)
+    with statements.record():
+        response = await client.post(transfer_url(hero.id), json={"to_team_id": away.id}, headers=admin.headers)
+    assert response.status_code == 200
+    caller, move, intent = statements.statements  # the caller is read on every request in these tests
+    assert caller.lstrip().startswith("SELECT") and "user_account" in caller
+    assert move.lstrip().startswith("UPDATE hero") and "FOR UPDATE" in move
+    assert intent.lstrip().startswith("INSERT INTO outbox")
+
+
 async def test_a_transfer_moves_the_hero_and_records_its_audit_intent(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
