@@ -1,0 +1,3 @@
+from bench.api.run import main
+
+raise SystemExit(main())

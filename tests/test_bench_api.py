@@ -1,0 +1,40 @@
+"""End to end: `python -m bench.api --quick` starts every app, loads each with wrk, measures
+the nested read and the audit pipeline, and prints its table and goals. Nothing about speed
+is asserted: numbers from a shared machine under a test run prove nothing; completing does."""
+
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from bench.common import ROOT, bench_url
+
+APP_ROWS = ("seed-sync", "minimal-async", "fastapi-asyncpg", "starlette-asyncpg", "guildhall", "guildhall x2")
+HEADER = r"^app\s+\|\s+posts rps\s+\|\s+posts p99\s+\|\s+transfers rps\s+\|\s+transfers p99\s+\|\s+errors$"
+# A guard against a hung child, not a timing assertion.
+HANG_GUARD_SECONDS = 900
+
+
+def test_quick_benchmark_completes_and_prints_its_table() -> None:
+    if shutil.which("wrk") is None:
+        pytest.fail("the API benchmark needs wrk on PATH (Debian: apt-get install -y wrk)")
+    # Its own scratch database: a full benchmark running meanwhile keeps `<name>_bench`.
+    database = f"{bench_url().database}_quick"
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.api", "--quick", "--database", database],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_SECONDS,
+        check=False,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    assert re.search(HEADER, output, re.MULTILINE), output
+    for app in APP_ROWS:
+        assert re.search(rf"^{re.escape(app)}\s+\|", output, re.MULTILINE), f"no table row for {app}:\n{output}"
+    assert "same JSON content:" in output, output
+    assert "transfer_log rows" in output, output
+    assert len(re.findall(r"^(PASS|MISS)  ", output, re.MULTILINE)) == 12, output
