@@ -1,0 +1,37 @@
+"""Enqueueing a job with a fixed id in ONE Redis round trip.
+
+arq's `enqueue_job` refuses a second job with the same id (queued, running, or its result
+kept) with WATCH, EXISTS, then MULTI/PSETEX/ZADD/EXEC: three round trips. The same check and
+the same two writes as one Lua script are one round trip, and just as atomic (Redis runs a
+script alone). The keys and the payload are exactly arq's (its `serialize_job`, our JSON
+serializer), so arq's worker runs the job as if arq had enqueued it.
+"""
+
+from typing import Any
+
+from arq import ArqRedis
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
+
+_ENQUEUE_UNLESS_KNOWN = """
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
+    return 0
+end
+redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+return 1
+"""
+
+
+async def enqueue_unique(redis: ArqRedis, function: str, *, job_id: str, queue: str, **kwargs: Any) -> bool:
+    """Enqueue `function(**kwargs)` as job `job_id` on `queue`, to run now; False (nothing written)
+    if a job with that id is already queued, running, or has its result kept."""
+    now = timestamp_ms()
+    payload = serialize_job(function, (), kwargs, None, now, serializer=redis.job_serializer)
+    script = redis.register_script(_ENQUEUE_UNLESS_KNOWN)  # EVALSHA, loading the script if Redis lost it
+    written = await script(
+        keys=[job_key_prefix + job_id, result_key_prefix + job_id, queue],
+        args=[redis.expires_extra_ms, payload, now, job_id],
+    )
+    return bool(written)
