@@ -6,12 +6,13 @@ below it receives the session and only flushes.
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.errors import constraint_errors
+from shared.errors import OutcomeUnknown, constraint_errors, unavailable
 from shared.jobs.after_commit import attach_job_pool, discard_pending, send_pending
 from shared.settings import Settings, get_settings
 
@@ -19,16 +20,49 @@ if TYPE_CHECKING:
     from arq import ArqRedis
 
 
-def create_engine(settings: Settings | None = None, **overrides: object) -> AsyncEngine:
+@dataclass(frozen=True)
+class WaitLimits:
+    """PostgreSQL's own bounds on one connection's work (set per session at connect), and how long
+    to wait for a pooled connection. A limit hit is DatabaseUnavailable (HTTP 503), never a hang."""
+
+    statement_timeout_ms: int
+    lock_timeout_ms: int
+    pool_timeout_seconds: float
+    # A transaction left open and idle this long is ended by the server, freeing its locks.
+    idle_in_transaction_timeout_ms: int = 60_000
+
+    @classmethod
+    def for_requests(cls, settings: Settings) -> "WaitLimits":
+        return cls(settings.db_statement_timeout_ms, settings.db_lock_timeout_ms, settings.db_pool_timeout_seconds)
+
+    @classmethod
+    def for_jobs(cls, settings: Settings, job_timeout_seconds: int) -> "WaitLimits":
+        return cls(job_timeout_seconds * 1000, settings.job_lock_timeout_ms, settings.db_pool_timeout_seconds)
+
+
+def create_engine(
+    settings: Settings | None = None, *, limits: WaitLimits | None = None, **overrides: object
+) -> AsyncEngine:
     settings = settings or get_settings()
+    limits = limits or WaitLimits.for_requests(settings)
     options: dict[str, object] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
+        "pool_timeout": limits.pool_timeout_seconds,
         # No pre-ping: SQLAlchemy's asyncpg ping is BEGIN, a statement and ROLLBACK, three round
         # trips on every checkout. A connection that died with its server fails its first statement
-        # instead, and SQLAlchemy then invalidates the pool's older connections.
+        # instead (DatabaseUnavailable, 503), and SQLAlchemy then invalidates the pool's older ones.
         "pool_pre_ping": False,
         "echo": settings.db_echo,
+        "connect_args": {
+            "server_settings": {
+                "statement_timeout": str(limits.statement_timeout_ms),
+                "lock_timeout": str(limits.lock_timeout_ms),
+                "idle_in_transaction_session_timeout": str(limits.idle_in_transaction_timeout_ms),
+            },
+            # A server that stops answering (network partition) must not hold a connect for ever.
+            "timeout": limits.pool_timeout_seconds,
+        },
     }
     options.update(overrides)
     return create_async_engine(settings.database_url, **options)
@@ -53,13 +87,33 @@ async def unit_of_work(
         attach_job_pool(session, job_pool)
         try:
             yield session
+        except BaseException as error:
+            discard_pending(session)
+            await _rollback(session)
+            if (cause := unavailable(error)) is not None:
+                raise cause from error
+            raise
+        try:
             with constraint_errors():  # deferred constraints fire at commit
                 await session.commit()
-        except BaseException:
+        except BaseException as error:
             discard_pending(session)
-            await session.rollback()
+            await _rollback(session)
+            if (cause := unavailable(error)) is not None:
+                # The connection failed during COMMIT: the server may have committed or not.
+                raise OutcomeUnknown(cause.message) from error
             raise
         await send_pending(session)
+
+
+async def _rollback(session: AsyncSession) -> None:
+    """Roll back; on a connection that is already gone there is nothing to roll back (the
+    server ended the transaction), and the original error is the one worth reporting."""
+    try:
+        await session.rollback()
+    except Exception as error:
+        if unavailable(error) is None:
+            raise
 
 
 async def flush(session: AsyncSession) -> None:

@@ -11,7 +11,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
+import asyncpg
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 
 class DomainError(Exception):
@@ -39,6 +41,54 @@ class Conflict(DomainError):
 
 class PermissionDenied(DomainError):
     """The caller is known but may not do this (HTTP 403)."""
+
+
+class DatabaseUnavailable(DomainError):
+    """PostgreSQL cannot do this now: unreachable, starting up or shutting down, the connection
+    lost, no pooled connection free in time, or a lock or statement past its bound (HTTP 503:
+    nothing was done, retry later)."""
+
+    def __init__(self, message: str, *, retry_after_seconds: int = 2) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class OutcomeUnknown(DatabaseUnavailable):
+    """The connection failed during COMMIT: the transaction may have committed or not (HTTP 503)."""
+
+
+# SQLSTATEs meaning "not now" rather than "not this": connection exceptions (class 08),
+# too many connections, the server shutting down, crashed or starting up, and our own bounds.
+_UNAVAILABLE_SQLSTATES = {
+    "53300": "the database has no connection slot free",
+    "57P01": "the database is shutting down",
+    "57P02": "the database crashed and is restarting",
+    "57P03": "the database is starting up or shutting down",
+    "57014": "the request's database work took longer than its statement timeout",
+    "55P03": "a lock this request needs was held by someone else longer than its lock timeout",
+}
+
+
+def unavailable(error: BaseException) -> DatabaseUnavailable | None:
+    """`error` as a DatabaseUnavailable if it means PostgreSQL could not serve now, else None."""
+    if isinstance(error, DatabaseUnavailable):
+        return error
+    if isinstance(error, SQLAlchemyTimeoutError):  # the pool had no connection free in time
+        return DatabaseUnavailable("no database connection became free in time; the service is saturated")
+    if isinstance(error, DBAPIError):
+        sqlstate = getattr(error.orig, "sqlstate", None) or ""
+        if sqlstate in _UNAVAILABLE_SQLSTATES:
+            retry = 1 if sqlstate in ("57014", "55P03") else 2
+            return DatabaseUnavailable(_UNAVAILABLE_SQLSTATES[sqlstate], retry_after_seconds=retry)
+        if sqlstate.startswith("08") or error.connection_invalidated:
+            return DatabaseUnavailable("the connection to the database was lost")
+        return None
+    # asyncpg raises these itself while connecting (SQLAlchemy passes them through unwrapped).
+    if isinstance(error, OSError | TimeoutError | asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+        return DatabaseUnavailable("the database cannot be reached")
+    if isinstance(error, asyncpg.PostgresError) and getattr(error, "sqlstate", "") in _UNAVAILABLE_SQLSTATES:
+        return DatabaseUnavailable(_UNAVAILABLE_SQLSTATES[error.sqlstate])
+    return None
 
 
 ConstraintKind = Literal["unique", "check", "foreign_key", "not_null", "invalid_value", "other"]

@@ -24,6 +24,19 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_echo: bool = False
+    # Bounded waits for API requests (jobs have their own, below). A request's statements are
+    # single-row writes and indexed reads of milliseconds; the heaviest (a 2,000-hero team
+    # document, a 100-row page) take tens of ms, so 10 s is far past anything legitimate. A row
+    # lock is held for milliseconds by the transactions that take one, so waiting 2 s for a lock
+    # means something else holds it (a migration, a stuck session): answer 503, do not queue up.
+    db_statement_timeout_ms: int = Field(default=10_000, ge=100, description="Longest SQL statement of a request.")
+    db_lock_timeout_ms: int = Field(default=2_000, ge=10, description="Longest wait for a lock in a request.")
+    db_pool_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Longest wait for a free database connection (API and jobs)."
+    )
+    # Jobs wait longer for a lock (a bulk job may queue behind many short transactions); their
+    # statements are bounded by their queue's job timeout.
+    job_lock_timeout_ms: int = Field(default=30_000, ge=10, description="Longest wait for a lock in a job.")
 
     environment: Literal["development", "test", "production"] = Field(
         default="development", description="Outside development, a real SECRET_KEY is required."

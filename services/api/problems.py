@@ -16,7 +16,16 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.errors import Conflict, ConstraintViolation, DomainError, NotFound, PermissionDenied
+from shared.errors import (
+    Conflict,
+    ConstraintViolation,
+    DatabaseUnavailable,
+    DomainError,
+    NotFound,
+    OutcomeUnknown,
+    PermissionDenied,
+    unavailable,
+)
 from shared.jobs.submit import QueueUnavailable
 from shared.schemas import InvalidCursor
 
@@ -73,6 +82,8 @@ async def on_http_error(request: Request, error: Exception) -> JSONResponse:
 
 async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
+    if isinstance(error, DatabaseUnavailable):
+        return _unavailable(request, error)
     if isinstance(error, NotFound):
         return problem_response(404, error.message)
     if isinstance(error, PermissionDenied):
@@ -94,6 +105,24 @@ async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
     return problem_response(400, error.message)
 
 
+def _unavailable(request: Request, error: DatabaseUnavailable) -> JSONResponse:
+    """503 with Retry-After: nothing was done (or, at COMMIT, nobody can know: say so)."""
+    headers = {"Retry-After": str(error.retry_after_seconds)}
+    if not isinstance(error, OutcomeUnknown):
+        return problem_response(503, f"{error.message}; nothing was changed, retry shortly", headers=headers)
+    logger.warning("commit outcome unknown on %s %s: %s", request.method, request.url.path, error.message)
+    if request.headers.get("idempotency-key"):
+        advice = "retry with the same Idempotency-Key: if it was applied, its first response is replayed"
+    else:
+        advice = "check whether it was applied before retrying"
+    return problem_response(
+        503,
+        f"{error.message} while committing: the outcome is unknown; {advice}",
+        rule="outcome_unknown",
+        headers=headers,
+    )
+
+
 # A value PostgreSQL cannot take (an id past int4, a NUL character: class 22) is bad input;
 # a deadlock or serialization failure (class 40) lost a race and may simply be retried.
 _DATA_ERROR_CLASS = "22"
@@ -102,6 +131,8 @@ _RETRYABLE = {"40001", "40P01"}
 
 async def on_database_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DBAPIError)
+    if (cause := unavailable(error)) is not None:
+        return _unavailable(request, cause)
     sqlstate = getattr(error.orig, "sqlstate", None) or ""
     cause = error.orig.__cause__ if error.orig is not None else None
     if sqlstate.startswith(_DATA_ERROR_CLASS) or isinstance(cause, asyncpg.DataError):

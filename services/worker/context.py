@@ -11,8 +11,9 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.worker import telemetry
-from shared.db import create_engine, create_session_factory, unit_of_work
+from shared.db import WaitLimits, create_engine, create_session_factory, unit_of_work
 from shared.jobs import progress
+from shared.jobs.queues import Queue
 from shared.settings import Settings, get_settings
 
 # Names this process in job records and its own health entry (guildhall:worker:<name>).
@@ -21,10 +22,12 @@ WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 Ctx = dict[str, Any]
 
 
-async def startup(ctx: Ctx) -> None:
+async def startup(ctx: Ctx, queue: str = Queue.short) -> None:
     settings = get_settings()
     ctx["settings"] = settings
-    ctx["engine"] = create_engine(settings)
+    # A job's statements may run as long as the job itself; its lock waits have their own bound.
+    job_timeout = settings.bulk_job_timeout_seconds if queue == Queue.bulk else settings.short_job_timeout_seconds
+    ctx["engine"] = create_engine(settings, limits=WaitLimits.for_jobs(settings, job_timeout))
     ctx["session_factory"] = create_session_factory(ctx["engine"])
 
 
@@ -33,7 +36,7 @@ def startup_for(queue: str) -> Callable[[Ctx], Awaitable[None]]:
     heartbeat), which needs to know the queue the worker serves (arq does not put it in ctx)."""
 
     async def startup_with_telemetry(ctx: Ctx) -> None:
-        await startup(ctx)
+        await startup(ctx, queue)
         await telemetry.start(ctx, queue, name=WORKER_NAME)
 
     return startup_with_telemetry
