@@ -78,6 +78,7 @@ class AuditResult:
     offered: int
     seconds: float
     max_lag_ms: float  # how late the generator sent its latest request (it must stay ~0)
+    client_cpu: float  # the generator's CPU seconds: taken from the cores the app runs on
     committed: int
     failures: dict[str, int]
     backlog_after_settle: int
@@ -198,7 +199,9 @@ async def run(
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(headers=headers, limits=limits, timeout=60.0) as client:
         await prime(client, url_for, connection, picker)
+        cpu_start = time.process_time()
         sent, lag_ms, load_seconds = await offer(client, url_for, picker, rate, seconds)
+        client_cpu = time.process_time() - cpu_start
     await asyncio.sleep(settle)
     backlog = await outbox_backlog(connection)
     # Exactly-once is judged on the finished pipeline, not on its speed: wait for the rest.
@@ -213,6 +216,7 @@ async def run(
         offered=len(sent),
         seconds=load_seconds,
         max_lag_ms=lag_ms,
+        client_cpu=client_cpu,
         committed=sum(committed.values()),
         failures=dict(failures),
         backlog_after_settle=backlog,

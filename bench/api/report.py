@@ -105,7 +105,8 @@ def audit_lines(audit: AuditResult, rate: float, settle: float) -> list[str]:
         lag += " - BEHIND SCHEDULE, the machine is saturated"
     return [
         f"audit pipeline (open loop, {rate:g} transfers/s offered; 1 API process + short worker):",
-        f"  offered {audit.offered:,}; until the last response {audit.seconds:.1f} s ({lag})",
+        f"  offered {audit.offered:,}; until the last response {audit.seconds:.1f} s ({lag}; "
+        f"its CPU {audit.client_cpu / audit.seconds:.0%} of a core)",
         f"  2xx {audit.committed:,} ({audit.committed / audit.seconds:.0f}/s); failed: {failures}",
         f"  commit -> TransferLog delay: p50 {audit.p50_ms:.1f} ms, p99 {audit.p99_ms:.1f} ms "
         f"({audit.from_outbox:,} of {audit.logs:,} timed from the outbox row)",

@@ -15,6 +15,7 @@ import httpx
 
 from bench.api import audit, nested
 from bench.api.apps import APPS, GUILDHALL, WORKER_POOL, AppSpec, Environment, Running, running
+from bench.api.client import skip_sniffio_lookups
 from bench.api.load import LoadResult, posts_script, require_wrk, run_wrk, transfers_script, wrk_version
 from bench.api.options import Options, parse_args
 from bench.api.processes import start_redis
@@ -220,5 +221,6 @@ async def run_stoppable(options: Options) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    skip_sniffio_lookups()
     asyncio.run(run_stoppable(parse_args(argv)))
     return 0
