@@ -24,6 +24,7 @@ from datetime import datetime
 import asyncpg
 import httpx
 
+from bench.api.client import ShardedClient
 from bench.api.seed import Seeded, outbox_backlog, wait_for_outbox
 
 # DISTINCT ON: one row per log even if some outbox row matched twice.
@@ -38,12 +39,12 @@ LEFT JOIN outbox o
 """
 PRIME_TIMEOUT = 60.0
 DRAIN_TIMEOUT = 120.0
-# Requests in flight at most. When the server falls this far behind, a due request is shed
-# (counted, not sent) rather than queued in the client: httpx's pool does work proportional
-# to its connections (times queued requests) on every event, so a big pool makes the
-# generator itself the bottleneck and the load stops being open-loop at all. 256 in flight
-# at 200/s is over a second of backlog: the server is overloaded by then anyway.
-MAX_IN_FLIGHT = 256
+# Requests in flight at most (SHARDS clients of PER_SHARD connections, see ShardedClient).
+# When the server falls this far behind, a due request is shed (counted, not sent) instead
+# of queued in the client, where it would cost the generator CPU and its schedule: 256 in
+# flight at 200/s is over a second of backlog, the server is overloaded by then anyway.
+SHARDS = 16
+PER_SHARD = 16
 SHED = "shed (client at its in-flight limit)"
 
 
@@ -150,21 +151,19 @@ async def prime(
 
 
 async def offer(
-    client: httpx.AsyncClient, url_for: UrlFor, picker: TransferPicker, rate: float, seconds: float
+    clients: ShardedClient, url_for: UrlFor, picker: TransferPicker, rate: float, seconds: float
 ) -> tuple[list[Sent], float, float]:
     """Launch round(rate * seconds) transfers at their scheduled times, never waiting for a
     response; every outcome; the max lateness (ms); the seconds until the last response."""
     loop = asyncio.get_running_loop()
     tasks: list[asyncio.Task[Sent]] = []
     shed: list[Sent] = []
-    in_flight = 0
 
-    async def launch(url: str, team_id: int) -> Sent:
-        nonlocal in_flight
+    async def launch(shard: int, url: str, team_id: int) -> Sent:
         try:
-            return await transfer(client, url, team_id)
+            return await transfer(clients.clients[shard], url, team_id)
         finally:
-            in_flight -= 1
+            clients.release(shard)
 
     lag = 0.0
     start = loop.time()
@@ -173,12 +172,12 @@ async def offer(
         if due > loop.time():
             await asyncio.sleep(due - loop.time())
         lag = max(lag, loop.time() - due)
-        if in_flight >= MAX_IN_FLIGHT:
+        shard = clients.acquire()
+        if shard is None:
             shed.append(Sent(None, None, SHED))
             continue
-        in_flight += 1
         hero_id, team_id = picker.next()
-        tasks.append(asyncio.create_task(launch(url_for(hero_id), team_id)))
+        tasks.append(asyncio.create_task(launch(shard, url_for(hero_id), team_id)))
     sent = [*await asyncio.gather(*tasks), *shed]
     return sent, lag * 1000, loop.time() - start
 
@@ -194,13 +193,11 @@ async def run(
 ) -> AuditResult:
     url_for = UrlFor(base_url + "/heroes/{hero_id}/transfer")
     picker = TransferPicker(seeded)
-    # A connection per request in flight: requests never wait in the client for a connection.
-    limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=60.0) as client:
-        await prime(client, url_for, connection, picker)
+    async with ShardedClient(SHARDS, PER_SHARD, headers, timeout=60.0) as clients:
+        await prime(clients.clients[0], url_for, connection, picker)
         cpu_start = time.process_time()
-        sent, lag_ms, load_seconds = await offer(client, url_for, picker, rate, seconds)
+        sent, lag_ms, load_seconds = await offer(clients, url_for, picker, rate, seconds)
         client_cpu = time.process_time() - cpu_start
     await asyncio.sleep(settle)
     backlog = await outbox_backlog(connection)
