@@ -148,13 +148,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import logging.config
 
     from arq.logs import default_log_config
-    from arq.worker import run_worker  # imported here: only this command needs the worker
+    from arq.worker import get_kwargs  # imported here: only this command needs the worker
 
     from services.worker.main import BulkWorkerSettings, WorkerSettings
+    from services.worker.resilient import ResilientWorker
+    from shared.jobs.queues import create_worker_pool
 
     asyncio.run(_check_services(get_settings().database_url, get_settings().redis_url))
     logging.config.dictConfig(default_log_config(verbose=False))
-    run_worker(WorkerSettings if args.queue == "short" else BulkWorkerSettings)  # type: ignore[arg-type]
+    settings_class = WorkerSettings if args.queue == "short" else BulkWorkerSettings
+    pool = create_worker_pool(get_settings().redis_url)
+    # arq's run_worker, with the resilient loop and a client with a socket timeout.
+    ResilientWorker(**{**get_kwargs(settings_class), "redis_pool": pool}).run()
     return 0
 
 

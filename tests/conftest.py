@@ -36,6 +36,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.worker.context import on_job_start
 from services.worker.main import BulkWorkerSettings, WorkerSettings
+from services.worker.resilient import ResilientWorker
 from shared.jobs.queues import Queue, create_job_pool
 from shared.jobs.serialization import deserialize, serialize
 from shared.settings import get_settings
@@ -198,7 +199,7 @@ def run_worker(worker_ctx: dict[str, Any], job_pool: ArqRedis) -> RunWorker:
     async def run(queue: Queue) -> Worker:
         settings_class = WorkerSettings if queue == Queue.short else BulkWorkerSettings
         functions: Sequence[Any] = settings_class.functions
-        worker = Worker(
+        worker = ResilientWorker(
             functions=functions,
             queue_name=queue,
             redis_pool=job_pool,

@@ -1,6 +1,7 @@
 """What every job finds in arq's ctx: the engine, the session factory and the settings,
 opened at worker start-up and disposed at shutdown."""
 
+import logging
 import os
 import socket
 import time
@@ -8,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.worker import telemetry
@@ -20,6 +22,8 @@ from shared.settings import Settings, get_settings
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 
 Ctx = dict[str, Any]
+
+logger = logging.getLogger(__name__)
 
 
 async def startup(ctx: Ctx, queue: str = Queue.short) -> None:
@@ -53,9 +57,12 @@ async def on_job_start(ctx: Ctx) -> None:
     await telemetry.job_started(ctx)
     if ctx["job_id"].startswith("cron:"):
         return
-    await progress.started(
-        ctx["redis"], ctx["job_id"], started_ms=int(time.time() * 1000), job_try=ctx["job_try"], worker=WORKER_NAME
-    )
+    try:
+        await progress.started(
+            ctx["redis"], ctx["job_id"], started_ms=int(time.time() * 1000), job_try=ctx["job_try"], worker=WORKER_NAME
+        )
+    except RedisError as error:  # a record for people: never a reason not to run the job
+        logger.warning("could not record the start of %s: %r", ctx["job_id"], error)
 
 
 async def after_job_end(ctx: Ctx) -> None:

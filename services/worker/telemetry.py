@@ -53,6 +53,9 @@ class WorkerTelemetry:
     running: set[str] = field(default_factory=set)
     heartbeat_seconds: float = keys.HEARTBEAT_SECONDS
     task: asyncio.Task[None] | None = None
+    # Since when the worker's poll loop has been failing on Redis faults (services.worker.resilient);
+    # 0 while it completes.
+    faulting_since_ms: int = 0
 
     def health(self, state: str) -> dict[str, str | int]:
         host, _, pid = self.name.rpartition(":")
@@ -69,6 +72,7 @@ class WorkerTelemetry:
             "failed": self.failed,
             "retried": self.retried,
             "ongoing": len(self.running),
+            "faulting_since_ms": self.faulting_since_ms,
         }
 
 

@@ -33,17 +33,19 @@ FUNCTION_QUEUES: dict[str, Queue] = {
 
 
 def redis_settings(url: str) -> RedisSettings:
-    """The workers' Redis settings. A worker outlives a Redis outage: every command retries on a
-    lost connection, forever, with backoff up to 2 s; arq would otherwise let the first
-    ConnectionError of its poll loop end the process, and the work would wait for a restart."""
+    """The workers' Redis settings (arq's form; `guildhall worker` passes create_worker_pool's pool,
+    which adds a socket timeout arq's settings cannot express). A lost connection is retried a few
+    times with backoff inside each command; a longer outage, and every other fault, is the poll
+    loop's to ride out (services.worker.resilient), so no command blocks without bound."""
     settings = RedisSettings.from_dsn(url)
     settings.conn_timeout = 2
     settings.conn_retries = 1
     settings.retry_on_error = [ConnectionError, TimeoutError, OSError]
-    settings.retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=-1)
+    settings.retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=COMMAND_RETRIES)
     return settings
 
 
+COMMAND_RETRIES = 5
 REDIS_TIMEOUT = 2.0
 
 
@@ -58,4 +60,24 @@ def create_job_pool(url: str) -> ArqRedis:
         default_queue_name=Queue.short,
     )
     client.auto_close_connection_pool = True  # the pool is this client's alone: aclose() closes it
+    return client
+
+
+WORKER_SOCKET_TIMEOUT = 10.0
+
+
+def create_worker_pool(url: str, *, socket_timeout: float = WORKER_SOCKET_TIMEOUT) -> ArqRedis:
+    """A worker's client: a server that stops answering (DEBUG SLEEP, a partition) times out after
+    WORKER_SOCKET_TIMEOUT instead of holding the poll loop, and lost connections are retried a few
+    times per command (see redis_settings); the resilient loop does the rest."""
+    settings = redis_settings(url)
+    pool = ConnectionPool.from_url(
+        url,
+        socket_connect_timeout=settings.conn_timeout,
+        socket_timeout=socket_timeout,
+        retry=settings.retry,
+        retry_on_error=settings.retry_on_error,
+    )
+    client = ArqRedis(connection_pool=pool, job_serializer=serialize, job_deserializer=deserialize)
+    client.auto_close_connection_pool = True
     return client

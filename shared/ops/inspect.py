@@ -231,6 +231,7 @@ def _assemble(first: dict[str, Any], second: dict[str, Any], queues: tuple[str, 
         retried_last_hour=sum(p.retried for p in throughput),
         workers_running=sum(w.state == WorkerState.running for w in workers),
         workers_down=sum(w.state == WorkerState.down for w in workers),
+        workers_stalled=sum(w.state == WorkerState.stalled for w in workers),
     )
     return OpsSummary(
         generated_at=at(now) or datetime.now(UTC),
@@ -268,8 +269,11 @@ def _worker(name: str, raw: dict[str, str], now: int) -> WorkerHealth:
     heartbeat = _int(raw.get("heartbeat_ms"))
     interval = _int(raw.get("interval_ms"), int(keys.HEARTBEAT_SECONDS * 1000))
     state = WorkerState.stopped if raw.get("state") == "stopped" else WorkerState.running
+    faulting_since = _int(raw.get("faulting_since_ms"))
     if state == WorkerState.running and now - heartbeat > keys.STALE_AFTER_HEARTBEATS * interval:
         state = WorkerState.down
+    elif state == WorkerState.running and faulting_since and now - faulting_since > interval:
+        state = WorkerState.stalled
     return WorkerHealth(
         name=name,
         queue=raw.get("queue"),

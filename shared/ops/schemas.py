@@ -79,6 +79,7 @@ class FunctionStats(BaseModel):
 
 class WorkerState(StrEnum):
     running = "running"
+    stalled = "stalled"  # alive (fresh heartbeat), but its poll loop keeps failing on Redis faults
     stopped = "stopped"
     down = "down"
 
@@ -88,7 +89,10 @@ class WorkerHealth(BaseModel):
     queue: str | None
     host: str | None
     pid: int | None
-    state: WorkerState = Field(description="down: no heartbeat for 3 intervals while it claimed to be running.")
+    state: WorkerState = Field(
+        description="down: no heartbeat for 3 intervals while it claimed to be running; stalled: a fresh heartbeat,"
+        " but its poll loop has been failing on Redis faults for over an interval (it keeps retrying)."
+    )
     started_at: datetime | None
     heartbeat_age_seconds: float | None
     complete: int
@@ -131,6 +135,7 @@ class Totals(BaseModel):
     retried_last_hour: int
     workers_running: int
     workers_down: int
+    workers_stalled: int = 0
 
 
 class OpsSummary(BaseModel):

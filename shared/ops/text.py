@@ -40,7 +40,7 @@ def render_summary(summary: OpsSummary) -> str:
         f"Guildhall queues at {clock(summary.generated_at)}: ready {t.ready}, deferred {t.deferred}, "
         f"running {t.running}, oldest wait {seconds(t.oldest_ready_age_seconds)}; last hour: "
         f"{t.complete_last_hour} complete, {t.failed_last_hour} failed, {t.retried_last_hour} retried; "
-        f"workers {t.workers_running} up, {t.workers_down} down"
+        f"workers {t.workers_running} up, {t.workers_down} down, {t.workers_stalled} stalled"
         + (
             f"; outbox {outbox.waiting} waiting (oldest {seconds(outbox.oldest_age_seconds)}, {outbox.dead} dead)"
             if outbox

@@ -146,6 +146,7 @@ function render(s) {
     ["Retried (1 h)", t.retried_last_hour, t.retried_last_hour ? "warn" : ""],
     ["Workers up", t.workers_running, t.workers_running ? "" : "bad"],
     ["Workers down", t.workers_down, t.workers_down ? "bad" : ""],
+    ["Workers stalled", t.workers_stalled, t.workers_stalled ? "bad" : ""],
     ["Outbox waiting", s.outbox ? s.outbox.waiting : "–", s.outbox && s.outbox.oldest_age_seconds > 60 ? "bad" : ""],
     ["Outbox dead", s.outbox ? s.outbox.dead : "–", s.outbox && s.outbox.dead ? "bad" : ""],
   ];

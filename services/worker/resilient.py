@@ -1,0 +1,64 @@
+"""An arq Worker that outlives every Redis fault, not only a lost connection.
+
+arq's poll loop lets any Redis error end the process: an out-of-memory refusal (noeviction),
+a read-only replica, a server still loading its data, a script running past its time (BUSY), a
+timeout. The connection-level retry of shared.jobs.queues.redis_settings covers lost connections
+only; the others are answers, not silences, and arq re-raises them (also from a job's task, when
+storing its result fails). Here a failed poll iteration is logged, waits with backoff, and the
+loop carries on: jobs in Redis stay where they were, and a job whose result could not be stored
+is run again once its in-progress key expires (every job is idempotent).
+
+Progress is visible: while its polls keep failing, the worker's health entry says since when
+(`faulting_since_ms`), and the ops views show it as `stalled` after one heartbeat interval.
+"""
+
+import asyncio
+import logging
+import time
+
+from arq.worker import Worker
+from redis.exceptions import RedisError
+
+from services.worker.telemetry import TELEMETRY
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_START_SECONDS = 0.1
+BACKOFF_CAP_SECONDS = 5.0
+
+
+class ResilientWorker(Worker):
+    redis_faults = 0
+    _backoff = 0.0
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except (RedisError, OSError) as error:
+            self.redis_faults += 1
+            if (health := self.ctx.get(TELEMETRY)) is not None and not health.faulting_since_ms:
+                health.faulting_since_ms = int(time.time() * 1000)
+            self._backoff = min(BACKOFF_CAP_SECONDS, max(BACKOFF_START_SECONDS, self._backoff * 2))
+            logger.warning(
+                "redis fault #%d in the poll loop (%s: %s); retrying in %.1f s",
+                self.redis_faults,
+                type(error).__name__,
+                error,
+                self._backoff,
+            )
+            await asyncio.sleep(self._backoff)
+        else:
+            self._backoff = 0.0
+            if (health := self.ctx.get(TELEMETRY)) is not None:
+                health.faulting_since_ms = 0
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        try:
+            await super().start_jobs(job_ids)
+        except (RedisError, OSError):
+            # arq counted the job it was claiming (job_counter, the semaphore) before the Redis call
+            # that failed, and never started it: give that one slot back, or the worker would run
+            # one job fewer after every such fault until it ran none.
+            self.job_counter -= 1
+            self.sem.release()
+            raise
