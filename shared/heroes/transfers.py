@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import Update, bindparam, update
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import idempotency
@@ -38,13 +38,13 @@ def _move_statement() -> Update:
     The subquery locks the row first, so concurrent transfers of one hero take turns and each
     reads the team the previous one committed (no lost update; the audit chain stays unbroken).
     No row back: no such hero, or it is already on that team."""
-    old = select(Hero.id, Hero.team_id).where(col(Hero.id) == bindparam("hero_id")).with_for_update().subquery("old")
+    hero = Hero.__table__  # Core: the ORM-enabled UPDATE path costs more than the statement itself
+    old = select(hero.c.id, hero.c.team_id).where(hero.c.id == bindparam("hero_id")).with_for_update().subquery("old")
     return (
-        update(Hero)
-        .where(col(Hero.id) == old.c.id, old.c.team_id.is_distinct_from(bindparam("to_team_id")))
+        update(hero)
+        .where(hero.c.id == old.c.id, old.c.team_id.is_distinct_from(bindparam("to_team_id")))
         .values(team_id=bindparam("to_team_id"))
         .returning(old.c.team_id)
-        .execution_options(synchronize_session=False)
     )
 
 
