@@ -17,7 +17,7 @@ from arq.worker import func
 
 from services.worker.context import after_job_end, on_job_start, shutdown, startup_for
 from services.worker.jobs.bulk import bulk_delete_heroes, bulk_post_operation, bulk_update_heroes
-from services.worker.jobs.outbox import process_outbox_message, sweep_outbox
+from services.worker.jobs.outbox import process_outbox_message, process_transfer_audits, sweep_outbox
 from shared.jobs.queues import Queue, redis_settings
 from shared.jobs.serialization import deserialize, serialize
 from shared.settings import get_settings
@@ -38,6 +38,8 @@ class WorkerSettings:
         # Results of outbox jobs are kept briefly: while kept, the sweeper cannot enqueue
         # the same deterministic id again, so a failed one is retried soon after.
         func(process_outbox_message, keep_result=60, max_tries=10),
+        # One per window of transfer commits (ids are never reused): a short-kept result is enough.
+        func(process_transfer_audits, keep_result=60, max_tries=10),
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(sweep_outbox, second=set(range(0, 60, SWEEP_EVERY_SECONDS)), run_at_startup=True, unique=True, timeout=20)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arq import ArqRedis
+from arq.utils import timestamp_ms
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +31,9 @@ class JobRequest:
     function: str
     job_id: str | None
     kwargs: dict[str, Any] = field(default_factory=dict)
+    # Coalesce: one job per window of this many ms (id `<function>:<window end>`, run at the window's
+    # end), whatever number of transactions ask for it within the window.
+    window_ms: int | None = None
 
 
 def attach_job_pool(session: AsyncSession, pool: ArqRedis | None) -> None:
@@ -37,10 +41,15 @@ def attach_job_pool(session: AsyncSession, pool: ArqRedis | None) -> None:
     session.info[_POOL] = pool
 
 
-def enqueue_after_commit(session: AsyncSession, function: str, *, job_id: str | None = None, **kwargs: Any) -> None:
+def enqueue_after_commit(
+    session: AsyncSession, function: str, *, job_id: str | None = None, window_ms: int | None = None, **kwargs: Any
+) -> None:
     if function not in FUNCTION_QUEUES:
         raise ValueError(f"unknown job function {function!r}")
-    session.info.setdefault(_PENDING, []).append(JobRequest(function, job_id, kwargs))
+    pending: list[JobRequest] = session.info.setdefault(_PENDING, [])
+    request = JobRequest(function, job_id, kwargs, window_ms)
+    if window_ms is None or request not in pending:
+        pending.append(request)
 
 
 def discard_pending(session: AsyncSession) -> None:
@@ -59,7 +68,13 @@ async def send_pending(session: AsyncSession) -> None:
     for request in requests:
         try:
             queue = FUNCTION_QUEUES[request.function]
-            if request.job_id is None:
+            if request.window_ms is not None:
+                # The window is chosen now, after COMMIT: its job runs once the window has ended,
+                # so it sees this transaction's rows (and every other one's of the same window).
+                window_end = (timestamp_ms() // request.window_ms + 1) * request.window_ms
+                job_id = f"{request.function}:{window_end}"
+                await enqueue_unique(pool, request.function, job_id=job_id, queue=queue, run_at_ms=window_end)
+            elif request.job_id is None:
                 await pool.enqueue_job(request.function, _queue_name=queue, **request.kwargs)
             else:  # one round trip instead of arq's three (see shared.jobs.enqueue)
                 await enqueue_unique(pool, request.function, job_id=request.job_id, queue=queue, **request.kwargs)

@@ -14,6 +14,7 @@ from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 
+# KEYS: job key, result key (or the job key again, when a kept result must not block), queue.
 _ENQUEUE_UNLESS_KNOWN = """
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
     return 0
@@ -24,14 +25,27 @@ return 1
 """
 
 
-async def enqueue_unique(redis: ArqRedis, function: str, *, job_id: str, queue: str, **kwargs: Any) -> bool:
+async def enqueue_unique(
+    redis: ArqRedis,
+    function: str,
+    *,
+    job_id: str,
+    queue: str,
+    blocked_by_result: bool = True,
+    run_at_ms: int | None = None,
+    **kwargs: Any,
+) -> bool:
     """Enqueue `function(**kwargs)` as job `job_id` on `queue`, to run now; False (nothing written)
-    if a job with that id is already queued, running, or has its result kept."""
+    if a job with that id is already queued or running, or (unless `blocked_by_result` is False)
+    has its result kept. The sweeper passes False: it re-enqueues only rows PostgreSQL says are still
+    waiting, so whatever result a previous try left (a failure, or a skip) must not delay the retry.
+    `run_at_ms`: not before then (arq's deferred score); default now."""
     now = timestamp_ms()
+    score = max(now, run_at_ms or now)
     payload = serialize_job(function, (), kwargs, None, now, serializer=redis.job_serializer)
     script = redis.register_script(_ENQUEUE_UNLESS_KNOWN)  # EVALSHA, loading the script if Redis lost it
     written = await script(
-        keys=[job_key_prefix + job_id, result_key_prefix + job_id, queue],
-        args=[redis.expires_extra_ms, payload, now, job_id],
+        keys=[job_key_prefix + job_id, (result_key_prefix if blocked_by_result else job_key_prefix) + job_id, queue],
+        args=[redis.expires_extra_ms + score - now, payload, score, job_id],
     )
     return bool(written)

@@ -17,6 +17,11 @@ from shared.models.outbox import MAX_SWEEPS
 from shared.sql import array_param
 
 PROCESS_FUNCTION = "process_outbox_message"
+AUDIT_FUNCTION = "process_transfer_audits"
+# Transfer audits are triggered per window, not per row: every transfer committed within the same
+# AUDIT_WINDOW_MS asks for one job, which runs once the window has ended and writes all of them
+# (and any other waiting audit) in one batch. 200 transfers/s make 20 jobs/s, not 200.
+AUDIT_WINDOW_MS = 50
 
 
 def job_id_for(message_id: int) -> str:
@@ -46,7 +51,10 @@ async def record(session: AsyncSession, topic: OutboxTopic, payload: dict[str, A
     with constraint_errors():
         result = await session.exec(_INSERT_MESSAGE, params={"topic": topic, "payload": payload, "now": now})  # type: ignore[call-overload]
         message_id: int = result.scalar_one()
-    enqueue_after_commit(session, PROCESS_FUNCTION, job_id=job_id_for(message_id), message_id=message_id)
+    if topic == OutboxTopic.transfer_audit:
+        enqueue_after_commit(session, AUDIT_FUNCTION, window_ms=AUDIT_WINDOW_MS)
+    else:
+        enqueue_after_commit(session, PROCESS_FUNCTION, job_id=job_id_for(message_id), message_id=message_id)
     row = OutboxMessage(id=message_id, topic=topic, payload=payload, created_at=now, processed_at=None, sweeps=0)
     make_transient_to_detached(row)  # as if loaded: in the session, clean, no SQL
     session.add(row)

@@ -54,6 +54,38 @@ async def _moderate(session: AsyncSession, message: OutboxMessage, settings: Set
     return {"comment_id": decision.comment_id, "state": decision.state, "reason": decision.reason}
 
 
+async def audit_waiting(session: AsyncSession, *, batch: int = AUDIT_BATCH) -> dict[str, int]:
+    """Write the logs of every waiting transfer audit, `batch` rows per INSERT, until none waits
+    (rows other transactions hold are theirs: SKIP LOCKED). A batch that fails is retried row by
+    row, each in its own savepoint: an unreadable row stays waiting (its sweeper job will fail and
+    say why), the others are written."""
+    logged = failed = 0
+    while True:
+        rows = await outbox.claim_waiting(session, OutboxTopic.transfer_audit, limit=batch, exclude=0)
+        if not rows:
+            return {"logged": logged, "failed": failed}
+        try:
+            async with session.begin_nested():
+                await write_transfer_logs(session, [payload for _, payload in rows])
+                await outbox.mark_all_processed(session, [message_id for message_id, _ in rows])
+            logged += len(rows)
+        except Exception as error:
+            logger.warning("audit batch of %d rows failed (%r); writing them one by one", len(rows), error)
+            for message_id, payload in rows:
+                try:
+                    async with session.begin_nested():
+                        await write_transfer_logs(session, [payload])
+                        await outbox.mark_all_processed(session, [message_id])
+                    logged += 1
+                except Exception as row_error:
+                    failed += 1
+                    logger.warning("outbox %s left waiting: %r", message_id, row_error)
+            if failed:  # the unreadable rows would be claimed again at once: leave them to the sweeper
+                return {"logged": logged, "failed": failed}
+        if len(rows) < batch:
+            return {"logged": logged, "failed": failed}
+
+
 HANDLERS: dict[str, Handler] = {
     OutboxTopic.transfer_audit: _audit_transfer,
     OutboxTopic.comment_moderation: _moderate,

@@ -26,6 +26,7 @@ class Queue(StrEnum):
 # Job function name -> queue. The API enqueues by name; the worker registers the functions.
 FUNCTION_QUEUES: dict[str, Queue] = {
     "process_outbox_message": Queue.short,
+    "process_transfer_audits": Queue.short,
     "bulk_update_heroes": Queue.bulk,
     "bulk_delete_heroes": Queue.bulk,
     "bulk_post_operation": Queue.bulk,

@@ -1,5 +1,7 @@
 """Outbox jobs: transfer audits and comment moderation, exactly once, and the sweeper."""
 
+import asyncio
+import json
 from typing import Any
 
 from arq import ArqRedis
@@ -7,8 +9,9 @@ from arq.jobs import Job, JobStatus
 from sqlmodel import col, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.worker.jobs.outbox import sweep_outbox
-from shared.db import flush
+from services.worker.jobs.outbox import process_transfer_audits, sweep_outbox
+from shared.db import flush, unit_of_work
+from shared.heroes.transfers import transfer_hero
 from shared.jobs import outbox
 from shared.jobs.queues import Queue
 from shared.jobs.serialization import deserialize
@@ -165,6 +168,34 @@ async def test_the_sweeper_enqueues_stragglers_once(
     assert outbox.job_id_for(fresh.id).encode() not in queued  # type: ignore[arg-type]
 
 
+async def test_a_failed_tries_kept_result_does_not_block_the_sweepers_retry(
+    session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker, worker_ctx: dict[str, Any]
+) -> None:
+    message, payload = await transfer_message(session)
+    await session.exec(  # type: ignore[call-overload]
+        text("UPDATE outbox SET payload = '{}'::jsonb WHERE id = :id"), params={"id": message.id}
+    )
+    await session.commit()
+    await enqueue(job_pool, message.id)  # type: ignore[arg-type]
+    await run_worker(Queue.short)  # fails (unreadable payload); its result is kept for a while
+    job_id = outbox.job_id_for(message.id)  # type: ignore[arg-type]
+    assert await job_pool.exists(f"arq:result:{job_id}")
+
+    # The cause goes away (as PostgreSQL coming back would); the row is still waiting.
+    await session.exec(  # type: ignore[call-overload]
+        text(
+            "UPDATE outbox SET payload = CAST(:p AS jsonb), created_at = created_at - interval '1 minute'"
+            " WHERE id = :id"
+        ),
+        params={"id": message.id, "p": json.dumps(payload)},
+    )
+    await session.commit()
+    assert (await sweep_outbox(worker_ctx))["enqueued"] == 1  # not blocked by the kept result
+    await run_worker(Queue.short)
+    logs = await session.exec(select(TransferLog.id).where(col(TransferLog.hero_id) == payload["hero_id"]))
+    assert len(logs.all()) == 1
+
+
 async def test_a_row_swept_too_often_becomes_a_dead_letter_and_is_left_alone(
     session: AsyncSession, job_pool: ArqRedis, worker_ctx: dict[str, Any]
 ) -> None:
@@ -241,3 +272,51 @@ async def test_a_poison_row_in_a_batch_does_not_block_the_job_that_took_it(
     await enqueue(job_pool, good.id)  # type: ignore[arg-type]
     await run_worker(Queue.short)
     assert await logs_of(good_payload) == 1
+
+
+async def test_transfers_committed_within_one_window_share_one_audit_job_that_writes_them_all(
+    worker_ctx: dict[str, Any], session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
+) -> None:
+    factory = worker_ctx["session_factory"]  # the API's unit of work, on the test's connection
+    hero_ids = []
+    for _ in range(3):
+        hero, team = await make_hero(session), await make_team(session)
+        await session.commit()
+        hero_ids.append(hero.id)
+        async with unit_of_work(factory, job_pool) as work:
+            await transfer_hero(work, hero.id, team.id, requested_by_id=None)  # type: ignore[arg-type]
+    queued = [job_id.decode() for job_id in await job_pool.zrange(Queue.short, 0, -1)]
+    windows = {job_id for job_id in queued if job_id.startswith(f"{outbox.AUDIT_FUNCTION}:")}
+    assert 1 <= len(windows) <= 2 and len(queued) == len(windows)  # 3 commits: one job per window touched
+    for job_id in windows:  # each runs at its window's end, when every commit of the window is in
+        window_end = int(job_id.rpartition(":")[2])
+        assert await job_pool.zscore(Queue.short, job_id) == window_end
+        assert window_end % outbox.AUDIT_WINDOW_MS == 0
+
+    await asyncio.sleep(outbox.AUDIT_WINDOW_MS / 1000)  # the windows end
+    await run_worker(Queue.short)
+    logs = (await session.exec(select(TransferLog.hero_id).where(col(TransferLog.hero_id).in_(hero_ids)))).all()
+    assert sorted(logs) == sorted(hero_ids)  # each exactly once
+
+
+async def test_an_audit_job_writes_the_readable_rows_and_leaves_an_unreadable_one_waiting(
+    session: AsyncSession, worker_ctx: dict[str, Any]
+) -> None:
+    good, good_payload = await transfer_message(session)
+    poison, _ = await transfer_message(session)
+    other, other_payload = await transfer_message(session)
+    await session.exec(  # type: ignore[call-overload]
+        text("UPDATE outbox SET payload = '{}'::jsonb WHERE id = :id"), params={"id": poison.id}
+    )
+    await session.commit()
+    assert await process_transfer_audits(worker_ctx) == {"logged": 2, "failed": 1}
+    session.expunge_all()
+    waiting = await session.exec(
+        select(OutboxMessage.id).where(
+            col(OutboxMessage.id).in_([good.id, poison.id, other.id]), col(OutboxMessage.processed_at).is_(None)
+        )
+    )
+    assert waiting.all() == [poison.id]
+    for payload in (good_payload, other_payload):
+        logs = await session.exec(select(TransferLog.id).where(col(TransferLog.hero_id) == payload["hero_id"]))
+        assert len(logs.all()) == 1

@@ -8,7 +8,8 @@ from redis.exceptions import RedisError
 
 from services.worker.context import Ctx, settings_of, transaction
 from shared.jobs import outbox
-from shared.jobs.outbox_handlers import process
+from shared.jobs.enqueue import enqueue_unique
+from shared.jobs.outbox_handlers import audit_waiting, process
 from shared.jobs.queues import Queue
 
 logger = logging.getLogger(__name__)
@@ -20,6 +21,13 @@ async def process_outbox_message(ctx: Ctx, message_id: int) -> dict[str, Any]:
     """Audit a transfer or moderate a comment, as the outbox row says; idempotent."""
     async with transaction(ctx) as session:
         return await process(session, message_id, settings_of(ctx))
+
+
+async def process_transfer_audits(ctx: Ctx) -> dict[str, int]:
+    """Write every waiting transfer audit, in batches (the job of one window of commits; see
+    shared.jobs.outbox.AUDIT_WINDOW_MS); idempotent: a row is written and marked in one transaction."""
+    async with transaction(ctx) as session:
+        return await audit_waiting(session)
 
 
 async def sweep_outbox(ctx: Ctx) -> dict[str, int]:
@@ -35,16 +43,20 @@ async def sweep_outbox(ctx: Ctx) -> dict[str, int]:
     enqueued: list[int] = []
     for message_id in waiting:
         try:
-            job = await ctx["redis"].enqueue_job(
-                "process_outbox_message",
+            # A job of this id still queued or running is left alone; a result kept from an earlier
+            # try (failed while PostgreSQL was down, say) does not delay this one.
+            sent = await enqueue_unique(
+                ctx["redis"],
+                outbox.PROCESS_FUNCTION,
+                job_id=outbox.job_id_for(message_id),
+                queue=Queue.short,
+                blocked_by_result=False,
                 message_id=message_id,
-                _job_id=outbox.job_id_for(message_id),
-                _queue_name=Queue.short,
             )
         except RedisError as error:
             logger.warning("sweeper could not enqueue outbox %s: %r", message_id, error)
             break
-        if job is not None:
+        if sent:
             enqueued.append(message_id)
     if enqueued:
         async with transaction(ctx) as session:
