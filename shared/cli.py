@@ -159,7 +159,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings_class = WorkerSettings if args.queue == "short" else BulkWorkerSettings
     pool = create_worker_pool(get_settings().redis_url)
     # arq's run_worker, with the resilient loop and a client with a socket timeout.
-    ResilientWorker(**{**get_kwargs(settings_class), "redis_pool": pool}).run()
+    options = {**get_kwargs(settings_class), "redis_pool": pool, "lease_seconds": get_settings().job_lease_seconds}
+    ResilientWorker(**options).run()
     return 0
 
 

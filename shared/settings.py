@@ -69,6 +69,13 @@ class Settings(BaseSettings):
         default=600, ge=5, description="Longest run of a bulk job; also how long a crashed bulk job waits."
     )
     short_job_timeout_seconds: int = Field(default=30, ge=2)
+    job_lease_seconds: float = Field(
+        default=30,
+        ge=1,
+        le=60,
+        description="A running job's lease, renewed by its worker every third of it; a job whose worker died"
+        " is run again within this time (plus a poll).",
+    )
     outbox_sweep_after_seconds: int = Field(
         default=10, ge=1, description="Outbox rows still unprocessed after this are enqueued again."
     )

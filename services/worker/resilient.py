@@ -8,14 +8,23 @@ storing its result fails). Here a failed poll iteration is logged, waits with ba
 loop carries on: jobs in Redis stay where they were, and a job whose result could not be stored
 is run again once its in-progress key expires (every job is idempotent).
 
+Crashed jobs come back within a lease, not a job timeout: arq keeps a started job "in progress"
+(an expiring key) for its longest job timeout + 10 s, so a job whose worker died waited that long
+(610 s on the bulk queue) before another worker took it. Here the key lives `lease_seconds` and the
+running worker renews it every third of that for each job it runs: a live worker's job is never
+started twice, and a dead worker's is retried within a lease.
+
 Progress is visible: while its polls keep failing, the worker's health entry says since when
 (`faulting_since_ms`), and the ops views show it as `stalled` after one heartbeat interval.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
+from typing import Any
 
+from arq.constants import in_progress_key_prefix
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
@@ -30,6 +39,35 @@ BACKOFF_CAP_SECONDS = 5.0
 class ResilientWorker(Worker):
     redis_faults = 0
     _backoff = 0.0
+
+    def __init__(self, *args: Any, lease_seconds: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if lease_seconds is not None:
+            self.in_progress_timeout_s = lease_seconds
+        self.lease_seconds = self.in_progress_timeout_s
+
+    async def main(self) -> None:
+        renewing = asyncio.create_task(self._renew_leases(), name="job leases")
+        try:
+            await super().main()
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+
+    async def _renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            running = [job_id for job_id, task in self.tasks.items() if not task.done()]
+            if not running or self._pool is None:
+                continue
+            try:
+                async with self.pool.pipeline(transaction=False) as pipe:
+                    for job_id in running:
+                        pipe.pexpire(in_progress_key_prefix + job_id, int(self.lease_seconds * 1000))
+                    await pipe.execute()
+            except (RedisError, OSError) as error:  # the next renewal may get through; jobs are idempotent
+                logger.warning("could not renew the leases of %d running job(s): %r", len(running), error)
 
     async def _poll_iteration(self) -> None:
         try:
