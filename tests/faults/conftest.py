@@ -3,9 +3,11 @@ directory on a free port, so a test may fill, block, demote or restart them with
 machine's shared PostgreSQL and Redis."""
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -88,3 +90,75 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+def postgres_bin(name: str) -> str:
+    """Debian's server binaries (never on PATH): /usr/lib/postgresql/<version>/bin, newest first."""
+    for version in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (version / name).exists():
+            return str(version / name)
+    found = shutil.which(name)
+    assert found is not None, f"{name} is required (Debian package postgresql)"
+    return found
+
+
+@dataclass
+class PostgresServer:
+    """A PostgreSQL cluster this test owns: initdb in a temporary directory, its own port, trust
+    auth. PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user."""
+
+    port: int
+    directory: Path
+
+    @property
+    def data(self) -> Path:
+        return self.directory / "data"
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *argv: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=120)
+
+    def init(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        self._run(postgres_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            postgres_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.directory / "pg.log"),
+            "-w",
+            "start",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run(postgres_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+
+@pytest.fixture
+def postgres_server() -> Iterator[PostgresServer]:
+    # Not under pytest's tmp_path: that is private to root (0700), and the cluster runs as postgres.
+    directory = Path(tempfile.mkdtemp(prefix="guildhall-pg-"))
+    server = PostgresServer(free_port(), directory)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        if server.running():
+            with contextlib.suppress(subprocess.CalledProcessError):
+                server.stop("immediate")
+        shutil.rmtree(directory, ignore_errors=True)
