@@ -183,21 +183,18 @@ async def test_the_api_answers_an_unknown_commit_outcome_with_503_and_the_idempo
     assert response.json()["rule"] == "outcome_unknown"
 
 
-async def test_job_engines_get_their_own_longer_bounds(database_url: URL) -> None:
-    settings = settings_for(database_url)
-    engine = create_engine(settings, limits=WaitLimits.for_jobs(settings, job_timeout_seconds=600))
+async def _bounds(engine: AsyncEngine) -> tuple[str, str]:
     try:
         async with engine.connect() as connection:
             statement = (await connection.execute(text("SHOW statement_timeout"))).scalar_one()
             lock = (await connection.execute(text("SHOW lock_timeout"))).scalar_one()
-        assert (statement, lock) == ("10min", "30s")
+        return statement, lock
     finally:
         await engine.dispose()
-    api_engine = create_engine(settings)
-    try:
-        async with api_engine.connect() as connection:
-            statement = (await connection.execute(text("SHOW statement_timeout"))).scalar_one()
-            lock = (await connection.execute(text("SHOW lock_timeout"))).scalar_one()
-        assert (statement, lock) == ("10s", "2s")
-    finally:
-        await api_engine.dispose()
+
+
+async def test_job_engines_get_their_own_longer_bounds(database_url: URL) -> None:
+    settings = settings_for(database_url)
+    jobs = create_engine(settings, limits=WaitLimits.for_jobs(settings, job_timeout_seconds=600))
+    assert await _bounds(jobs) == ("10min", "30s")
+    assert await _bounds(create_engine(settings)) == ("10s", "2s")
