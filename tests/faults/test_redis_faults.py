@@ -9,6 +9,7 @@ real ops telemetry; its job is a trivial one, because what is under test is the 
 
 import asyncio
 import contextlib
+import gc
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -98,7 +99,10 @@ async def harness(redis_server: RedisServer) -> AsyncIterator[Harness]:
             await harness.task
         with contextlib.suppress(Exception):
             await harness.worker.close()
+        with contextlib.suppress(Exception):
+            await harness.worker.pool.aclose()
         await harness.client.aclose()
+        gc.collect()  # what the stopped servers left behind is reported here, where it is filtered
 
 
 async def ride_out(
