@@ -30,21 +30,11 @@ logger = logging.getLogger(__name__)
 
 
 async def _audit_transfer(session: AsyncSession, message: OutboxMessage, settings: Settings) -> dict[str, Any]:
+    """This row's log, then every other waiting audit's (the sweeper re-enqueued this one row)."""
     assert message.id is not None
-    others = await outbox.claim_waiting(session, OutboxTopic.transfer_audit, limit=AUDIT_BATCH - 1, exclude=message.id)
-    if others:
-        try:
-            # A savepoint: should one of the others be unreadable (a poison row), roll back to here,
-            # which also releases their locks, and write this job's own log alone; each of the others
-            # still has its own job (and the sweeper) to be tried again, alone.
-            async with session.begin_nested():
-                [log_id, *_] = await write_transfer_logs(session, [message.payload, *(p for _, p in others)])
-                await outbox.mark_all_processed(session, [message_id for message_id, _ in others])
-            return {"transfer_log_id": log_id, "batched": len(others)}
-        except Exception as error:
-            logger.warning("audit batch of %d rows failed (%r); outbox %s alone", len(others) + 1, error, message.id)
     [log_id] = await write_transfer_logs(session, [message.payload])
-    return {"transfer_log_id": log_id, "batched": 0}
+    others = await audit_waiting(session, exclude=message.id)
+    return {"transfer_log_id": log_id, "batched": others["logged"]}
 
 
 async def _moderate(session: AsyncSession, message: OutboxMessage, settings: Settings) -> dict[str, Any]:
@@ -54,14 +44,14 @@ async def _moderate(session: AsyncSession, message: OutboxMessage, settings: Set
     return {"comment_id": decision.comment_id, "state": decision.state, "reason": decision.reason}
 
 
-async def audit_waiting(session: AsyncSession, *, batch: int = AUDIT_BATCH) -> dict[str, int]:
+async def audit_waiting(session: AsyncSession, *, batch: int = AUDIT_BATCH, exclude: int = 0) -> dict[str, int]:
     """Write the logs of every waiting transfer audit, `batch` rows per INSERT, until none waits
     (rows other transactions hold are theirs: SKIP LOCKED). A batch that fails is retried row by
     row, each in its own savepoint: an unreadable row stays waiting (its sweeper job will fail and
     say why), the others are written."""
     logged = failed = 0
     while True:
-        rows = await outbox.claim_waiting(session, OutboxTopic.transfer_audit, limit=batch, exclude=0)
+        rows = await outbox.claim_waiting(session, OutboxTopic.transfer_audit, limit=batch, exclude=exclude)
         if not rows:
             return {"logged": logged, "failed": failed}
         try:
