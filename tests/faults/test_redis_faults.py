@@ -95,13 +95,11 @@ async def harness(redis_server: RedisServer) -> AsyncIterator[Harness]:
         yield harness
     finally:
         harness.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await harness.task
-        with contextlib.suppress(Exception):
-            await harness.worker.close()
-        with contextlib.suppress(Exception):
-            await harness.worker.pool.aclose()
-        await harness.client.aclose()
+        # Bounded: a teardown must never be what hangs the suite.
+        for step in (lambda: harness.task, harness.worker.close, harness.worker.pool.aclose, harness.client.aclose):
+            with contextlib.suppress(BaseException):
+                async with asyncio.timeout(10):
+                    await step()
         gc.collect()  # what the stopped servers left behind is reported here, where it is filtered
 
 
