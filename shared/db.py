@@ -90,7 +90,7 @@ async def unit_of_work(
         except BaseException as error:
             discard_pending(session)
             await _rollback(session)
-            if (cause := unavailable(error)) is not None:
+            if (cause := unavailable(error)) is not None and cause is not error:
                 raise cause from error
             raise
         try:
