@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.api import metrics, problems
+from services.api.admission import AdmitBeforeBody
 from services.api.limits import BodySizeLimit
 from services.api.routes import auth, catalog, comments, courses, health, heroes, jobs, ops, posts, tags, users
 from shared.auth.callers import CallerCache
@@ -56,10 +57,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.caller_cache = CallerCache(settings.caller_cache_seconds)
     problems.install(app)
 
+    def is_bulk(path: str) -> bool:
+        return path.startswith(f"{API_PREFIX}/jobs/")
+
     def body_limit(path: str) -> int:
-        return settings.max_bulk_body_bytes if path.startswith(f"{API_PREFIX}/jobs/") else settings.max_body_bytes
+        return settings.max_bulk_body_bytes if is_bulk(path) else settings.max_body_bytes
 
     app.add_middleware(BodySizeLimit, limit_for=body_limit)
+    # Outside the body limit: a caller who may not post a bulk job is refused before any byte is read.
+    app.add_middleware(AdmitBeforeBody, guarded=lambda method, path: method == "POST" and is_bulk(path))
 
     api = APIRouter(prefix=API_PREFIX)
     for module in (auth, users, posts, comments, catalog, heroes, courses, tags, jobs, ops):

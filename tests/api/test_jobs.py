@@ -132,3 +132,56 @@ async def test_job_ids_are_checked_like_row_ids(client: AsyncClient, login) -> N
         response = await client.post(path, json=body, headers=admin.headers)
         assert response.status_code == 422, (path, body)
         assert field in {error["field"] for error in response.json()["errors"]}, response.json()
+
+
+async def _post_counting_body_reads(app: FastAPI, path: str, headers: dict[str, str]) -> tuple[int, int]:
+    """POST `path` straight through the ASGI app with a 31 MB body offered in 1 MiB chunks; the status,
+    and how many chunks the app asked for (0: the body was never read)."""
+    chunk, chunks = b"x" * 1_048_576, 31
+    reads = 0
+    status = 0
+
+    async def receive() -> dict[str, object]:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": chunk, "more_body": reads < chunks}
+
+    async def send(message: dict[str, object]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])  # type: ignore[call-overload]
+
+    raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(chunks * len(chunk)).encode())]
+    raw_headers += [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": raw_headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("test", 80),
+        "state": {},
+    }
+    await app(scope, receive, send)
+    return status, reads
+
+
+async def test_a_caller_who_may_not_post_a_bulk_job_is_refused_before_the_body_is_read(
+    app: FastAPI,
+    login,  # type: ignore[no-untyped-def]
+) -> None:
+    author: Caller = await login(Role.author)
+    for path in ("/api/v1/jobs/heroes/bulk-update", "/api/v1/jobs/heroes/bulk-delete", "/api/v1/jobs/posts/bulk"):
+        assert await _post_counting_body_reads(app, path, {}) == (401, 0)
+        assert await _post_counting_body_reads(app, path, {"Authorization": "Bearer not-a-token"}) == (401, 0)
+        assert await _post_counting_body_reads(app, path, author.headers) == (403, 0)
+    # An admin gets past the gate: the body is read (and, 31 MB of "x", refused as invalid JSON).
+    admin: Caller = await login(Role.admin)
+    status, reads = await _post_counting_body_reads(app, "/api/v1/jobs/heroes/bulk-update", admin.headers)
+    assert reads > 0 and status in (400, 422)

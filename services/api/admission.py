@@ -1,0 +1,51 @@
+"""Who may send a large body: the caller is checked before the body is read.
+
+FastAPI resolves a route's dependencies (the caller, its role) only after it has read and parsed
+the body. For the bulk job routes, whose bodies may reach MAX_BULK_BODY_BYTES (32 MiB), that let an
+anonymous caller make the API read and parse 32 MiB only to be told 401. This pure ASGI middleware
+answers 401 or 403 for those routes from the headers alone, before a byte of the body is received.
+The routes keep their own dependency (AdminUser): this is a gate in front, not a replacement.
+"""
+
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.api.problems import problem_response
+from shared.auth.tokens import InvalidToken, user_id_from_token
+from shared.models import Role
+
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
+
+
+class AdmitBeforeBody:
+    def __init__(self, app: ASGIApp, guarded: Callable[[str, str], bool]) -> None:
+        self.app = app
+        self.guarded = guarded
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.guarded(scope["method"], scope["path"]):
+            refusal = await self._refusal(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _refusal(self, scope: Scope):  # type: ignore[no-untyped-def]
+        app = scope["app"]
+        authorization = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return problem_response(401, "authentication required", headers=UNAUTHORIZED_HEADERS)
+        try:
+            user_id = user_id_from_token(token, app.state.settings)
+        except InvalidToken:
+            return problem_response(401, "invalid or expired token", headers=UNAUTHORIZED_HEADERS)
+        # The same cached caller the route's own dependency reads (one short read when not cached).
+        async with app.state.session_factory() as session:
+            caller = await app.state.caller_cache.get(session, user_id)
+        if caller is None:
+            return problem_response(401, "unknown or inactive user", headers=UNAUTHORIZED_HEADERS)
+        if caller.role != Role.admin:
+            return problem_response(403, "this needs the role admin")
+        return None
