@@ -9,6 +9,7 @@ The routes keep their own dependency (AdminUser): this is a gate in front, not a
 
 from collections.abc import Callable
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.api.problems import problem_response
@@ -31,7 +32,7 @@ class AdmitBeforeBody:
                 return
         await self.app(scope, receive, send)
 
-    async def _refusal(self, scope: Scope):  # type: ignore[no-untyped-def]
+    async def _refusal(self, scope: Scope) -> JSONResponse | None:
         app = scope["app"]
         authorization = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
         scheme, _, token = authorization.partition(" ")

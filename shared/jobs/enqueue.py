@@ -35,7 +35,7 @@ async def enqueue_unique(
     run_at_ms: int | None = None,
     **kwargs: Any,
 ) -> bool:
-    """Enqueue `function(**kwargs)` as job `job_id` on `queue`, to run now; False (nothing written)
+    """Enqueue `function(**kwargs)` as job `job_id` on `queue`; False (nothing written)
     if a job with that id is already queued or running, or (unless `blocked_by_result` is False)
     has its result kept. The sweeper passes False: it re-enqueues only rows PostgreSQL says are still
     waiting, so whatever result a previous try left (a failure, or a skip) must not delay the retry.

@@ -1,11 +1,12 @@
 """What processing an outbox row means, per topic. One transaction: the effect and the
 `processed_at` mark commit together, so the effect happens exactly once per row.
 
-Transfer audits are batched: the job of one row also writes the logs of up to AUDIT_BATCH - 1
-other waiting audit rows (locked with SKIP LOCKED) in the same transaction, one INSERT for all.
-Under load the first job of a burst does the burst's work in a few statements, and the jobs of
-the rows it took find them processed and end after one SELECT. Delivery stays at-least-once per
-row: each row keeps its own job, and the sweeper re-enqueues any row left waiting.
+Transfer audits are batched (audit_waiting): a job claims every waiting audit row (SKIP LOCKED, so
+rows another job holds are left to it) and writes their logs with one INSERT per 500. Transfers do
+not enqueue a job per row: those committed within one window share a job (see
+shared.jobs.outbox.AUDIT_WINDOW_MS); a row the sweeper re-enqueues gets its own job, which writes
+its log and then the others'. Delivery stays at-least-once per row: whatever is left waiting, the
+sweeper enqueues again.
 """
 
 import logging
