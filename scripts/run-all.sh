@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Runs the API and both workers in this terminal. Ctrl-C (or SIGTERM) stops them all:
+# Migrates, then runs the API and both workers in this terminal. Ctrl-C (or SIGTERM) stops them all:
 # each gets SIGTERM, uvicorn finishes its requests and the workers finish running jobs.
+# `make run` runs this under `guildhall servers run`, which provides DATABASE_URL and REDIS_URL
+# (embedded servers when none is configured) and stops those servers after this script exits.
 set -uo pipefail
 BIN=${BIN:-.venv/bin}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 
+"$BIN/guildhall" migrate || exit $?
+
 pids=()
 stop() {
-  trap - INT TERM
+  # Ignore further signals (not reset them): a second Ctrl-C, or a TERM sent both to this script and
+  # to its parent, must not kill the script mid-stop and orphan the processes it is waiting for.
+  trap '' INT TERM
   echo "run-all: stopping ${pids[*]}" >&2
   kill -TERM "${pids[@]}" 2>/dev/null
   wait

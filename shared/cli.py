@@ -8,6 +8,7 @@ ServiceUnreachable; main() prints its one line to stderr and exits 2.
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,12 +19,15 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from shared.bootstrap import ServiceUnreachable, check_postgres, check_redis, ensure_database, redact
+from shared.cli_errors import explain, preflight
 from shared.db import create_engine, create_session_factory, unit_of_work
 from shared.demo import DEMO_PASSWORD, DemoSummary, seed_demo
+from shared.embedded import EmbeddedError, EmbeddedServers, choose_servers
+from shared.embedded.servers import configured
 from shared.errors import DomainError
 from shared.models import Role
 from shared.ops.schemas import OpsSummary
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 from shared.users.schemas import UserCreate
 from shared.users.service import create_user
 
@@ -154,7 +158,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from services.worker.resilient import ResilientWorker
     from shared.jobs.queues import create_worker_pool
 
-    asyncio.run(_check_services(get_settings().database_url, get_settings().redis_url))
     logging.config.dictConfig(default_log_config(verbose=False))
     settings_class = WorkerSettings if args.queue == "short" else BulkWorkerSettings
     pool = create_worker_pool(get_settings().redis_url)
@@ -186,16 +189,10 @@ def cmd_queue(args: argparse.Namespace) -> int:
     """The ops summary as terminal tables (or JSON); --watch redraws it until Ctrl-C."""
     import time
 
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
     from shared.ops.text import render_summary
 
     while True:
-        try:
-            summary = asyncio.run(_queue_summary())
-        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
-            raise ServiceUnreachable(f"cannot read the queues: {error}") from error
+        summary = asyncio.run(_queue_summary())
         if args.json:
             print(summary.model_dump_json(indent=None if args.watch else 2), flush=True)
         else:
@@ -215,8 +212,39 @@ def cmd_api(args: argparse.Namespace) -> int:
     port, their metrics summed (services.api.serve). SIGTERM/Ctrl-C let running requests finish."""
     from services.api.serve import api_processes, serve  # imported here: only this command serves
 
-    asyncio.run(_check_services(get_settings().database_url, get_settings().redis_url))
     serve(args.host, args.port, api_processes())
+    return 0
+
+
+def cmd_servers(args: argparse.Namespace) -> int:
+    """run: CMD with its servers (embedded ones started and stopped around it when none is
+    configured or answers); stop: stop embedded servers left running; status: say what runs."""
+    if args.action == "run":
+        from shared.embedded.supervise import run_with_servers
+
+        command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+        if not command:
+            print("guildhall servers run: name a command: guildhall servers run -- guildhall migrate", file=sys.stderr)
+            return 1
+        return run_with_servers(command)
+    servers = EmbeddedServers.for_tests() if args.tests else EmbeddedServers.for_run()
+    if args.action == "stop":
+        with servers.locked():
+            servers.stop()
+        print(f"embedded servers of {servers.directory}: stopped")
+        return 0
+    for name, server, pid in (
+        ("PostgreSQL", servers.postgres, servers.postgres.running_pid()),
+        ("Valkey", servers.valkey, servers.valkey.running_pid()),
+    ):
+        state = f"running (pid {pid}), {server.description}" if pid else f"not running ({server.directory})"
+        print(f"{name}: {state}")
+    try:
+        choice = choose_servers()
+    except EmbeddedError as error:
+        print(f"make run would stop: {error}")
+    else:
+        print(f"make run would use {'embedded servers' if choice.embedded else 'the servers'} ({choice.why})")
     return 0
 
 
@@ -251,15 +279,83 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_argument("--interval", type=float, default=2.0, help="seconds between redraws with --watch")
     queue.add_argument("--json", action="store_true", help="print the summary as JSON (one line per refresh)")
     queue.set_defaults(handler=cmd_queue)
+    servers = commands.add_parser(
+        "servers", help="run a command with its PostgreSQL and Redis (embedded ones when none is configured)"
+    )
+    servers.add_argument("action", choices=["run", "stop", "status"])
+    servers.add_argument("--tests", action="store_true", help="stop/status: the test harness's servers")
+    servers.add_argument("argv", nargs=argparse.REMAINDER, help="run: the command, after --")
+    servers.set_defaults(handler=cmd_servers)
     return parser
+
+
+def use_running_embedded_servers() -> None:
+    """With no URL set, the embedded servers `make run` started for this checkout, while they run:
+    `guildhall create-user` in a second terminal finds them."""
+    if os.environ.get("GUILDHALL_EMBEDDED", "").strip().lower() in ("0", "false", "no"):
+        return
+    if configured(Settings()):
+        return
+    servers = EmbeddedServers.for_run()
+    if servers.running():
+        os.environ["DATABASE_URL"] = servers.database_url()
+        os.environ["REDIS_URL"] = servers.redis_url()
+        get_settings.cache_clear()
+
+
+# What each command needs before it starts: (Redis too, the migrated schema). Commands not named
+# here check what they need themselves (check, create-db, migrate) or need nothing (servers).
+PREFLIGHT: dict[str, tuple[bool, bool]] = {
+    "create-user": (False, True),
+    "seed-demo": (False, True),
+    "api": (True, True),
+    "worker": (True, True),
+    "queue": (True, True),
+}
+
+
+def run_preflight(args: argparse.Namespace) -> None:
+    if args.command not in PREFLIGHT or getattr(args, "check", False):  # worker --check reads Redis only
+        return
+    needs_redis, needs_schema = PREFLIGHT[args.command]
+    settings = get_settings()
+    redis_url = settings.redis_url if needs_redis else None
+    asyncio.run(preflight(settings.database_url, redis_url, alembic_ini() if needs_schema else None))
+
+
+def _unreachable_hint() -> str:
+    try:
+        if configured(Settings()):
+            return ""
+    except ValidationError:
+        return ""
+    return "; with no DATABASE_URL or REDIS_URL set, `make run` starts servers of its own"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command != "servers":
+            use_running_embedded_servers()
+            run_preflight(args)
         return args.handler(args)
     except ServiceUnreachable as exc:
+        hint = _unreachable_hint() if "not reachable" in str(exc) else ""
+        print(f"guildhall {args.command}: {exc}{hint}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except EmbeddedError as exc:
         print(f"guildhall {args.command}: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except ValidationError as exc:  # the settings: a person's typo, said as such
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        print(f"guildhall {args.command}: invalid configuration: {problems}", file=sys.stderr)
+        return 1
+    except Exception as error:
+        settings = get_settings()
+        message = explain(error, settings.database_url, settings.redis_url)
+        if message is None:
+            raise
+        print(f"guildhall {args.command}: {message}", file=sys.stderr)
         return EXIT_UNREACHABLE
 
 
