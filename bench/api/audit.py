@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-import httpx
 
-from bench.api.client import ShardedClient
+from bench.api.rawhttp import ProtocolError, RawClient
 from bench.api.seed import Seeded, outbox_backlog, wait_for_outbox
 
 # DISTINCT ON: one row per log even if some outbox row matched twice.
@@ -39,12 +38,11 @@ LEFT JOIN outbox o
 """
 PRIME_TIMEOUT = 60.0
 DRAIN_TIMEOUT = 120.0
-# Requests in flight at most (SHARDS clients of PER_SHARD connections, see ShardedClient).
-# When the server falls this far behind, a due request is shed (counted, not sent) instead
-# of queued in the client, where it would cost the generator CPU and its schedule: 256 in
-# flight at 200/s is over a second of backlog, the server is overloaded by then anyway.
-SHARDS = 16
-PER_SHARD = 16
+# Requests in flight at most (one connection each). When the server falls this far behind,
+# a due request is shed (counted, not sent) instead of queued in the client, where it would
+# cost the generator CPU and its schedule: 256 in flight at 200/s is over a second of
+# backlog, the server is overloaded by then anyway.
+IN_FLIGHT_LIMIT = 256
 SHED = "shed (client at its in-flight limit)"
 
 
@@ -113,17 +111,17 @@ def _key(body: object) -> tuple[int, datetime] | None:
         return None
 
 
-async def transfer(client: httpx.AsyncClient, url: str, team_id: int) -> Sent:
+async def transfer(client: RawClient, path: str, team_id: int) -> Sent:
     try:
-        response = await client.post(url, json={"to_team_id": team_id})
-    except httpx.HTTPError as error:
+        response = await client.post_json(path, {"to_team_id": team_id})
+    except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ProtocolError) as error:
         return Sent(None, None, type(error).__name__)
     if not response.is_success:
-        return Sent(response.status_code, None, str(response.status_code))
+        return Sent(response.status, None, str(response.status))
     try:
-        return Sent(response.status_code, _key(response.json()))
+        return Sent(response.status, _key(response.json()))
     except ValueError:  # a 2xx without a JSON body: committed, but cannot be matched to its log
-        return Sent(response.status_code, None)
+        return Sent(response.status, None)
 
 
 class UrlFor:
@@ -134,9 +132,7 @@ class UrlFor:
         return self.template.format(hero_id=hero_id)
 
 
-async def prime(
-    client: httpx.AsyncClient, url_for: UrlFor, connection: asyncpg.Connection, picker: TransferPicker
-) -> None:
+async def prime(client: RawClient, url_for: UrlFor, connection: asyncpg.Connection, picker: TransferPicker) -> None:
     """One transfer through the whole pipeline before timing: the worker must be polling."""
     hero_id, team_id = picker.next()
     sent = await transfer(client, url_for(hero_id), team_id)
@@ -151,7 +147,7 @@ async def prime(
 
 
 async def offer(
-    clients: ShardedClient, url_for: UrlFor, picker: TransferPicker, rate: float, seconds: float
+    client: RawClient, url_for: UrlFor, picker: TransferPicker, rate: float, seconds: float
 ) -> tuple[list[Sent], float, float]:
     """Launch round(rate * seconds) transfers at their scheduled times, never waiting for a
     response; every outcome; the max lateness (ms); the seconds until the last response."""
@@ -159,11 +155,11 @@ async def offer(
     tasks: list[asyncio.Task[Sent]] = []
     shed: list[Sent] = []
 
-    async def launch(shard: int, url: str, team_id: int) -> Sent:
+    async def launch(path: str, team_id: int) -> Sent:
         try:
-            return await transfer(clients.clients[shard], url, team_id)
+            return await transfer(client, path, team_id)
         finally:
-            clients.release(shard)
+            client.release()
 
     lag = 0.0
     start = loop.time()
@@ -172,12 +168,11 @@ async def offer(
         if due > loop.time():
             await asyncio.sleep(due - loop.time())
         lag = max(lag, loop.time() - due)
-        shard = clients.acquire()
-        if shard is None:
+        if not client.reserve():
             shed.append(Sent(None, None, SHED))
             continue
         hero_id, team_id = picker.next()
-        tasks.append(asyncio.create_task(launch(shard, url_for(hero_id), team_id)))
+        tasks.append(asyncio.create_task(launch(url_for(hero_id), team_id)))
     sent = [*await asyncio.gather(*tasks), *shed]
     return sent, lag * 1000, loop.time() - start
 
@@ -191,13 +186,13 @@ async def run(
     seconds: float,
     settle: float,
 ) -> AuditResult:
-    url_for = UrlFor(base_url + "/heroes/{hero_id}/transfer")
+    url_for = UrlFor("/heroes/{hero_id}/transfer")
     picker = TransferPicker(seeded)
     headers = {"Authorization": f"Bearer {token}"}
-    async with ShardedClient(SHARDS, PER_SHARD, headers, timeout=60.0) as clients:
-        await prime(clients.clients[0], url_for, connection, picker)
+    async with RawClient(base_url, headers, IN_FLIGHT_LIMIT, timeout=60.0) as client:
+        await prime(client, url_for, connection, picker)
         cpu_start = time.process_time()
-        sent, lag_ms, load_seconds = await offer(clients, url_for, picker, rate, seconds)
+        sent, lag_ms, load_seconds = await offer(client, url_for, picker, rate, seconds)
         client_cpu = time.process_time() - cpu_start
     await asyncio.sleep(settle)
     backlog = await outbox_backlog(connection)
