@@ -38,7 +38,6 @@ def embedded_servers_if_needed(stack: contextlib.ExitStack) -> EmbeddedServers |
     stack.enter_context(servers.locked())
     stack.callback(servers.stop)
     servers.start()
-    print(servers.describe("for the tests"), flush=True)
     os.environ["DATABASE_URL"] = servers.database_url()
     os.environ["REDIS_URL"] = servers.redis_url()
     os.environ.pop("GUILDHALL_EMBEDDED", None)  # the URLs say which servers now (for the processes tests start)
@@ -52,6 +51,13 @@ try:
 except EmbeddedError as error:
     _SERVERS_STACK.close()
     pytest.exit(f"test servers: {error}", returncode=2)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Which servers the run uses, at the top of its output."""
+    if EMBEDDED_SERVERS is not None:
+        return EMBEDDED_SERVERS.describe("no server configured or answering, or GUILDHALL_EMBEDDED=1")
+    return f"servers: {database_url_for_tests().render_as_string()}, {redis_url_for_tests()}"  # password hidden
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
