@@ -292,15 +292,19 @@ def build_parser() -> argparse.ArgumentParser:
 def use_running_embedded_servers() -> None:
     """With no URL set, the embedded servers `make run` started for this checkout, while they run:
     `guildhall create-user` in a second terminal finds them."""
-    if os.environ.get("GUILDHALL_EMBEDDED", "").strip().lower() in ("0", "false", "no"):
-        return
-    if configured(Settings()):
+    mode = os.environ.get("GUILDHALL_EMBEDDED", "").strip().lower()
+    if mode in ("0", "false", "no") or configured(Settings()):
         return
     servers = EmbeddedServers.for_run()
     if servers.running():
         os.environ["DATABASE_URL"] = servers.database_url()
         os.environ["REDIS_URL"] = servers.redis_url()
         get_settings.cache_clear()
+    elif mode in ("1", "true", "yes"):  # never fall back to the defaults' servers when told not to
+        raise EmbeddedError(
+            f"GUILDHALL_EMBEDDED=1 and the embedded servers of {servers.directory} are not running:"
+            " start them with `make run` (or unset GUILDHALL_EMBEDDED)"
+        )
 
 
 # What each command needs before it starts: (Redis too, the migrated schema). Commands not named
