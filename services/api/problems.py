@@ -26,7 +26,6 @@ from shared.errors import (
     PermissionDenied,
     unavailable,
 )
-from shared.jobs.submit import QueueUnavailable
 from shared.schemas import InvalidCursor
 
 logger = logging.getLogger(__name__)
@@ -92,8 +91,6 @@ async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
         return problem_response(
             422, error.message, errors=[FieldError(field="query.cursor", message=error.message, type="cursor")]
         )
-    if isinstance(error, QueueUnavailable):
-        return problem_response(503, error.message, headers={"Retry-After": "5"})
     if isinstance(error, Conflict):
         return problem_response(409, error.message, rule=error.rule)
     if isinstance(error, ConstraintViolation):

@@ -18,6 +18,7 @@ from arq.worker import func
 from services.worker.context import after_job_end, on_job_start, shutdown, startup_for
 from services.worker.jobs.bulk import bulk_delete_heroes, bulk_post_operation, bulk_update_heroes
 from services.worker.jobs.outbox import process_outbox_message, process_transfer_audits, sweep_outbox
+from services.worker.jobs.sweep_jobs import sweep_jobs
 from shared.jobs.queues import Queue, redis_settings
 from shared.jobs.serialization import deserialize, serialize
 from shared.settings import get_settings
@@ -31,7 +32,8 @@ SWEEP_EVERY_SECONDS = 5
 
 
 class WorkerSettings:
-    """Short jobs: outbox processing (transfer audits, comment moderation) and the sweeper."""
+    """Short jobs: outbox processing (transfer audits, comment moderation) and the two sweepers
+    (outbox rows, accepted bulk jobs)."""
 
     queue_name = Queue.short
     functions: ClassVar[list[Any]] = [
@@ -42,7 +44,9 @@ class WorkerSettings:
         func(process_transfer_audits, keep_result=60, max_tries=10),
     ]
     cron_jobs: ClassVar[list[Any]] = [
-        cron(sweep_outbox, second=set(range(0, 60, SWEEP_EVERY_SECONDS)), run_at_startup=True, unique=True, timeout=20)
+        cron(sweep_outbox, second=set(range(0, 60, SWEEP_EVERY_SECONDS)), run_at_startup=True, unique=True, timeout=20),
+        # Accepted bulk jobs whose trigger Redis lost (shared.jobs.records).
+        cron(sweep_jobs, second=set(range(0, 60, SWEEP_EVERY_SECONDS)), run_at_startup=True, unique=True, timeout=20),
     ]
     redis_settings = redis_settings(_settings.redis_url)
     job_serializer = staticmethod(serialize)

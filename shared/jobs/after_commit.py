@@ -34,6 +34,9 @@ class JobRequest:
     # Coalesce: one job per window of this many ms (id `<function>:<window end>`, run at the window's
     # end), whatever number of transactions ask for it within the window.
     window_ms: int | None = None
+    # False: a result kept from an earlier run of the same id does not block this one (a durable
+    # job record queued again: the record, not arq's result, says whether it must run).
+    blocked_by_result: bool = True
 
 
 def attach_job_pool(session: AsyncSession, pool: ArqRedis | None) -> None:
@@ -42,12 +45,18 @@ def attach_job_pool(session: AsyncSession, pool: ArqRedis | None) -> None:
 
 
 def enqueue_after_commit(
-    session: AsyncSession, function: str, *, job_id: str | None = None, window_ms: int | None = None, **kwargs: Any
+    session: AsyncSession,
+    function: str,
+    *,
+    job_id: str | None = None,
+    window_ms: int | None = None,
+    blocked_by_result: bool = True,
+    **kwargs: Any,
 ) -> None:
     if function not in FUNCTION_QUEUES:
         raise ValueError(f"unknown job function {function!r}")
     pending: list[JobRequest] = session.info.setdefault(_PENDING, [])
-    request = JobRequest(function, job_id, kwargs, window_ms)
+    request = JobRequest(function, job_id, kwargs, window_ms, blocked_by_result)
     if window_ms is None or request not in pending:
         pending.append(request)
 
@@ -77,6 +86,13 @@ async def send_pending(session: AsyncSession) -> None:
             elif request.job_id is None:
                 await pool.enqueue_job(request.function, _queue_name=queue, **request.kwargs)
             else:  # one round trip instead of arq's three (see shared.jobs.enqueue)
-                await enqueue_unique(pool, request.function, job_id=request.job_id, queue=queue, **request.kwargs)
+                await enqueue_unique(
+                    pool,
+                    request.function,
+                    job_id=request.job_id,
+                    queue=queue,
+                    blocked_by_result=request.blocked_by_result,
+                    **request.kwargs,
+                )
         except (RedisError, OSError) as error:
             logger.warning("enqueue of %s (%s) failed after commit: %r", request.function, request.job_id, error)

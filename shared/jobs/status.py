@@ -1,23 +1,22 @@
-"""Reading a job's state from Redis, whichever queue it is on (for GET /api/v1/jobs/{id})."""
+"""A job's state for GET /api/v1/jobs/{id} and the ops views: its durable record in PostgreSQL
+(shared.jobs.records), the one source of a job's status, result and error, plus the live
+progress a running job reports to Redis (best effort: without Redis, no progress is shown)."""
 
-from datetime import UTC, datetime
-from enum import StrEnum
+import logging
+from datetime import datetime
 from typing import Any
 
-from arq import ArqRedis
-from arq.jobs import Job, JobStatus
 from pydantic import BaseModel
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.jobs import progress
-from shared.jobs.queues import Queue
-from shared.jobs.serialization import JobError, deserialize
+from shared.jobs import progress, records
+from shared.models.jobs import JobState
 
+logger = logging.getLogger(__name__)
 
-class JobState(StrEnum):
-    queued = "queued"
-    in_progress = "in_progress"
-    complete = "complete"
-    failed = "failed"
+__all__ = ["JobErrorRead", "JobProgress", "JobRead", "JobState", "read_job"]
 
 
 class JobProgress(BaseModel):
@@ -44,46 +43,35 @@ class JobRead(BaseModel):
     error: JobErrorRead | None = None
 
 
-def _ms(value: int | None) -> datetime | None:
-    return datetime.fromtimestamp(value / 1000, UTC) if value else None
+async def _progress(redis: Redis | None, job_id: str) -> JobProgress | None:
+    if redis is None:
+        return None
+    try:
+        done_total = progress.progress_of(await progress.read(redis, job_id))
+    except (RedisError, OSError) as error:
+        logger.info("progress of job %s not read: %r", job_id, error)
+        return None
+    return JobProgress(**done_total) if done_total else None
 
 
-async def read_job(redis: ArqRedis, job_id: str) -> JobRead | None:
-    """The job's state, or None if Redis knows no such job (never enqueued, or expired)."""
-    record = await progress.read(redis, job_id)
-    for queue in Queue:
-        job = Job(job_id, redis, _queue_name=queue, _deserializer=deserialize)
-        result = await job.result_info()
-        if result is not None:
-            error = result.result if isinstance(result.result, JobError) else None
-            return JobRead(
-                job_id=job_id,
-                status=JobState.complete if result.success else JobState.failed,
-                function=result.function,
-                queue=result.queue_name,
-                enqueued_at=result.enqueue_time,
-                started_at=result.start_time,
-                finished_at=result.finish_time,
-                tries=result.job_try,
-                progress=progress.progress_of(record),
-                result=None if error else result.result,
-                error=JobErrorRead(type=error.type, message=error.message) if error else None,
-            )
-        status = await job.status()
-        if status in (JobStatus.queued, JobStatus.deferred, JobStatus.in_progress):
-            definition = await job.info()
-            if definition is None:
-                continue
-            running = status == JobStatus.in_progress
-            tries = int(await redis.get(f"arq:retry:{job_id}") or 0)
-            return JobRead(
-                job_id=job_id,
-                status=JobState.in_progress if running else JobState.queued,
-                function=definition.function,
-                queue=queue,
-                enqueued_at=definition.enqueue_time,
-                started_at=_ms(record.get("started_ms")) if running else None,
-                tries=tries,
-                progress=progress.progress_of(record) if running else None,
-            )
-    return None
+async def read_job(session: AsyncSession, redis: Redis | None, job_id: str) -> JobRead | None:
+    """The job's state, or None if no such job was accepted (or its record outlived retention).
+    Progress is shown while it runs and, once complete, as it last was."""
+    record = await records.read(session, job_id)
+    if record is None:
+        return None
+    status = JobState(record.status)
+    shown = status in (JobState.in_progress, JobState.complete)
+    return JobRead(
+        job_id=record.id,
+        status=status,
+        function=record.function,
+        queue=record.queue,
+        enqueued_at=record.created_at,
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        tries=record.tries,
+        progress=await _progress(redis, job_id) if shown else None,
+        result=record.result,
+        error=JobErrorRead(**record.error) if record.error else None,
+    )

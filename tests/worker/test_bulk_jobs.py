@@ -1,15 +1,22 @@
-"""Bulk jobs: all-or-nothing, offenders named, progress reported, idempotent."""
+"""Bulk jobs: all-or-nothing, offenders named, progress reported, idempotent; each runs a durable
+job record once at a time, and its outcome commits with its work."""
 
 from typing import Any
 
-from arq import ArqRedis
+import pytest
+from arq import ArqRedis, Retry
+from arq.jobs import Job
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.worker.jobs.bulk import bulk_update_heroes
 from shared.db import flush
-from shared.jobs import progress
+from shared.jobs import progress, records
+from shared.jobs.after_commit import discard_pending
 from shared.jobs.queues import Queue
-from shared.models import Category, Comment, Hero, Item, Post, TransferLog
+from shared.jobs.serialization import deserialize
+from shared.models import Category, Comment, Hero, Item, JobRecord, Post, TransferLog
 from shared.models.base import now_utc
 from tests.conftest import RunWorker
 from tests.shared.factories import make_roster, make_user
@@ -23,13 +30,30 @@ async def hero_ids(session: AsyncSession, teams: int, per_team: int) -> list[int
     return list(ids)  # type: ignore[arg-type]
 
 
-async def run_job(pool: ArqRedis, run_worker: RunWorker, function: str, **kwargs: Any) -> tuple[Any, str]:
-    job = await pool.enqueue_job(function, _queue_name=Queue.bulk, **kwargs)
-    assert job is not None
+async def accept(session: AsyncSession, pool: ArqRedis, function: str, **arguments: Any) -> str:
+    """What POST /jobs/... does: the durable record, committed, then its trigger (just the id)."""
+    job_id = await records.accept(session, function, arguments, None)
+    discard_pending(session)  # the test session has no job pool: its trigger is sent here
+    await session.commit()
+    assert await pool.enqueue_job(function, _job_id=job_id, _queue_name=Queue.bulk, record_id=job_id)
+    return job_id
+
+
+async def run_job(
+    session: AsyncSession, pool: ArqRedis, run_worker: RunWorker, function: str, **arguments: Any
+) -> tuple[Any, str]:
+    job_id = await accept(session, pool, function, **arguments)
     await run_worker(Queue.bulk)
-    info = await job.result_info()
+    info = await Job(job_id, pool, _queue_name=Queue.bulk, _deserializer=deserialize).result_info()
     assert info is not None
-    return info, job.job_id
+    return info, job_id
+
+
+async def record_of(session: AsyncSession, job_id: str) -> JobRecord:
+    session.expire_all()
+    record = await records.read(session, job_id)
+    assert record is not None
+    return record
 
 
 async def test_bulk_update_changes_every_row_and_reports_progress(
@@ -37,7 +61,7 @@ async def test_bulk_update_changes_every_row_and_reports_progress(
 ) -> None:
     ids = await hero_ids(session, teams=25, per_team=100)
     items = [{"id": hero_id, "power_level": 12.5, "age": 40} for hero_id in ids] + [{"id": 2_000_000_000, "age": 41}]
-    info, job_id = await run_job(job_pool, run_worker, "bulk_update_heroes", items=items)
+    info, job_id = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=items)
     assert info.success, info.result
     assert info.result == {"updated": len(ids), "missing_ids": [2_000_000_000]}
     changed = await session.exec(
@@ -48,7 +72,7 @@ async def test_bulk_update_changes_every_row_and_reports_progress(
     assert progress.progress_of(record) == {"done": len(items), "total": len(items)}
     assert record["try"] == 1 and record["started_ms"] > 0
 
-    again, _ = await run_job(job_pool, run_worker, "bulk_update_heroes", items=items)
+    again, _ = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=items)
     assert again.success and again.result["updated"] == len(ids)  # same values: nothing new
 
 
@@ -60,7 +84,7 @@ async def test_one_bad_row_fails_the_job_names_it_and_changes_nothing(
     await session.exec(text("UPDATE hero SET age = 16, power_level = 10 WHERE id = :id"), params={"id": young})  # type: ignore[call-overload]
     await session.commit()
     items = [{"id": hero_id, "power_level": 90} for hero_id in ids]
-    info, _ = await run_job(job_pool, run_worker, "bulk_update_heroes", items=items)
+    info, _ = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=items)
     assert not info.success
     assert info.result.type == "BulkRefused"
     assert f"offending hero ids: {young}" in info.result.message
@@ -79,7 +103,7 @@ async def test_a_duplicate_name_and_identity_names_both_heroes(
         {"id": ids[0], "name": "Twin", "secret_identity": "Same"},
         {"id": ids[2], "name": "Twin", "secret_identity": "Same"},
     ]
-    info, _ = await run_job(job_pool, run_worker, "bulk_update_heroes", items=items)
+    info, _ = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=items)
     assert not info.success
     assert f"offending hero ids: {ids[0]}, {ids[2]}" in info.result.message
 
@@ -90,13 +114,13 @@ async def test_bulk_delete_takes_items_and_keeps_transfer_logs(
     ids = await hero_ids(session, teams=2, per_team=50)
     session.add(TransferLog(hero_id=ids[0], from_team_id=None, to_team_id=None, transfer_date=now_utc()))
     await session.commit()
-    info, _ = await run_job(job_pool, run_worker, "bulk_delete_heroes", ids=[*ids, 2_000_000_001])
+    info, _ = await run_job(session, job_pool, run_worker, "bulk_delete_heroes", ids=[*ids, 2_000_000_001])
     assert info.success and info.result == {"deleted": len(ids), "missing_ids": [2_000_000_001]}
     assert (await session.exec(select(func.count()).select_from(Item).where(col(Item.hero_id).in_(ids)))).one() == 0
     assert (
         await session.exec(select(func.count()).select_from(TransferLog).where(TransferLog.hero_id == ids[0]))
     ).one() == 1
-    again, _ = await run_job(job_pool, run_worker, "bulk_delete_heroes", ids=ids)
+    again, _ = await run_job(session, job_pool, run_worker, "bulk_delete_heroes", ids=ids)
     assert again.result == {"deleted": 0, "missing_ids": sorted(ids)}
 
 
@@ -118,15 +142,15 @@ async def test_bulk_post_operations_by_filter_and_by_ids(
     await session.commit()
 
     request = {"action": "publish", "filter": {"author_id": author.id, "category_id": root.id}}
-    info, _ = await run_job(job_pool, run_worker, "bulk_post_operation", request=request)
+    info, _ = await run_job(session, job_pool, run_worker, "bulk_post_operation", **request)
     assert info.success and info.result == {"action": "publish", "published": 5}
-    again, _ = await run_job(job_pool, run_worker, "bulk_post_operation", request=request)
+    again, _ = await run_job(session, job_pool, run_worker, "bulk_post_operation", **request)
     assert again.result == {"action": "publish", "published": 0}
     await session.refresh(foreign)
     assert foreign.status == "draft"
 
     delete = {"action": "delete", "ids": [post.id for post in drafts]}
-    info, _ = await run_job(job_pool, run_worker, "bulk_post_operation", request=delete)
+    info, _ = await run_job(session, job_pool, run_worker, "bulk_post_operation", **delete)
     assert info.result == {"action": "delete", "deleted": 5, "comments_deleted": 5}
     left = await session.exec(
         select(func.count()).select_from(Comment).where(col(Comment.post_id).in_([p.id for p in drafts]))
@@ -139,7 +163,7 @@ async def test_an_unknown_team_names_the_heroes_that_point_at_it(
 ) -> None:
     ids = await hero_ids(session, teams=1, per_team=3)
     items = [{"id": ids[0], "age": 50}, {"id": ids[1], "team_id": 2_000_000_000}]
-    info, _ = await run_job(job_pool, run_worker, "bulk_update_heroes", items=items)
+    info, _ = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=items)
     assert not info.success
     assert f"offending hero ids: {ids[1]}" in info.result.message
     assert (await session.exec(select(func.count()).select_from(Hero).where(Hero.age == 50))).one() == 0
@@ -153,3 +177,83 @@ async def test_progress_is_best_effort_when_redis_is_gone() -> None:
         await progress.report(unreachable, "some-job", 1, 2)  # logs, does not raise
     finally:
         await unreachable.aclose()
+
+
+async def test_the_outcome_is_the_records_and_commits_with_the_work(
+    session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
+) -> None:
+    ids = await hero_ids(session, teams=1, per_team=5)
+    info, job_id = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=[{"id": ids[0], "age": 44}])
+    record = await record_of(session, job_id)
+    assert info.success and record.status == "complete" and record.result == info.result and record.tries == 1
+    assert record.started_at is not None and record.finished_at is not None and record.error is None
+
+    await session.exec(text("UPDATE hero SET age = 16, power_level = 10 WHERE id = :id"), params={"id": ids[1]})  # type: ignore[call-overload]
+    await session.commit()
+    info, job_id = await run_job(
+        session, job_pool, run_worker, "bulk_update_heroes", items=[{"id": ids[1], "power_level": 90}]
+    )
+    failed = await record_of(session, job_id)
+    assert not info.success and failed.status == "failed" and failed.result is None
+    assert failed.error is not None and failed.error["type"] == "BulkRefused" and str(ids[1]) in failed.error["message"]
+
+
+async def test_a_second_trigger_of_a_finished_record_changes_nothing(
+    session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
+) -> None:
+    ids = await hero_ids(session, teams=1, per_team=2)
+    _, job_id = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=[{"id": ids[0], "age": 45}])
+    await session.exec(text("UPDATE hero SET age = 46 WHERE id = :id"), params={"id": ids[0]})  # type: ignore[call-overload]
+    await session.commit()
+    # A late sweep, or a trigger Redis replayed: a new arq job for the same record.
+    assert await job_pool.enqueue_job("bulk_update_heroes", _queue_name=Queue.bulk, record_id=job_id)
+    await run_worker(Queue.bulk)
+    session.expire_all()
+    assert await session.scalar(select(Hero.age).where(Hero.id == ids[0])) == 46  # not set back to 45
+    assert (await record_of(session, job_id)).tries == 1
+
+
+async def test_a_record_another_run_holds_is_retried_later_not_run_beside_it(
+    session: AsyncSession, job_pool: ArqRedis, engine: AsyncEngine, worker_ctx: dict[str, Any]
+) -> None:
+    ids = await hero_ids(session, teams=1, per_team=1)
+    job_id = await accept(session, job_pool, "bulk_update_heroes", items=[{"id": ids[0], "age": 47}])
+    key = {"k": f"guildhall.job:{job_id}"}
+    async with engine.connect() as other:  # another worker's run, holding the record's lock
+        await other.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), key)
+        try:
+            with pytest.raises(Retry):
+                await bulk_update_heroes({**worker_ctx, "job_id": job_id}, job_id)
+        finally:
+            await other.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), key)
+    record = await record_of(session, job_id)
+    assert record.status == "queued" and record.tries == 0
+    assert await session.scalar(select(Hero.age).where(Hero.id == ids[0])) != 47
+
+
+async def test_a_record_whose_runs_never_finish_is_failed_instead_of_started_again(
+    session: AsyncSession, job_pool: ArqRedis, worker_ctx: dict[str, Any]
+) -> None:
+    ids = await hero_ids(session, teams=1, per_team=1)
+    job_id = await accept(session, job_pool, "bulk_update_heroes", items=[{"id": ids[0], "age": 48}])
+    # As MAX_RUNS killed workers leave it: started that often, never finished.
+    await session.exec(  # type: ignore[call-overload]
+        text("UPDATE job SET status = 'in_progress', tries = :n WHERE id = :id"),
+        params={"id": job_id, "n": records.MAX_RUNS},
+    )
+    await session.commit()
+    assert await bulk_update_heroes({**worker_ctx, "job_id": job_id}, job_id) == {"skipped": "gave up"}
+    record = await record_of(session, job_id)
+    assert record.status == "failed" and record.error is not None and record.error["type"] == "GaveUp"
+    assert await session.scalar(select(Hero.age).where(Hero.id == ids[0])) != 48
+
+
+async def test_an_aborted_record_does_not_take_the_work_of_a_run_that_was_still_going(
+    session: AsyncSession, job_pool: ArqRedis
+) -> None:
+    ids = await hero_ids(session, teams=1, per_team=1)
+    job_id = await accept(session, job_pool, "bulk_update_heroes", items=[{"id": ids[0], "age": 49}])
+    await session.exec(text("UPDATE job SET status = 'in_progress' WHERE id = :id"), params={"id": job_id})  # type: ignore[call-overload]
+    assert await records.abort(session, job_id, by="ada") == "in_progress"
+    with pytest.raises(records.RecordChanged):  # the run's last statement: its transaction rolls back
+        await records.complete(session, job_id, {"updated": 1})

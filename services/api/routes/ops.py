@@ -9,8 +9,8 @@ from services.api.deps import AdminUser, SessionDep
 from services.api.problems import problem_responses
 from shared.auth.callers import Caller
 from shared.errors import NotFound
-from shared.ops import actions
-from shared.ops.inspect import read_job_detail, read_summary
+from shared.ops import actions, recorded
+from shared.ops.inspect import read_summary
 from shared.ops.queries import outbox_backlog
 from shared.ops.schemas import AbortRequested, JobDetail, OpsSummary, PurgeRequest, PurgeResult, RetryAccepted
 
@@ -43,23 +43,30 @@ async def read_queues(pool: JobPool, session: SessionDep, admin: AdminUser) -> O
 
 
 @router.get("/jobs/{job_id}", responses=problem_responses(404))
-async def read_job(job_id: JobId, pool: JobPool, admin: AdminUser) -> JobDetail:
-    """One job in any state, with its arguments, result, or error and traceback."""
-    detail = await read_job_detail(pool, job_id)
+async def read_job(job_id: JobId, pool: JobPool, session: SessionDep, admin: AdminUser) -> JobDetail:
+    """One job in any state, with its arguments, result, or error and traceback (a bulk job's
+    state from its durable record)."""
+    detail = await recorded.job_detail(session, pool, job_id)
     if detail is None:
         raise NotFound("job", job_id)
     return detail
 
 
 @router.post("/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED, responses=problem_responses(404, 409))
-async def retry_job(job_id: JobId, pool: JobPool, admin: AdminUser) -> RetryAccepted:
-    """Enqueue a failed job again (same function and arguments, new job id, its own queue)."""
+async def retry_job(job_id: JobId, pool: JobPool, session: SessionDep, admin: AdminUser) -> RetryAccepted:
+    """Run a failed job again, same function and arguments: a bulk job under its own id (its record
+    queued again), any other as a new job `<id>:retry` on its queue."""
+    if (accepted := await recorded.retry(session, pool, job_id, actor_of(admin))) is not None:
+        return accepted
     return await actions.retry_job(pool, job_id, actor_of(admin))
 
 
 @router.post("/jobs/{job_id}/abort", status_code=status.HTTP_202_ACCEPTED, responses=problem_responses(404, 409))
-async def abort_job(job_id: JobId, pool: JobPool, admin: AdminUser) -> AbortRequested:
-    """Ask for a queued, deferred or running job to be aborted; it then ends as failed (CancelledError)."""
+async def abort_job(job_id: JobId, pool: JobPool, session: SessionDep, admin: AdminUser) -> AbortRequested:
+    """Abort a queued, deferred or running job: a bulk job's record fails at once (a run still going
+    rolls back); any job's trigger is cancelled by its worker and ends as failed (CancelledError)."""
+    if (requested := await recorded.abort(session, pool, job_id, actor_of(admin))) is not None:
+        return requested
     return await actions.abort_job(pool, job_id, actor_of(admin))
 
 

@@ -1,0 +1,194 @@
+"""Durable job records (shared.models.jobs.JobRecord): accepting a job, running it exactly
+once at a time, its outcome, the sweeper's view, retention, and the admin's retry and abort.
+
+The life of a record:
+- `accept` inserts it (status queued) in the caller's transaction and asks for its trigger
+  after COMMIT; a lost trigger is the sweeper's business (`stranded`), never the caller's.
+- A worker runs it inside the job's ONE transaction: `lock` (a transaction-scoped advisory
+  lock, so a second run of the same record, say one the sweeper enqueued after Redis lost the
+  first, waits its turn instead of running beside it; the lock dies with the connection of a
+  killed worker), `load`, `mark_started` (its own short transaction, so readers see
+  in_progress), the work, then `complete` in the same transaction as the work.
+- A job whose work raised is `fail`ed in a fresh transaction (its own rolled back). A job
+  whose worker died or lost PostgreSQL stays unfinished and is run again by the sweeper;
+  after MAX_RUNS starts that never finished, it is failed instead of started again.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import unit_of_work
+from shared.errors import Conflict, NotFound
+from shared.jobs.after_commit import enqueue_after_commit
+from shared.jobs.queues import FUNCTION_QUEUES
+from shared.models.jobs import UNFINISHED, JobRecord, JobState
+
+# How long finished records are kept (GET /jobs/{id} answers for them until then).
+JOB_RECORD_RETENTION_DAYS = 30
+# Starts of one record that never finished (its worker killed each time, say) before it is
+# failed rather than started again: a job that kills its worker must not do so for ever.
+MAX_RUNS = 5
+# The functions whose callers were promised a result (a 202): each takes `record_id`.
+RECORDED_FUNCTIONS = frozenset({"bulk_update_heroes", "bulk_delete_heroes", "bulk_post_operation"})
+
+_T = JobRecord.__table__  # type: ignore[attr-defined]
+
+
+class RecordChanged(Exception):
+    """The record stopped being this run's to finish (an admin aborted it meanwhile): the
+    job's transaction must roll back, so its work is not committed under a failed record."""
+
+
+@dataclass(frozen=True)
+class Stranded:
+    id: str
+    function: str
+    queue: str
+
+
+async def accept(session: AsyncSession, function: str, arguments: dict[str, Any], submitted_by: int | None) -> str:
+    """Record a job the caller is promised (one INSERT in the caller's transaction) and ask for
+    its trigger after COMMIT. Its id is also the trigger's arq job id, so the sweeper's
+    re-enqueue of the same record is a no-op while the first trigger is queued or running."""
+    if function not in RECORDED_FUNCTIONS:
+        raise ValueError(f"{function!r} is not a recorded job")
+    job_id = uuid.uuid4().hex
+    await session.exec(
+        insert(_T).values(
+            id=job_id,
+            function=function,
+            queue=FUNCTION_QUEUES[function],
+            arguments=arguments,
+            submitted_by=submitted_by,
+            status=JobState.queued,
+        )
+    )
+    enqueue_after_commit(session, function, job_id=job_id, record_id=job_id)
+    return job_id
+
+
+async def read(session: AsyncSession, job_id: str) -> JobRecord | None:
+    """The record without its arguments (up to 100,000 items: never needed to show a status)."""
+    columns = [c for c in _T.c if c.name != "arguments"]
+    row = (await session.exec(select(*columns).where(_T.c.id == job_id))).mappings().one_or_none()
+    return None if row is None else JobRecord.model_construct(**row, arguments={})
+
+
+async def lock(session: AsyncSession, job_id: str) -> bool:
+    """Whether this transaction now holds the record's run lock (False: another run holds it)."""
+    got = await session.exec(
+        text("SELECT pg_try_advisory_xact_lock(hashtextextended('guildhall.job:' || :id, 0))"),
+        params={"id": job_id},
+    )
+    return bool(got.scalar_one())
+
+
+async def load(session: AsyncSession, job_id: str) -> tuple[str, int, dict[str, Any]] | None:
+    """(status, tries, arguments) of the record, or None if there is no such record."""
+    row = (await session.exec(select(_T.c.status, _T.c.tries, _T.c.arguments).where(_T.c.id == job_id))).one_or_none()
+    return None if row is None else (row.status, row.tries, row.arguments)
+
+
+async def mark_started(factory: async_sessionmaker[Any], job_id: str) -> int:
+    """In its own transaction (readers see in_progress while the job's transaction is open):
+    status in_progress, one more try; the try number."""
+    async with unit_of_work(factory) as session:
+        tries = await session.exec(
+            update(_T)
+            .where(_T.c.id == job_id, _T.c.status.in_(UNFINISHED))
+            .values(status=JobState.in_progress, started_at=func.now(), tries=_T.c.tries + 1)
+            .returning(_T.c.tries)
+        )
+        return int(tries.scalar_one())
+
+
+async def complete(session: AsyncSession, job_id: str, result: dict[str, Any]) -> None:
+    """In the job's transaction: the outcome commits with the work, or neither does."""
+    done = await session.exec(
+        update(_T)
+        .where(_T.c.id == job_id, _T.c.status == JobState.in_progress)
+        .values(status=JobState.complete, result=result, error=None, finished_at=func.now())
+        .returning(_T.c.id)
+    )
+    if done.scalar_one_or_none() is None:
+        raise RecordChanged(f"job {job_id} is no longer in progress (aborted?); its work is rolled back")
+
+
+async def fail(factory: async_sessionmaker[Any], job_id: str, error_type: str, message: str) -> None:
+    """In a fresh transaction (the job's own was rolled back): failed, with why."""
+    async with unit_of_work(factory) as session:
+        await session.exec(
+            update(_T)
+            .where(_T.c.id == job_id, _T.c.status.in_(UNFINISHED))
+            .values(status=JobState.failed, error={"type": error_type, "message": message}, finished_at=func.now())
+        )
+
+
+async def stranded(session: AsyncSession, *, older_than: timedelta, limit: int) -> Sequence[Stranded]:
+    """Unfinished records accepted more than `older_than` ago, oldest first: the sweeper enqueues
+    each again (a no-op for one whose trigger is still queued or running)."""
+    rows = await session.exec(
+        select(_T.c.id, _T.c.function, _T.c.queue)
+        .where(_T.c.status.in_(UNFINISHED), _T.c.created_at < func.now() - older_than)
+        .order_by(_T.c.created_at)
+        .limit(limit)
+    )
+    return [Stranded(row.id, row.function, row.queue) for row in rows]
+
+
+async def prune(session: AsyncSession, *, older_than_days: int = JOB_RECORD_RETENTION_DAYS) -> int:
+    """Delete records finished more than `older_than_days` ago; how many."""
+    gone = await session.exec(
+        delete(_T).where(_T.c.finished_at < func.now() - timedelta(days=older_than_days)).returning(_T.c.id)
+    )
+    return len(gone.all())
+
+
+async def requeue_failed(session: AsyncSession, job_id: str) -> JobRecord:
+    """The admin's retry of a failed record: queued again (same id, same arguments), its trigger
+    sent after COMMIT. NotFound without a record; Conflict unless it failed."""
+    row = (
+        await session.exec(
+            update(_T)
+            .where(_T.c.id == job_id, _T.c.status == JobState.failed)
+            .values(status=JobState.queued, error=None, finished_at=None)
+            .returning(_T.c.function, _T.c.queue)
+        )
+    ).one_or_none()
+    if row is None:
+        await _explain(session, job_id, "job_not_failed", "only failed jobs are retried")
+    enqueue_after_commit(session, row.function, job_id=job_id, blocked_by_result=False, record_id=job_id)
+    return JobRecord.model_construct(id=job_id, function=row.function, queue=row.queue)
+
+
+async def abort(session: AsyncSession, job_id: str, by: str) -> str:
+    """The admin's abort: the record fails now (a run still going rolls back at its end, see
+    `complete`); the status it had. NotFound without a record; Conflict once it finished."""
+    before = (await session.exec(select(_T.c.status).where(_T.c.id == job_id).with_for_update())).scalar_one_or_none()
+    if before not in UNFINISHED:
+        await _explain(session, job_id, "job_finished", "it has finished; there is nothing to abort")
+    await session.exec(
+        update(_T)
+        .where(_T.c.id == job_id)
+        .values(
+            status=JobState.failed,
+            error={"type": "Aborted", "message": f"aborted by {by}"},
+            finished_at=func.now(),
+        )
+    )
+    return str(before)
+
+
+async def _explain(session: AsyncSession, job_id: str, rule: str, message: str) -> Any:
+    exists = (await session.exec(select(col(JobRecord.id)).where(col(JobRecord.id) == job_id))).first()
+    if exists is None:
+        raise NotFound("job", job_id)
+    raise Conflict(rule, f"job {job_id}: {message}")
