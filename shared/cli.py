@@ -170,7 +170,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 async def _queue_summary() -> OpsSummary:
     from shared.jobs.queues import create_job_pool
     from shared.ops.inspect import read_summary
-    from shared.ops.queries import outbox_backlog
+    from shared.ops.queries import add_database_views
 
     settings = get_settings()
     pool = create_job_pool(settings.redis_url)
@@ -178,8 +178,7 @@ async def _queue_summary() -> OpsSummary:
     try:
         summary = await read_summary(pool)
         async with create_session_factory(engine)() as session:
-            summary.outbox = await outbox_backlog(session)
-        return summary
+            return await add_database_views(summary, session)
     finally:
         await pool.aclose()
         await engine.dispose()

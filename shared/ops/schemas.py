@@ -108,6 +108,14 @@ class ThroughputPoint(BaseModel):
     retried: int
 
 
+class JobBacklog(BaseModel):
+    """Accepted bulk jobs not yet finished, from their durable records (shared.jobs.records)."""
+
+    queued: int
+    in_progress: int
+    oldest_age_seconds: float | None = Field(description="Since the oldest unfinished job was accepted.")
+
+
 class OutboxBacklog(BaseModel):
     waiting: int = Field(description="Outbox rows not yet processed.")
     oldest_age_seconds: float | None
@@ -150,6 +158,7 @@ class OpsSummary(BaseModel):
     throughput: list[ThroughputPoint] = Field(description="Ended tries per minute over the last hour, oldest first.")
     audit: list[AuditEntry]
     outbox: OutboxBacklog | None = None
+    jobs: JobBacklog | None = None
 
 
 class JobStatus(StrEnum):

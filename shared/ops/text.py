@@ -35,7 +35,7 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]], 
 
 def render_summary(summary: OpsSummary) -> str:
     t = summary.totals
-    outbox = summary.outbox
+    outbox, jobs = summary.outbox, summary.jobs
     head = (
         f"Guildhall queues at {clock(summary.generated_at)}: ready {t.ready}, deferred {t.deferred}, "
         f"running {t.running}, oldest wait {seconds(t.oldest_ready_age_seconds)}; last hour: "
@@ -44,6 +44,12 @@ def render_summary(summary: OpsSummary) -> str:
         + (
             f"; outbox {outbox.waiting} waiting (oldest {seconds(outbox.oldest_age_seconds)}, {outbox.dead} dead)"
             if outbox
+            else ""
+        )
+        + (
+            f"; bulk jobs accepted and unfinished: {jobs.queued} queued, {jobs.in_progress} running"
+            f" (oldest {seconds(jobs.oldest_age_seconds)})"
+            if jobs
             else ""
         )
     )

@@ -16,6 +16,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.api import metrics
 from services.api.main import STATIC_DIR, create_app
 from shared.db import flush
+from shared.jobs import records
+from shared.jobs.after_commit import discard_pending
 from shared.jobs.queues import Queue
 from shared.models import OutboxMessage, OutboxTopic, Role
 from shared.settings import Settings, get_settings
@@ -48,7 +50,7 @@ async def test_the_ops_views_need_an_admin(client: AsyncClient, login) -> None: 
         assert refused.status_code == 403, (path, refused.text)
 
 
-async def test_the_queue_summary_answers_with_the_outbox_backlog(
+async def test_the_queue_summary_answers_with_the_outbox_backlog_and_the_unfinished_bulk_jobs(
     client: AsyncClient,
     login,  # type: ignore[no-untyped-def]
     session: AsyncSession,
@@ -60,18 +62,22 @@ async def test_the_queue_summary_answers_with_the_outbox_backlog(
     await enqueue(job_pool, "ops_ok", 3)
     session.add_all([OutboxMessage(topic=OutboxTopic.transfer_audit, payload={"n": n}) for n in range(2)])
     await flush(session)
+    await records.accept(session, "bulk_delete_heroes", {"ids": [1]}, None)
+    discard_pending(session)  # the record alone: whether its trigger reached Redis is not the point here
+    await flush(session)
 
     response = await client.get(QUEUES, headers=admin.headers)
 
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["outbox"]["waiting"] >= 2 and body["outbox"]["oldest_age_seconds"] >= 0
+    assert body["jobs"]["queued"] == 1 and body["jobs"]["in_progress"] == 0 and body["jobs"]["oldest_age_seconds"] >= 0
     assert body["queues"][0]["queue"] == Queue.short and body["queues"][0]["ready"] == 1
     assert body["failed"][0]["id"] == failed and body["failed"][0]["error_type"] == "OpsJobFailed"
     assert body["totals"]["failed_last_hour"] == 1 and len(body["throughput"]) == 60
 
 
-async def test_the_queue_summary_reads_the_outbox_in_one_statement_whatever_its_size(
+async def test_the_queue_summary_reads_the_database_in_fixed_statements_whatever_its_size(
     client: AsyncClient,
     login,  # type: ignore[no-untyped-def]
     session: AsyncSession,
@@ -81,6 +87,9 @@ async def test_the_queue_summary_reads_the_outbox_in_one_statement_whatever_its_
     counts = []
     for size in (3, 30):
         session.add_all([OutboxMessage(topic=OutboxTopic.transfer_audit, payload={"n": n}) for n in range(size)])
+        for _ in range(size):
+            await records.accept(session, "bulk_delete_heroes", {"ids": [1]}, None)
+        discard_pending(session)
         await flush(session)
         with statements.record():
             assert (await client.get(QUEUES, headers=admin.headers)).status_code == 200

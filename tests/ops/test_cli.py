@@ -30,6 +30,7 @@ async def test_guildhall_queue_prints_the_summary_as_tables_and_as_json(database
     table = run_queue(database_url)
     assert table.returncode == 0, table.stderr
     assert "ready 1, deferred 1, running 0" in table.stdout
+    assert "bulk jobs accepted and unfinished: 0 queued, 0 running" in table.stdout
     short_row = next(line for line in table.stdout.splitlines() if line.startswith(Queue.short))
     assert short_row.split()[1:4] == ["1", "1", "0"]
     for section in ("QUEUES", "RUNNING", "FAILED", "FUNCTIONS", "WORKERS"):
@@ -40,6 +41,7 @@ async def test_guildhall_queue_prints_the_summary_as_tables_and_as_json(database
     summary = json.loads(as_json.stdout)
     assert summary["queues"][0]["ready"] == 1 and summary["queues"][0]["deferred"] == 1
     assert summary["outbox"]["waiting"] >= 0
+    assert summary["jobs"] == {"queued": 0, "in_progress": 0, "oldest_age_seconds": None}
 
 
 def test_guildhall_queue_says_when_redis_is_unreachable(database_url: URL) -> None:

@@ -11,7 +11,7 @@ from shared.auth.callers import Caller
 from shared.errors import NotFound
 from shared.ops import actions, recorded
 from shared.ops.inspect import read_summary
-from shared.ops.queries import outbox_backlog
+from shared.ops.queries import add_database_views
 from shared.ops.schemas import AbortRequested, JobDetail, OpsSummary, PurgeRequest, PurgeResult, RetryAccepted
 
 router = APIRouter(prefix="/ops", tags=["ops"], responses=problem_responses(401, 403, 422))
@@ -36,10 +36,9 @@ def actor_of(user: Caller) -> actions.Actor:
 async def read_queues(pool: JobPool, session: SessionDep, admin: AdminUser) -> OpsSummary:
     """Per queue: ready vs deferred depth, latency, running jobs with progress; recent and failed jobs,
     per-function counts and durations, per-worker health, the last hour's throughput, the outbox
-    backlog and the latest admin actions. A bounded number of Redis commands, whatever the depth."""
-    summary = await read_summary(pool)
-    summary.outbox = await outbox_backlog(session)
-    return summary
+    backlog, the accepted bulk jobs not yet finished, and the latest admin actions. A bounded number
+    of Redis commands and SQL statements, whatever the depth."""
+    return await add_database_views(await read_summary(pool), session)
 
 
 @router.get("/jobs/{job_id}", responses=problem_responses(404))

@@ -149,6 +149,9 @@ function render(s) {
     ["Workers stalled", t.workers_stalled, t.workers_stalled ? "bad" : ""],
     ["Outbox waiting", s.outbox ? s.outbox.waiting : "–", s.outbox && s.outbox.oldest_age_seconds > 60 ? "bad" : ""],
     ["Outbox dead", s.outbox ? s.outbox.dead : "–", s.outbox && s.outbox.dead ? "bad" : ""],
+    // Accepted bulk jobs (durable records) not yet finished; queued for minutes with none running is trouble.
+    ["Bulk unfinished", s.jobs ? s.jobs.queued + s.jobs.in_progress : "–",
+      s.jobs && !s.jobs.in_progress && s.jobs.oldest_age_seconds > 300 ? "bad" : ""],
   ];
   $("cards").replaceChildren(...cards.map(([label, value, cls]) =>
     el("div", { class: `card ${cls}`, "data-card": label }, el("div", { class: "value" }, value), el("div", { class: "label" }, label))));
