@@ -344,7 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except ServiceUnreachable as exc:
         hint = _unreachable_hint() if "not reachable" in str(exc) else ""
-        print(f"guildhall {args.command}: {exc}{hint}", file=sys.stderr)
+        doing = "cannot read the queues: " if args.command == "queue" else ""
+        print(f"guildhall {args.command}: {doing}{exc}{hint}", file=sys.stderr)
         return EXIT_UNREACHABLE
     except EmbeddedError as exc:
         print(f"guildhall {args.command}: {exc}", file=sys.stderr)
@@ -358,7 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = explain(error, settings.database_url, settings.redis_url)
         if message is None:
             raise
-        print(f"guildhall {args.command}: {message}", file=sys.stderr)
+        doing = "cannot read the queues: " if args.command == "queue" else ""
+        print(f"guildhall {args.command}: {doing}{message}", file=sys.stderr)
         return EXIT_UNREACHABLE
 
 

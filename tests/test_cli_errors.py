@@ -98,7 +98,7 @@ def test_a_missing_database_is_one_line_saying_to_migrate(database_url: URL, arg
 def test_queue_json_on_a_missing_database_says_so_instead_of_a_traceback(database_url: URL) -> None:
     """The issue's example: `guildhall queue --json` printed a SQLAlchemy traceback."""
     line = one_line(guildhall("queue", "--json", database_url=url_with(database_url, "guildhall_no_such_database")))
-    assert line.startswith("guildhall queue: database guildhall_no_such_database at ")
+    assert line.startswith("guildhall queue: cannot read the queues: database guildhall_no_such_database at ")
     assert line.endswith("does not exist: run `make db` (or `.venv/bin/guildhall migrate`)")
 
 
