@@ -13,7 +13,7 @@ import pwd
 import shutil
 import stat
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata, util
 from pathlib import Path
 
@@ -112,6 +112,8 @@ class EmbeddedPostgres:
     directory: Path
     port: int
     durable: bool = True
+    # Parent directories the last start gave o+x (as root), for the line `make run` prints.
+    opened: list[Path] = field(default_factory=list)
 
     @property
     def data(self) -> Path:
@@ -238,7 +240,7 @@ class EmbeddedPostgres:
                 f"port {self.port} is in use by another program, so the embedded PostgreSQL of {self.data}"
                 " cannot listen there: stop that program or set GUILDHALL_PG_PORT"
             )
-        account, _ = self.prepare()
+        account, self.opened = self.prepare()
         self.initialize(account)
         self._clear_stale_pid_file()
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k '' -c max_connections=200"

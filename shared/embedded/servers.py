@@ -112,6 +112,9 @@ class EmbeddedServers:
             for server, name in ((self.postgres, "PostgreSQL"), (self.valkey, "Valkey")):
                 if server.start() == "reused":
                     self.notes.append(f"{name} left running by an earlier run reused")
+            if self.postgres.opened:
+                paths = ", ".join(str(path) for path in self.postgres.opened)
+                self.notes.append(f"o+x given to {paths} so that PostgreSQL, run as another user, reaches its files")
         except BaseException:
             self.stop()
             raise
