@@ -82,7 +82,8 @@ class BulkWorkerSettings:
     after_job_end = after_job_end
     job_timeout = _settings.bulk_job_timeout_seconds
     max_jobs = 2  # each holds a connection and a large transaction; two cores here
-    poll_delay = 0.2
+    # One ZRANGEBYSCORE per poll is nothing next to a bulk job; a job waits half of this on average.
+    poll_delay = 0.05
     keep_result = 24 * 3600
     health_check_interval = 5
     allow_abort_jobs = True

@@ -15,17 +15,17 @@ from shared.models.jobs import UNFINISHED, JobState
 
 logger = logging.getLogger(__name__)
 
-Work = Callable[[AsyncSession, dict[str, Any]], Awaitable[dict[str, Any]]]
+Work = Callable[[AsyncSession], Awaitable[dict[str, Any]]]
 
 # Another run of the same record holds its lock: try again after this long (arq's Retry).
 BUSY_RETRY_SECONDS = 10
 
 
 async def run_recorded(ctx: Ctx, record_id: str, work: Work) -> dict[str, Any]:
-    """Run `work(session, arguments)` for the record, at most once at a time and once to
-    completion; its result is the record's. A failure the job itself raised (a refused row,
-    invalid input) fails the record; the database or the worker going away leaves it unfinished,
-    for the sweeper to run again."""
+    """Run `work(session)` for the record (the work reads the record's arguments itself), at
+    most once at a time and once to completion; its result is the record's. A failure the job
+    itself raised (a refused row, invalid input) fails the record; the database or the worker
+    going away leaves it unfinished, for the sweeper to run again."""
     factory = ctx["session_factory"]
     try:
         async with transaction(ctx) as session:
@@ -35,14 +35,14 @@ async def run_recorded(ctx: Ctx, record_id: str, work: Work) -> dict[str, Any]:
             if loaded is None or loaded[0] not in UNFINISHED:
                 # Finished already (a duplicate trigger, a late sweep) or never recorded: nothing to do.
                 return {"skipped": "no such job" if loaded is None else f"already {loaded[0]}"}
-            status, tries, arguments = loaded
+            status, tries = loaded
             if status == JobState.in_progress and tries >= records.MAX_RUNS:
                 await records.fail(
                     factory, record_id, "GaveUp", f"started {tries} times without finishing (its worker died each time)"
                 )
                 return {"skipped": "gave up"}
             await records.mark_started(factory, record_id)
-            result = await work(session, arguments)
+            result = await work(session)
             await records.complete(session, record_id, result)
         return result
     except (Retry, DatabaseUnavailable, records.RecordChanged):

@@ -4,6 +4,7 @@ all or nothing, also when the worker is killed in the middle of one."""
 import re
 import time
 
+from shared.heroes.bulk import JSON_CHUNK
 from tests.e2e.conftest import (
     Api,
     Database,
@@ -19,7 +20,7 @@ from tests.e2e.conftest import (
 
 JOB_TIMEOUT = 60.0
 BULK_HEROES = 10_000
-KILLED_HEROES = 100_000  # the job's largest size; the worker processes it in chunks of 10,000
+KILLED_HEROES = 100_000  # the job's largest size; the worker applies it in slices of JSON_CHUNK
 # A killed job is retried once its lease lapses (JOB_LEASE_SECONDS, 5 s here), not after its job
 # timeout (BULK_JOB_TIMEOUT_SECONDS is 600 here, so arq alone would wait 610 s): within a minute.
 RETRY_TIMEOUT = 60.0
@@ -93,8 +94,9 @@ def test_a_bulk_update_whose_worker_is_killed_is_never_partly_visible_and_comple
         observed.append(count)
         return count
 
-    # Hold the last hero's row: the job updates nine chunks of 10,000, reports 90,000 done, then
-    # waits on this lock inside its one transaction. The kill lands there, mid-job, every run.
+    # Hold the last hero's row: the job updates every slice but the last (JSON_CHUNK items each),
+    # reports them done, then waits on this lock inside its one transaction. The kill lands there,
+    # mid-job, every run.
     blocker = db.second_connection()
     try:
         blocker.execute("BEGIN")
@@ -102,14 +104,15 @@ def test_a_bulk_update_whose_worker_is_killed_is_never_partly_visible_and_comple
 
         accepted = submit_bulk_update(api, users.admin, [{"id": hero_id, "power_level": 77} for hero_id in ids])
 
-        def nine_chunks_done() -> dict[str, object] | None:
+        def all_but_the_last_slice() -> dict[str, object] | None:
             job = job_status(api, users.admin, accepted["status_url"])
             assert job["status"] in ("queued", "in_progress"), job
             changed_rows()
             progress = job["progress"] or {}
-            return job if job["status"] == "in_progress" and progress.get("done") == KILLED_HEROES - 10_000 else None
+            done_before_last = KILLED_HEROES - JSON_CHUNK
+            return job if job["status"] == "in_progress" and progress.get("done") == done_before_last else None
 
-        mid_job = wait_until(nine_chunks_done, timeout=JOB_TIMEOUT, interval=0.05, what="the job to be 90% done")
+        mid_job = wait_until(all_but_the_last_slice, timeout=JOB_TIMEOUT, interval=0.05, what="the job to be mid-way")
         assert mid_job["tries"] == 1
         running.bulk_worker.kill9()
         changed_rows()

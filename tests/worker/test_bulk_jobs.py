@@ -257,3 +257,26 @@ async def test_an_aborted_record_does_not_take_the_work_of_a_run_that_was_still_
     assert await records.abort(session, job_id, by="ada") == "in_progress"
     with pytest.raises(records.RecordChanged):  # the run's last statement: its transaction rolls back
         await records.complete(session, job_id, {"updated": 1})
+
+
+async def test_each_item_changes_only_the_fields_it_names_and_a_null_team_leaves_the_team(
+    session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
+) -> None:
+    ids = await hero_ids(session, teams=1, per_team=3)
+    before = {hero.id: hero for hero in (await session.exec(select(Hero).where(col(Hero.id).in_(ids)))).all()}
+    assert all(hero.team_id is not None for hero in before.values())
+    items = [
+        {"id": ids[0], "team_id": None},
+        {"id": ids[1], "name": "Renamed Hero", "secret_identity": "New Identity"},
+        {"id": ids[2], "age": 51, "power_level": 99.5},
+    ]
+    info, _ = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=items)
+    assert info.success and info.result == {"updated": 3, "missing_ids": []}
+    session.expire_all()
+    after = {hero.id: hero for hero in (await session.exec(select(Hero).where(col(Hero.id).in_(ids)))).all()}
+    first, second, third = (after[hero_id] for hero_id in ids)
+    assert first.team_id is None and (first.name, first.age) == (before[ids[0]].name, before[ids[0]].age)
+    assert (second.name, second.secret_identity) == ("Renamed Hero", "New Identity")
+    assert second.team_id == before[ids[1]].team_id and second.age == before[ids[1]].age
+    assert (third.age, third.power_level, third.name) == (51, 99.5, before[ids[2]].name)
+    assert third.team_id == before[ids[2]].team_id

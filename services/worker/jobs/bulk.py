@@ -1,6 +1,8 @@
 """Bulk-queue jobs: thin doors into shared/. Each runs one durable job record (its arguments
-come from PostgreSQL, not Redis), validated again, in one all-or-nothing transaction, with
-progress reported to Redis as it goes (services.worker.recorded)."""
+come from PostgreSQL, not Redis) in one all-or-nothing transaction, with progress reported to
+Redis as it goes (services.worker.recorded). The API validated the arguments before accepting
+them; the bulk update applies its items in SQL straight from the record, the others validate
+their (smaller) arguments again."""
 
 from typing import Any
 
@@ -10,7 +12,7 @@ from services.worker.context import Ctx
 from services.worker.recorded import run_recorded
 from shared.blog import bulk as post_bulk
 from shared.heroes import bulk as hero_bulk
-from shared.jobs import progress
+from shared.jobs import progress, records
 
 
 def _progress(ctx: Ctx, record_id: str):  # type: ignore[no-untyped-def]
@@ -23,9 +25,10 @@ def _progress(ctx: Ctx, record_id: str):  # type: ignore[no-untyped-def]
 async def bulk_update_heroes(ctx: Ctx, record_id: str) -> dict[str, Any]:
     """Update up to 100,000 heroes, all or nothing. Re-running sets the same values again."""
 
-    async def work(session: AsyncSession, arguments: dict[str, Any]) -> dict[str, Any]:
-        request = hero_bulk.BulkHeroUpdateRequest.model_validate(arguments)
-        return await hero_bulk.bulk_update(session, request.items, _progress(ctx, record_id))
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        total = await records.item_count(session, record_id)
+        source, params = records.ITEMS_SOURCE, {"record_id": record_id}
+        return await hero_bulk.bulk_update_from_json(session, source, params, total, _progress(ctx, record_id))
 
     return await run_recorded(ctx, record_id, work)
 
@@ -33,8 +36,8 @@ async def bulk_update_heroes(ctx: Ctx, record_id: str) -> dict[str, Any]:
 async def bulk_delete_heroes(ctx: Ctx, record_id: str) -> dict[str, Any]:
     """Delete up to 100,000 heroes with their items; their TransferLogs stay."""
 
-    async def work(session: AsyncSession, arguments: dict[str, Any]) -> dict[str, Any]:
-        request = hero_bulk.BulkHeroDeleteRequest.model_validate(arguments)
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        request = hero_bulk.BulkHeroDeleteRequest.model_validate(await records.arguments(session, record_id))
         return await hero_bulk.bulk_delete(session, request.ids, _progress(ctx, record_id))
 
     return await run_recorded(ctx, record_id, work)
@@ -43,7 +46,8 @@ async def bulk_delete_heroes(ctx: Ctx, record_id: str) -> dict[str, Any]:
 async def bulk_post_operation(ctx: Ctx, record_id: str) -> dict[str, Any]:
     """Publish, archive or delete posts chosen by ids or a filter, in one statement."""
 
-    async def work(session: AsyncSession, arguments: dict[str, Any]) -> dict[str, Any]:
-        return await post_bulk.run(session, post_bulk.BulkPostRequest.model_validate(arguments))
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        request = post_bulk.BulkPostRequest.model_validate(await records.arguments(session, record_id))
+        return await post_bulk.run(session, request)
 
     return await run_recorded(ctx, record_id, work)
