@@ -27,12 +27,13 @@ import pytest
 from shared.embedded import EmbeddedError, EmbeddedServers, choose_servers
 
 
-def embedded_servers_if_needed(stack: contextlib.ExitStack) -> EmbeddedServers | None:
+def embedded_servers_if_needed(stack: contextlib.ExitStack) -> tuple[EmbeddedServers, str] | None:
     """Start the test harness's embedded servers when no server is configured and the defaults do
     not answer (or GUILDHALL_EMBEDDED=1), and point DATABASE_URL and REDIS_URL at them."""
     if os.environ.get("TEST_DATABASE_URL") or os.environ.get("TEST_REDIS_URL"):
         return None
-    if not choose_servers().embedded:
+    choice = choose_servers()
+    if not choice.embedded:
         return None
     servers = EmbeddedServers.for_tests()
     stack.enter_context(servers.locked())
@@ -41,7 +42,7 @@ def embedded_servers_if_needed(stack: contextlib.ExitStack) -> EmbeddedServers |
     os.environ["DATABASE_URL"] = servers.database_url()
     os.environ["REDIS_URL"] = servers.redis_url()
     os.environ.pop("GUILDHALL_EMBEDDED", None)  # the URLs say which servers now (for the processes tests start)
-    return servers
+    return servers, choice.why
 
 
 # At import, before the imports below: services.worker.main reads the settings as it loads.
@@ -56,7 +57,8 @@ except EmbeddedError as error:
 def pytest_report_header(config: pytest.Config) -> str:
     """Which servers the run uses, at the top of its output."""
     if EMBEDDED_SERVERS is not None:
-        return EMBEDDED_SERVERS.describe("no server configured or answering, or GUILDHALL_EMBEDDED=1")
+        servers, why = EMBEDDED_SERVERS
+        return servers.describe(why)
     return f"servers: {database_url_for_tests().render_as_string()}, {redis_url_for_tests()}"  # password hidden
 
 
