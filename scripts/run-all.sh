@@ -14,13 +14,14 @@ pids=()
 stop() {
   # Ignore further signals (not reset them): a second Ctrl-C, or a TERM sent both to this script and
   # to its parent, must not kill the script mid-stop and orphan the processes it is waiting for.
-  trap '' INT TERM
+  trap '' INT TERM HUP
   echo "run-all: stopping ${pids[*]}" >&2
   kill -TERM "${pids[@]}" 2>/dev/null
   wait
   exit 0
 }
-trap stop INT TERM
+# HUP: the terminal closed; stop as cleanly as for Ctrl-C.
+trap stop INT TERM HUP
 
 # WEB_CONCURRENCY API processes (default: one per CPU; `guildhall api` prints how many).
 "$BIN/guildhall" api --host "$HOST" --port "$PORT" & pids+=($!)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from shared.bootstrap import check_postgres, check_redis, redact
-from shared.embedded.servers import EmbeddedServers, choose_servers
+from shared.embedded.servers import EmbeddedError, EmbeddedServers, choose_servers
 
 
 def _exit_code(returncode: int) -> int:
@@ -40,7 +40,10 @@ def run_with_servers(command: Sequence[str]) -> int:
             file=sys.stderr,
             flush=True,
         )
-        os.execvp(command[0], list(command))
+        try:
+            os.execvp(command[0], list(command))
+        except OSError as error:
+            raise EmbeddedError(f"cannot run {command[0]}: {error.strerror}") from None
     servers = EmbeddedServers.for_run()
     with servers.locked():
         try:
@@ -55,7 +58,10 @@ def run_with_servers(command: Sequence[str]) -> int:
 
 
 def _run_child(command: Sequence[str], env: dict[str, str]) -> int:
-    child = subprocess.Popen(list(command), env=env)
+    try:
+        child = subprocess.Popen(list(command), env=env)
+    except OSError as error:
+        raise EmbeddedError(f"cannot run {command[0]}: {error.strerror}") from None
     forwarded = False
 
     def forward(signum: int, frame: FrameType | None) -> None:
