@@ -323,7 +323,9 @@ def run_preflight(args: argparse.Namespace) -> None:
     needs_redis, needs_schema = PREFLIGHT[args.command]
     settings = get_settings()
     redis_url = settings.redis_url if needs_redis else None
-    asyncio.run(preflight(settings.database_url, redis_url, alembic_ini() if needs_schema else None))
+    warning = asyncio.run(preflight(settings.database_url, redis_url, alembic_ini() if needs_schema else None))
+    if warning:
+        print(f"guildhall {args.command}: {warning}", file=sys.stderr)
 
 
 def _unreachable_hint() -> str:

@@ -31,13 +31,17 @@ def head_revisions(alembic_ini: Path) -> set[str]:
     return set(ScriptDirectory.from_config(Config(str(alembic_ini))).get_heads())
 
 
-async def check_schema(database_url: str, alembic_ini: Path) -> None:
-    """Raise ServiceUnreachable unless the database exists and is at the migrations' head."""
+async def check_schema(database_url: str, alembic_ini: Path) -> str | None:
+    """Raise ServiceUnreachable unless the database exists and has every migration this code knows.
+
+    A database migrated past this code (a revision it does not know) is not refused: a deployment
+    that migrates first and then replaces the processes restarts old ones meanwhile, and migrations
+    keep the previous code working. That case returns a warning line instead."""
     url = make_url(database_url)
     try:
         connection = await asyncpg.connect(
-            host=url.host, port=url.port, user=url.username, password=url.password,
-            database=url.database, timeout=CONNECT_TIMEOUT,
+            host=url.host, port=url.port, user=url.username, password=url.password, database=url.database,
+            ssl=url.query.get("ssl") or url.query.get("sslmode"), timeout=CONNECT_TIMEOUT,
         )  # fmt: skip
     except asyncpg.InvalidCatalogNameError:
         raise ServiceUnreachable(f"{_where(database_url)} does not exist: {MIGRATE}") from None
@@ -54,9 +58,9 @@ async def check_schema(database_url: str, alembic_ini: Path) -> None:
     if found != heads:
         known = {script.revision for script in ScriptDirectory.from_config(Config(str(alembic_ini))).walk_revisions()}
         if found - known:
-            raise ServiceUnreachable(
-                f"{_where(database_url)} is at migration {', '.join(sorted(found))}, which this code does not"
-                " know (migrated by a newer checkout?): use that code, or another database"
+            return (
+                f"warning: {_where(database_url)} is at migration {', '.join(sorted(found))}, which this code"
+                " does not know (migrated by newer code); carrying on"
             )
         raise ServiceUnreachable(
             f"{_where(database_url)} is at migration {', '.join(sorted(found))} and this code needs"
@@ -64,13 +68,15 @@ async def check_schema(database_url: str, alembic_ini: Path) -> None:
         )
 
 
-async def preflight(database_url: str, redis_url: str | None, alembic_ini: Path | None) -> None:
-    """Check the servers a command needs (Redis if `redis_url`), and the schema if `alembic_ini`."""
+async def preflight(database_url: str, redis_url: str | None, alembic_ini: Path | None) -> str | None:
+    """Check the servers a command needs (Redis if `redis_url`), and the schema if `alembic_ini`.
+    Returns a warning to print, if any."""
     await check_postgres(database_url)
     if redis_url is not None:
         await check_redis(redis_url)
     if alembic_ini is not None:
-        await check_schema(database_url, alembic_ini)
+        return await check_schema(database_url, alembic_ini)
+    return None
 
 
 def _causes(error: BaseException) -> list[BaseException]:

@@ -114,6 +114,27 @@ def test_an_unmigrated_or_outdated_database_is_one_line_saying_to_migrate(empty_
     assert f"is at migration 0004 and this code needs {head}: run `make db`" in line, line
 
 
+def test_a_database_migrated_past_this_code_is_a_warning_not_a_refusal(empty_database: URL) -> None:
+    """A deployment migrates first, then replaces processes: old ones restarting meanwhile carry on."""
+    command.upgrade(alembic_config(empty_database), "head")
+    url = empty_database.render_as_string(hide_password=False)
+
+    async def stamp_a_newer_revision() -> None:
+        connection = await asyncpg.connect(
+            host=empty_database.host, port=empty_database.port, user="postgres", database=empty_database.database
+        )
+        try:
+            await connection.execute("UPDATE alembic_version SET version_num = 'from_newer_code'")
+        finally:
+            await connection.close()
+
+    asyncio.run(stamp_a_newer_revision())
+    result = guildhall("queue", "--json", database_url=url)
+    assert result.returncode == 0, result.stderr
+    assert "is at migration from_newer_code, which this code does not know" in result.stderr
+    assert result.stdout.startswith("{")
+
+
 async def test_an_error_escaping_a_command_is_explained_by_what_it_means(empty_database: URL) -> None:
     """What main() falls back on when a server or table goes missing after the preflight checks."""
     url = empty_database.render_as_string(hide_password=False)
