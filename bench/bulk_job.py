@@ -95,14 +95,14 @@ async def job_once(client: httpx.AsyncClient, body: bytes, rows: int) -> float:
     return seconds
 
 
-async def run(rows: int, rounds: int) -> tuple[float, float]:
+async def run(rows: int, rounds: int, database: str | None = None) -> tuple[float, float]:
     print(f"bulk update of {rows:,} heroes end to end (python -m bench.bulk_job {rows} --rounds {rounds})")
     with tempfile.TemporaryDirectory(prefix="bench-bulk-job-") as directory:
         work_dir = Path(directory)
         redis, redis_url = await start_redis(work_dir)
         started: list[Managed] = [redis]
         try:
-            async with scratch_database() as engine:
+            async with scratch_database(database) as engine:
                 url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
                 env = environment(url, redis_url)
                 await create_admin(env)
@@ -151,8 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bulk_job", description=__doc__)
     parser.add_argument("rows", nargs="?", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--database", help="scratch database, dropped and recreated (default <DATABASE_URL's name>_bench)"
+    )
     args = parser.parse_args(argv)
-    asyncio.run(run(args.rows, args.rounds))
+    asyncio.run(run(args.rows, args.rounds, args.database))
     return 0
 
 

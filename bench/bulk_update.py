@@ -1,6 +1,6 @@
 """Bulk hero update: Guildhall's job logic vs the baselines, in one run.
 
-    .venv/bin/python -m bench.bulk_update [ROWS]      (default 100,000)
+    .venv/bin/python -m bench.bulk_update [ROWS] [DATABASE]      (default 100,000, <name>_bench)
 
 Guildhall: what the bulk worker does with an accepted job whose items its record holds
 (`bulk_update_from_json`, in slices, in one transaction). Baselines (same rows, same run): one
@@ -36,8 +36,8 @@ async def seed(engine: AsyncEngine, rows: int) -> None:
         await connection.execute(text("ANALYZE hero"))
 
 
-async def run(rows: int) -> None:
-    async with scratch_database() as engine:
+async def run(rows: int, database: str | None = None) -> None:
+    async with scratch_database(database) as engine:
         await seed(engine, rows)
         factory = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         ids = list(range(1, rows + 1))
@@ -102,4 +102,4 @@ async def run(rows: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(run(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000))
+    asyncio.run(run(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000, sys.argv[2] if len(sys.argv) > 2 else None))
