@@ -80,7 +80,8 @@ class Embedded:
         def ready() -> bool:
             if process.poll() is not None:
                 raise AssertionError(f"make run exited with {process.returncode}:\n{tail(log)}")
-            return api_ready(self.base_url)
+            # Our API (it says where it listens), not another process that took the free port since.
+            return f"guildhall api: {self.base_url} with" in run.output() and api_ready(self.base_url)
 
         wait_until(ready, timeout=START_TIMEOUT, what=f"the API of the embedded run ({log})")
         return run
