@@ -4,7 +4,6 @@ all or nothing, also when the worker is killed in the middle of one."""
 import re
 import time
 
-from shared.heroes.bulk import JSON_CHUNK
 from tests.e2e.conftest import (
     Api,
     Database,
@@ -20,7 +19,7 @@ from tests.e2e.conftest import (
 
 JOB_TIMEOUT = 60.0
 BULK_HEROES = 10_000
-KILLED_HEROES = 100_000  # the job's largest size; the worker applies it in slices of JSON_CHUNK
+KILLED_HEROES = 100_000  # the job's largest size
 # A killed job is retried once its lease lapses (JOB_LEASE_SECONDS, 5 s here), not after its job
 # timeout (BULK_JOB_TIMEOUT_SECONDS is 600 here, so arq alone would wait 610 s): within a minute.
 RETRY_TIMEOUT = 60.0
@@ -94,9 +93,8 @@ def test_a_bulk_update_whose_worker_is_killed_is_never_partly_visible_and_comple
         observed.append(count)
         return count
 
-    # Hold the last hero's row: the job updates every slice but the last (JSON_CHUNK items each),
-    # reports them done, then waits on this lock inside its one transaction. The kill lands there,
-    # mid-job, every run.
+    # Hold the last hero's row: the job's one UPDATE changes every other row, then waits on this
+    # lock inside its one transaction. The kill lands there, mid-job, every run.
     blocker = db.second_connection()
     try:
         blocker.execute("BEGIN")
@@ -104,15 +102,17 @@ def test_a_bulk_update_whose_worker_is_killed_is_never_partly_visible_and_comple
 
         accepted = submit_bulk_update(api, users.admin, [{"id": hero_id, "power_level": 77} for hero_id in ids])
 
-        def all_but_the_last_slice() -> dict[str, object] | None:
+        def blocked_mid_update() -> dict[str, object] | None:
             job = job_status(api, users.admin, accepted["status_url"])
             assert job["status"] in ("queued", "in_progress"), job
             changed_rows()
-            progress = job["progress"] or {}
-            done_before_last = KILLED_HEROES - JSON_CHUNK
-            return job if job["status"] == "in_progress" and progress.get("done") == done_before_last else None
+            waiting = db.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                " AND query LIKE '%jsonb_to_recordset%UPDATE hero%'"
+            )
+            return job if job["status"] == "in_progress" and waiting else None
 
-        mid_job = wait_until(all_but_the_last_slice, timeout=JOB_TIMEOUT, interval=0.05, what="the job to be mid-way")
+        mid_job = wait_until(blocked_mid_update, timeout=JOB_TIMEOUT, interval=0.05, what="the job's UPDATE to wait")
         assert mid_job["tries"] == 1
         running.bulk_worker.kill9()
         changed_rows()
