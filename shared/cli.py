@@ -281,9 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     servers = commands.add_parser(
         "servers", help="run a command with its PostgreSQL and Redis (embedded ones when none is configured)"
     )
-    servers.add_argument("action", choices=["run", "stop", "status"])
-    servers.add_argument("--tests", action="store_true", help="stop/status: the test harness's servers")
-    servers.add_argument("argv", nargs=argparse.REMAINDER, help="run: the command, after --")
+    actions = servers.add_subparsers(dest="action", required=True, metavar="ACTION")
+    run = actions.add_parser(
+        "run", help="run a command with DATABASE_URL and REDIS_URL set: guildhall servers run -- CMD"
+    )
+    run.add_argument("argv", nargs=argparse.REMAINDER, help="the command, after --")
+    for name, text in (("stop", "stop embedded servers left running"), ("status", "say which servers run")):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("--tests", action="store_true", help="the test harness's embedded servers")
     servers.set_defaults(handler=cmd_servers)
     return parser
 
