@@ -1,15 +1,25 @@
-"""Refuse oversized request bodies with 413 before they are read into memory."""
+"""Refuse oversized request bodies with 413 before they are read into memory.
+
+Why not Starlette's own request body limit (`max_body_size`): its 413 is plain text, and for a
+body whose declared length is over the limit it replaces whatever the app answered (a 401 for
+an anonymous caller, say) with that plain-text 413. Every error of this API is problem+json."""
 
 import json
 from collections.abc import Callable
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.problems import PROBLEM_JSON
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` while a streamed (chunked) body is read. An HTTPException, because
+    FastAPI re-raises those from its body parsing (any other error there becomes a 400 "There
+    was an error parsing the body"), and the problem handler answers it as 413 problem+json."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body exceeds the limit of {limit} bytes")
 
 
 class BodySizeLimit:
@@ -39,7 +49,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
