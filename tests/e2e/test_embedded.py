@@ -181,7 +181,8 @@ def test_make_run_with_embedded_servers_migrates_serves_audits_and_stops_everyth
         embedded.ctrl_c(run)
     finally:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(run.process.pid, signal.SIGKILL)
+            os.killpg(run.process.pid, signal.SIGKILL)  # a failed test's leftovers (a no-op otherwise)
+        run.process.wait()
     assert "run-all: stopping" in run.output()
     wait_until(lambda: not any(alive(pid) for pid in started + servers), timeout=10, what="every process to stop")
     assert not port_answers(embedded.pg_port) and not port_answers(embedded.redis_port)
@@ -206,7 +207,8 @@ def test_after_a_kill_9_of_make_run_the_next_start_reuses_its_servers_and_data(e
         embedded.ctrl_c(run)
     finally:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(run.process.pid, signal.SIGKILL)
+            os.killpg(run.process.pid, signal.SIGKILL)  # a failed test's leftovers (a no-op otherwise)
+        run.process.wait()
     wait_until(lambda: not embedded.server_pids(), timeout=10, what="the servers to stop")
 
 
