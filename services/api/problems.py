@@ -12,7 +12,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -31,6 +31,9 @@ from shared.schemas import InvalidCursor
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+# At most this many field errors in one answer (a 100,000-item body with every item wrong would
+# otherwise answer megabytes); `error_count` says how many there were.
+MAX_REPORTED_ERRORS = 100
 
 
 class FieldError(BaseModel):
@@ -45,7 +48,8 @@ class Problem(BaseModel):
     status: int
     detail: str
     rule: str | None = None
-    errors: list[FieldError] | None = None
+    errors: list[FieldError] | None = Field(default=None, description=f"The first {MAX_REPORTED_ERRORS} at most.")
+    error_count: int | None = Field(default=None, description="How many field errors there were in all.")
 
 
 def problem_response(
@@ -56,7 +60,14 @@ def problem_response(
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, rule=rule, errors=errors)
+    body = Problem(
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        rule=rule,
+        errors=errors[:MAX_REPORTED_ERRORS] if errors is not None else None,
+        error_count=len(errors) if errors is not None else None,
+    )
     return JSONResponse(
         body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON, headers=headers
     )

@@ -311,3 +311,14 @@ async def test_ops_abort_of_a_queued_bulk_job_fails_its_record_and_its_trigger_c
     assert await session.scalar(select(Hero.age).where(Hero.id == hero.id)) == 30
     finished = await client.post(f"/api/v1/ops/jobs/{job_id}/abort", headers=admin.headers)
     assert finished.status_code == 409
+
+
+async def test_a_body_with_100_000_bad_items_gets_a_bounded_answer(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
+    admin: Caller = await login(Role.admin)
+    items = [{"id": i, "age": -1} for i in range(1, 100_001)]
+    response = await client.post(BULK_UPDATE, json={"items": items}, headers=admin.headers)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error_count"] == 100_000 and len(body["errors"]) == 100
+    assert body["errors"][0]["field"] == "body.items.0.age"
+    assert len(response.content) < 50_000  # was 11.5 MB
