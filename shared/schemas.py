@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from annotated_types import Interval
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import Strict as StrictMode
 from sqlmodel import SQLModel
 
 from shared.errors import DomainError
@@ -29,11 +30,18 @@ def refuse_nul(value: Any) -> Any:
 StoredText = Annotated[str, AfterValidator(refuse_nul)]
 
 
-class Strict(SQLModel):
-    """Base of request bodies: unknown fields are refused, not silently dropped, and text
-    PostgreSQL cannot store (NUL) is bad input (422)."""
+# A body field read from its JSON text form under `Strict`: an enum's value, an ISO time, a
+# decimal string. (Strict mode would want the Python object itself, which JSON cannot carry.)
+FromText = StrictMode(False)
 
-    model_config = ConfigDict(extra="forbid")
+
+class Strict(SQLModel):
+    """Base of request bodies: unknown fields are refused, not silently dropped; no type is
+    juggled (strict mode: `true` is not 1, `"1.5"` is not a number, `1.5` is not an int, an
+    int is a float); text PostgreSQL cannot store (NUL) is bad input (422). Fields read from a
+    JSON string (enums, times, decimals) say so with `FromText`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     @field_validator("*", mode="after")
     @classmethod

@@ -7,7 +7,7 @@ comments with them (ON DELETE CASCADE).
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import Field, model_validator
 from sqlalchemy import ColumnElement, Integer, any_, delete, func, update
@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.catalog.queries import subtree_ids
 from shared.models import Comment, Post, PostStatus
 from shared.models.base import now_utc
-from shared.schemas import RowId, Strict
+from shared.schemas import FromText, RowId, Strict
 from shared.sql import array_param
 
 MAX_BULK_ITEMS = 100_000
@@ -33,8 +33,10 @@ TARGET_STATUS = {PostAction.publish: PostStatus.published, PostAction.archive: P
 
 
 class PostFilter(Strict):
-    status: PostStatus | None = None
-    older_than: datetime | None = Field(default=None, description="created before this time (with a timezone)")
+    status: Annotated[PostStatus, FromText] | None = None
+    older_than: Annotated[datetime, FromText] | None = Field(
+        default=None, description="created before this time (with a timezone)"
+    )
     author_id: RowId | None = None
     category_id: RowId | None = Field(default=None, description="this category and all below it")
 
@@ -49,7 +51,7 @@ class PostFilter(Strict):
 
 
 class BulkPostRequest(Strict):
-    action: PostAction
+    action: Annotated[PostAction, FromText]
     ids: list[RowId] | None = Field(default=None, min_length=1, max_length=MAX_BULK_ITEMS)
     filter: PostFilter | None = None
 

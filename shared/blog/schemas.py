@@ -1,12 +1,12 @@
 """Request and response shapes for posts and comments (never the table classes themselves)."""
 
 from datetime import datetime
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from shared.models.blog import ModerationState, PostStatus
-from shared.schemas import RowId, StoredText, Strict
+from shared.schemas import FromText, RowId, StoredText, Strict
 from shared.users.schemas import UserPublic
 
 TITLE_MAX = 200
@@ -18,7 +18,7 @@ REASON_MAX = 500  # the column's length
 class PostCreate(Strict):
     title: StoredText = Field(min_length=1, max_length=TITLE_MAX)
     content: StoredText = Field(min_length=1, max_length=CONTENT_MAX)
-    status: PostStatus = PostStatus.draft
+    status: Annotated[PostStatus, FromText] = PostStatus.draft
     category_id: RowId | None = None
 
 
@@ -27,7 +27,7 @@ class PostUpdate(Strict):
 
     title: StoredText | None = Field(default=None, min_length=1, max_length=TITLE_MAX)
     content: StoredText | None = Field(default=None, min_length=1, max_length=CONTENT_MAX)
-    status: PostStatus | None = None
+    status: Annotated[PostStatus, FromText] | None = None
     category_id: RowId | None = None
 
     @model_validator(mode="after")

@@ -6,7 +6,7 @@ from typing import Annotated, Self
 from pydantic import StringConstraints, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
-from shared.schemas import RowId, Strict
+from shared.schemas import FromText, RowId, Strict
 
 CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 ProductName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -51,7 +51,7 @@ class CategoryNode(CategoryRead):
 
 class ProductCreate(Strict):
     name: ProductName
-    price: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
+    price: Annotated[Decimal, FromText] = Field(ge=0, max_digits=12, decimal_places=2)
     category_id: RowId | None = None
 
     @field_validator("price")

@@ -11,7 +11,7 @@ from pydantic import EmailStr, StringConstraints
 from sqlmodel import Field, SQLModel
 
 from shared.models.courses import GRADE_PATTERN, MAX_YEAR, MIN_YEAR, Semester
-from shared.schemas import RowId, Strict
+from shared.schemas import FromText, RowId, Strict
 
 Grade = Annotated[str, StringConstraints(pattern=GRADE_PATTERN)]
 Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR)]
@@ -43,7 +43,7 @@ class CourseRead(SQLModel):
 
 class EnrollmentCreate(Strict):
     student_id: RowId
-    semester: Semester
+    semester: Annotated[Semester, FromText]
     year: Year
     grade: Grade | None = None
 

@@ -45,7 +45,7 @@ class BulkHeroUpdate(TypedDict, total=False):
     Python or the stored row are checked after (`check_items`) or by the database.
     """
 
-    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]  # as Strict bodies
 
     id: Required[RowId]
     name: HeroText

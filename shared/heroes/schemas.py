@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import BeforeValidator, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from shared.models.heroes import ADULT_AGE, YOUNG_HERO_MAX_POWER, HeroBase, TeamBase
@@ -127,6 +127,9 @@ TeamIncludes = Annotated[list[TeamInclude], BeforeValidator(_split_commas)]
 class HeroFilters(Strict):
     """The query of GET /heroes: every filter optional; heroes without a team are listed
     unless a team is asked for."""
+
+    # Query parameters arrive as text: numbers are parsed from it (not strict, unlike bodies).
+    model_config = ConfigDict(extra="forbid", strict=False)
 
     team: str | None = Field(default=None, min_length=1, max_length=100, description="team name")
     min_age: int | None = Field(default=None, ge=0, le=INT4_MAX)

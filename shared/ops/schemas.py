@@ -2,11 +2,11 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from shared.schemas import Strict
+from shared.schemas import FromText, Strict
 
 
 class JobProgress(BaseModel):
@@ -214,7 +214,7 @@ class PurgeScope(StrEnum):
 
 
 class PurgeRequest(Strict):
-    status: PurgeScope = PurgeScope.all
+    status: Annotated[PurgeScope, FromText] = PurgeScope.all
 
 
 class PurgeResult(BaseModel):

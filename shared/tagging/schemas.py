@@ -13,7 +13,7 @@ from pydantic import StringConstraints, model_validator
 from sqlmodel import Field, SQLModel
 
 from shared.models import ArticleStatus
-from shared.schemas import Page, Strict
+from shared.schemas import FromText, Page, Strict
 
 MAX_TAGS = 50
 TAG_NAME_MAX = 50
@@ -38,7 +38,7 @@ class TagsReplace(Strict):
 class ArticleCreate(Strict):
     title: Title
     content: Content
-    status: ArticleStatus = ArticleStatus.draft
+    status: Annotated[ArticleStatus, FromText] = ArticleStatus.draft
     tags: TagNames = []
 
 
@@ -47,7 +47,7 @@ class ArticleUpdate(Strict):
 
     title: Title | None = None
     content: Content | None = None
-    status: ArticleStatus | None = None
+    status: Annotated[ArticleStatus, FromText] | None = None
 
     @model_validator(mode="after")
     def no_explicit_nulls(self) -> Self:

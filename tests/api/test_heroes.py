@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlmodel import col, select, text
+from sqlmodel import col, func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.models import Hero, Item, Role
@@ -382,3 +382,27 @@ async def test_text_with_a_nul_character_is_422(client: AsyncClient, session: As
         response = await client.request(method, url, json=body, headers=admin.headers)
         assert response.status_code == 422, (url, response.text)
         assert [error["field"] for error in response.json()["errors"]] == [field]
+
+
+async def test_bodies_do_not_juggle_types_booleans_are_not_numbers_and_strings_are_not_numbers(
+    client: AsyncClient,
+    login,  # type: ignore[no-untyped-def]
+    session: AsyncSession,
+) -> None:
+    admin: Caller = await login(Role.admin)
+    team = (await client.post("/api/v1/teams", json={"name": "Juggled"}, headers=admin.headers)).json()
+    hero = {"name": "Typed", "secret_identity": "T", "age": 30, "power_level": 10, "team_id": team["id"]}
+    for field, value in (("age", True), ("power_level", "1.5"), ("team_id", True), ("age", 30.0), ("age", "30")):
+        response = await client.post("/api/v1/heroes", json={**hero, field: value}, headers=admin.headers)
+        assert response.status_code == 422, (field, value, response.text)
+        assert response.json()["errors"][0]["field"] == f"body.{field}"
+    assert (await session.exec(select(func.count()).select_from(Hero).where(Hero.name == "Typed"))).one() == 0
+    # What JSON means is still accepted: an int where a float is asked for.
+    created = await client.post("/api/v1/heroes", json=hero, headers=admin.headers)
+    assert created.status_code == 201, created.text
+    bulk = await client.post(
+        "/api/v1/jobs/heroes/bulk-update",
+        json={"items": [{"id": created.json()["id"], "age": True}]},
+        headers=admin.headers,
+    )
+    assert bulk.status_code == 422 and bulk.json()["errors"][0]["field"] == "body.items.0.age"
