@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from annotated_types import Interval
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic import Strict as StrictMode
 from sqlmodel import SQLModel
 
@@ -33,6 +33,24 @@ StoredText = Annotated[str, AfterValidator(refuse_nul)]
 # A body field read from its JSON text form under `Strict`: an enum's value, an ISO time, a
 # decimal string. (Strict mode would want the Python object itself, which JSON cannot carry.)
 FromText = StrictMode(False)
+
+
+def _without_null(schema: dict[str, Any]) -> None:
+    options = schema.pop("anyOf", None)
+    if options is not None:
+        kept = [option for option in options if option.get("type") != "null"]
+        if len(kept) == 1:
+            schema.update(kept[0])
+        else:
+            schema["anyOf"] = kept
+    schema.pop("default", None)
+
+
+def omittable(**constraints: Any) -> Any:
+    """A PATCH field that may be left out (it is then None, and not in `model_fields_set`) but
+    never sent as null (the model refuses that, 422 "cannot be null"). Its OpenAPI schema says
+    so: the type alone, no null, no default."""
+    return Field(default=None, json_schema_extra=_without_null, **constraints)
 
 
 class Strict(SQLModel):

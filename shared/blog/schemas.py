@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from shared.models.blog import ModerationState, PostStatus
-from shared.schemas import FromText, RowId, StoredText, Strict
+from shared.schemas import FromText, RowId, StoredText, Strict, omittable
 from shared.users.schemas import UserPublic
 
 TITLE_MAX = 200
@@ -25,9 +25,9 @@ class PostCreate(Strict):
 class PostUpdate(Strict):
     """A partial update: only the fields sent change; `category_id: null` removes the category."""
 
-    title: StoredText | None = Field(default=None, min_length=1, max_length=TITLE_MAX)
-    content: StoredText | None = Field(default=None, min_length=1, max_length=CONTENT_MAX)
-    status: Annotated[PostStatus, FromText] | None = None
+    title: StoredText | None = omittable(min_length=1, max_length=TITLE_MAX)
+    content: StoredText | None = omittable(min_length=1, max_length=CONTENT_MAX)
+    status: Annotated[PostStatus, FromText] | None = omittable()
     category_id: RowId | None = None
 
     @model_validator(mode="after")

@@ -6,7 +6,7 @@ from typing import Annotated, Self
 from pydantic import StringConstraints, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
-from shared.schemas import FromText, RowId, Strict
+from shared.schemas import FromText, RowId, Strict, omittable
 
 CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 ProductName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -24,7 +24,7 @@ class CategoryCreate(Strict):
 class CategoryUpdate(Strict):
     """A partial update: rename, redescribe, or move (`parent_id`; null moves it to the top)."""
 
-    name: CategoryName | None = None
+    name: CategoryName | None = omittable()
     description: str | None = Field(default=None, max_length=2000)
     parent_id: RowId | None = None
 

@@ -8,7 +8,7 @@ from pydantic import BeforeValidator, ConfigDict, field_validator, model_validat
 from sqlmodel import Field, SQLModel
 
 from shared.models.heroes import ADULT_AGE, YOUNG_HERO_MAX_POWER, HeroBase, TeamBase
-from shared.schemas import INT4_MAX, RowId, Strict
+from shared.schemas import INT4_MAX, RowId, Strict, omittable
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
@@ -40,10 +40,10 @@ class HeroCreate(HeroBase, Strict):
 class HeroUpdate(Strict):
     """A partial update. Cross-field rules need the stored row too: see `merged_with`."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    secret_identity: str | None = Field(default=None, min_length=1, max_length=100)
-    age: int | None = Field(default=None, gt=0, le=INT4_MAX)
-    power_level: float | None = Field(default=None, ge=0, le=100)
+    name: str | None = omittable(min_length=1, max_length=100)
+    secret_identity: str | None = omittable(min_length=1, max_length=100)
+    age: int | None = omittable(gt=0, le=INT4_MAX)
+    power_level: float | None = omittable(ge=0, le=100)
     team_id: RowId | None = None
 
     @field_validator("name")

@@ -13,7 +13,7 @@ from pydantic import StringConstraints, model_validator
 from sqlmodel import Field, SQLModel
 
 from shared.models import ArticleStatus
-from shared.schemas import FromText, Page, Strict
+from shared.schemas import FromText, Page, Strict, omittable
 
 MAX_TAGS = 50
 TAG_NAME_MAX = 50
@@ -45,9 +45,9 @@ class ArticleCreate(Strict):
 class ArticleUpdate(Strict):
     """A partial update by the author (or an admin); publishing is `{"status": "published"}`."""
 
-    title: Title | None = None
-    content: Content | None = None
-    status: Annotated[ArticleStatus, FromText] | None = None
+    title: Title | None = omittable()
+    content: Content | None = omittable()
+    status: Annotated[ArticleStatus, FromText] | None = omittable()
 
     @model_validator(mode="after")
     def no_explicit_nulls(self) -> Self:
@@ -81,8 +81,8 @@ class ImageCreate(Strict):
 class ImageUpdate(Strict):
     """A partial update by the author (or an admin); tags are replaced with PUT .../tags."""
 
-    filename: Filename | None = None
-    alt_text: AltText | None = None
+    filename: Filename | None = omittable()
+    alt_text: AltText | None = omittable()
 
     @model_validator(mode="after")
     def no_explicit_nulls(self) -> Self:

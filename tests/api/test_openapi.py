@@ -1,5 +1,7 @@
 """The OpenAPI document describes every API route fully: its response model and its errors."""
 
+from typing import Any
+
 from fastapi import FastAPI
 from httpx import AsyncClient
 
@@ -44,3 +46,29 @@ async def test_the_interactive_docs_are_served(client: AsyncClient) -> None:
     docs = await client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     assert (await client.get("/openapi.json")).json()["info"]["title"] == "Guildhall"
+
+
+def _allows_null(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "null" or any(_allows_null(option) for option in schema.get("anyOf", []))
+
+
+def test_patch_bodies_document_null_only_where_null_is_accepted(app: FastAPI) -> None:
+    """A PATCH field that answers 422 "cannot be null" must not say null in the schema; one
+    whose null means something (remove the category, leave the team) must."""
+    schemas = app.openapi()["components"]["schemas"]
+    refused = {
+        "PostUpdate": ("title", "content", "status"),
+        "ArticleUpdate": ("title", "content", "status"),
+        "ImageUpdate": ("filename", "alt_text"),
+        "HeroUpdate": ("name", "secret_identity", "age", "power_level"),
+        "CategoryUpdate": ("name",),
+    }
+    meaningful = {"PostUpdate": ("category_id",), "HeroUpdate": ("team_id",), "CategoryUpdate": ("parent_id",)}
+    for model, fields in refused.items():
+        properties = schemas[model]["properties"]
+        for field in fields:
+            assert not _allows_null(properties[field]) and "default" not in properties[field], (model, field)
+        assert not schemas[model].get("required"), model  # every field may be left out
+    for model, fields in meaningful.items():
+        for field in fields:
+            assert _allows_null(schemas[model]["properties"][field]), (model, field)
