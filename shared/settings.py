@@ -55,6 +55,25 @@ class Settings(BaseSettings):
     max_bulk_body_bytes: int = Field(
         default=32 * 1_048_576, ge=1024, description="Largest body of the bulk job endpoints (100,000 items)."
     )
+    # The request head (request line and headers), bounded by the HTTP server (services.api.http_limits).
+    # Our own clients send a few hundred bytes (a ~200-byte bearer token included); 32 KiB leaves room
+    # for large cookies and proxy-added headers, as nginx's default (4 x 8 KiB buffers) and above
+    # h11's and Node's 16 KiB, while a 10 MB header is refused after 32 KiB.
+    max_header_bytes: int = Field(
+        default=32_768, ge=1024, le=1_048_576, description="Largest request head (request line and headers); 431 above."
+    )
+    # A head is one packet or a few from any real client; 10 s covers a slow mobile link many times
+    # over, and a client trickling its head (or connecting and saying nothing) loses its connection.
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Time to receive a request head, from the connection's opening or the request's first byte.",
+    )
+    # uvicorn's own default. Behind a proxy, keep it above the proxy's idle timeout for upstreams.
+    http_keep_alive_seconds: int = Field(
+        default=5, ge=1, le=300, description="An idle keep-alive connection is closed after this."
+    )
 
     # Comment moderation rules (the worker applies them to each new comment).
     moderation_banned_words: list[str] = Field(

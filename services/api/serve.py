@@ -6,12 +6,18 @@ number of them can serve one port. What each would otherwise keep apart is its H
 they run in prometheus_client's multiprocess mode, each process writing its counters under
 PROMETHEUS_MULTIPROC_DIR (a fresh directory per start, removed at exit) and any process
 answering /metrics with the sum of all.
+
+Every process bounds what a client may hold: a request head's size and the time to receive it
+(services.api.http_limits, on uvicorn's httptools protocol) and idle keep-alive connections.
 """
 
 import os
 import tempfile
 
 import uvicorn
+
+from services.api.http_limits import PROTOCOL
+from shared.settings import get_settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -34,4 +40,12 @@ def serve(host: str, port: int, processes: int) -> None:
 
 
 def _run(host: str, port: int, processes: int) -> None:
-    uvicorn.run("services.api.main:app", host=host, port=port, workers=processes)
+    uvicorn.run(
+        "services.api.main:app",
+        host=host,
+        port=port,
+        workers=processes,
+        # An import path, not the class: each worker process imports it (and reads the limits).
+        http=PROTOCOL,
+        timeout_keep_alive=get_settings().http_keep_alive_seconds,
+    )
