@@ -9,6 +9,7 @@ from functools import lru_cache
 import jwt
 
 from shared.models.base import now_utc
+from shared.schemas import INT4_MAX
 from shared.settings import Settings
 
 ALGORITHM = "HS256"
@@ -51,6 +52,11 @@ def _verified(token: str, secret: str) -> tuple[int, float]:
             audience=AUDIENCE,
             options={"require": ["exp", "sub", "aud"]},
         )
-        return int(claims["sub"]), float(claims["exp"])
-    except (jwt.PyJWTError, ValueError) as error:
+        user_id = int(claims["sub"])
+        # A subject no user row can have (the ids are PostgreSQL INTEGERs) is a bad token (401),
+        # not a query the database refuses (it answered 422 from the safety net).
+        if not 1 <= user_id <= INT4_MAX:
+            raise ValueError(f"subject {user_id} is not a user id")
+        return user_id, float(claims["exp"])
+    except (jwt.PyJWTError, ValueError, TypeError) as error:
         raise InvalidToken(str(error)) from error

@@ -8,17 +8,22 @@ normalizing collapse into one. `GET /tags/{name}` normalizes its name the same w
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
+from pydantic import AfterValidator, StringConstraints, model_validator
 from pydantic import Field as PydanticField
-from pydantic import StringConstraints, model_validator
 from sqlmodel import Field, SQLModel
 
 from shared.models import ArticleStatus
-from shared.schemas import FromText, Page, Strict, omittable
+from shared.schemas import FromText, Page, Strict, omittable, refuse_nul
 
 MAX_TAGS = 50
 TAG_NAME_MAX = 50
 
-TagName = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=TAG_NAME_MAX)]
+# NUL is refused here: Strict's own NUL check sees a field's value, not the items of a list.
+TagName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=TAG_NAME_MAX),
+    AfterValidator(refuse_nul),
+]
 TagNames = Annotated[list[TagName], PydanticField(max_length=MAX_TAGS)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Content = Annotated[str, StringConstraints(max_length=100_000)]

@@ -57,6 +57,16 @@ async def test_expired_forged_and_missing_tokens_are_refused(client: AsyncClient
         assert response.headers["www-authenticate"] == "Bearer"
 
 
+async def test_a_validly_signed_token_for_no_possible_user_is_401(client: AsyncClient) -> None:
+    secret = get_settings().secret_key.get_secret_value()
+    for subject in (str(2**40), "0", "-3", "ada"):
+        claims = {"sub": subject, "exp": now_utc() + timedelta(hours=1), "aud": AUDIENCE}
+        response = await client.get(
+            "/api/v1/users/me", headers={"Authorization": f"Bearer {jwt.encode(claims, secret)}"}
+        )
+        assert response.status_code == 401, (subject, response.text)  # 2**40 answered 422
+
+
 async def test_a_token_verified_once_is_still_refused_once_it_expires(
     client: AsyncClient,
     login,  # type: ignore[no-untyped-def]

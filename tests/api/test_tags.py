@@ -245,6 +245,7 @@ async def test_put_tags_replaces_the_whole_set(client: AsyncClient, login, sessi
     [
         ({"tags": ["x" * 51]}, "body.tags.0"),
         ({"tags": ["ok", ""]}, "body.tags.1"),
+        ({"tags": ["ok", "nul\u0000here"]}, "body.tags.1"),  # reached the database (422, no errors[])
         ({"tags": [f"t{i}" for i in range(51)]}, "body.tags"),
         ({"tags": "python"}, "body.tags"),
         ({}, "body.tags"),
