@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.api import metrics, problems
+from services.api import allow, metrics, problems
 from services.api.admission import AdmitBeforeBody
 from services.api.limits import BodySizeLimit
 from services.api.routes import auth, catalog, comments, courses, health, heroes, jobs, ops, posts, tags, users
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.caller_cache = CallerCache(settings.caller_cache_seconds)
     problems.install(app)
+    allow.install(app)
 
     def is_bulk(path: str) -> bool:
         return path.startswith(f"{API_PREFIX}/jobs/")

@@ -147,3 +147,15 @@ async def test_each_write_route_refuses_callers_its_rule_does_not_allow(
         response = await client.request(method, path, json=rule.body, headers=caller.headers)
         assert response.status_code == 403, f"{route} as {caller.user.role}: {response.status_code} {response.text}"
         assert response.json()["status"] == 403
+
+
+async def test_a_method_the_path_does_not_take_is_405_naming_every_method_it_does(client: AsyncClient) -> None:
+    for method, path, allowed in (
+        ("DELETE", "/api/v1/posts", "GET, HEAD, POST"),  # two routes: it said only POST
+        ("PUT", "/api/v1/posts/1", "DELETE, GET, HEAD, PATCH"),
+        ("PUT", "/api/v1/users/me", "GET, HEAD"),  # its own methods, not those of /users/{user_id}
+    ):
+        response = await client.request(method, path)
+        assert response.status_code == 405, (method, path)
+        assert response.headers["allow"] == allowed, (method, path, response.headers["allow"])
+        assert response.headers["content-type"] == "application/problem+json"
