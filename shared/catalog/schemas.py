@@ -1,9 +1,11 @@
 """Request and response shapes for categories and products (never the table classes themselves)."""
 
+import re
 from decimal import Decimal
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import StringConstraints, field_validator, model_validator
+from pydantic import BeforeValidator, StringConstraints, WithJsonSchema, field_validator, model_validator
+from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel
 
 from shared.schemas import FromText, RowId, Strict, omittable
@@ -49,9 +51,40 @@ class CategoryNode(CategoryRead):
     children: list["CategoryNode"] = []
 
 
+# A price: a JSON number, or a string of digits with at most two decimals ("12.50"), up to
+# 9,999,999,999.99 (NUMERIC(12, 2)). The string form is checked against its pattern, so what the
+# schema says is what is accepted ("1e2" or " 12" is refused, though Decimal would read them).
+PRICE_TEXT = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+PRICE_MAX = Decimal("9999999999.99")
+
+
+def _price_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a price is a number or a string of digits, not true or false")
+    if isinstance(value, str) and re.fullmatch(PRICE_TEXT, value) is None:
+        raise ValueError('a price as text is digits with at most two decimals, like "12.50"')
+    return value
+
+
+Price = Annotated[
+    Decimal,
+    FromText,
+    BeforeValidator(_price_text),
+    PydanticField(ge=0, le=PRICE_MAX, max_digits=12, decimal_places=2),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": float(PRICE_MAX), "multipleOf": 0.01},
+                {"type": "string", "pattern": PRICE_TEXT},
+            ]
+        }
+    ),
+]
+
+
 class ProductCreate(Strict):
     name: ProductName
-    price: Annotated[Decimal, FromText] = Field(ge=0, max_digits=12, decimal_places=2)
+    price: Price
     category_id: RowId | None = None
 
     @field_validator("price")
