@@ -73,6 +73,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # The last chunk of head counted: the end of the head may straddle two reads.
         self.previous_chunk = b""
         self.head_timer: asyncio.TimerHandle | None = None
+        # In a body: whether the last read moved it forward, and the bytes of reads since that did not.
+        self.body_moved = False
+        self.idle_body_bytes = 0
 
     # --- asyncio.Protocol ---
 
@@ -97,14 +100,37 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 return
             self.head_bytes += len(data)
             self.previous_chunk = data
+            super().data_received(data)
+            return
+        # The body. Its bytes are the body limit's business (services.api.limits), but a chunked
+        # body may end with trailer fields, which httptools buffers as it does headers: a read that
+        # moves no body forward (no body bytes, no chunk) counts against the same limit.
+        self.body_moved = False
         super().data_received(data)
+        if self.body_moved or self.reading_head:  # reading_head: the message ended in this read
+            self.idle_body_bytes = 0
+            return
+        self.idle_body_bytes += len(data)
+        if self.idle_body_bytes > self.max_head_bytes and not self.transport.is_closing():
+            self._refuse(
+                HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                f"The request's trailer fields exceed {self.max_head_bytes} bytes.",
+            )
 
     # --- httptools parser callbacks ---
 
     def on_headers_complete(self) -> None:
         self.reading_head = False
+        self.idle_body_bytes = 0
         self._cancel_head_timer()
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self.body_moved = True
+        super().on_body(body)
+
+    def on_chunk_header(self) -> None:
+        self.body_moved = True
 
     def on_message_complete(self) -> None:
         # Whatever comes next on this connection is the head of another request.
@@ -140,11 +166,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._refuse(HTTPStatus.REQUEST_TIMEOUT, f"The request head did not arrive within {self.head_timeout:g} s.")
 
     def _refuse(self, status: HTTPStatus, detail: str) -> None:
+        in_head = self.reading_head
         self._cancel_head_timer()
         self.reading_head = False
-        # While an earlier response on this connection is still being written (a pipelining
-        # client), any bytes of ours would corrupt it: close without a status then.
-        if self.cycle is None or self.cycle.response_complete:
-            self.logger.warning("%s: %s", status.phrase, detail)
+        self.logger.warning("%s: %s", status.phrase, detail)
+        cycle = self.cycle
+        # Answer unless a response is being written on this connection (an earlier request's, for a
+        # pipelining client; or, for trailers, the app has started answering): our bytes would
+        # corrupt it, so the connection is only closed then.
+        if cycle is None or cycle.response_complete or (not in_head and not cycle.response_started):
             self.transport.write(problem_bytes(int(status), detail, self.server_state.default_headers))
+        if cycle is not None and not cycle.response_complete:
+            # The app's request is over: its `receive` says so and its `send` writes nothing (what
+            # uvicorn does when the client goes away).
+            cycle.disconnected = True
+            cycle.message_event.set()
         self.transport.close()

@@ -97,16 +97,15 @@ def assert_closed_within(sock: socket.socket, bound: float) -> tuple[bytes, floa
     return received, elapsed
 
 
-def test_a_head_over_the_limit_is_refused_with_431_before_it_is_read(server: tuple[str, int]) -> None:
-    # 16 MiB: more than the kernel's socket buffers on both sides hold, so the client can only send
-    # it all if the server reads it all. It does not: it answers 431 and closes.
-    huge = get("/healthz", b"X-Big: " + b"a" * 16 * 1_048_576 + b"\r\n")
+def send_and_read(server: tuple[str, int], message: bytes) -> tuple[bytes, BaseException | None]:
+    """Send `message` from a thread while reading what the server answers until it closes; also
+    how sending ended (None: all of it was sent)."""
     with connect(server) as sock:
         outcome: list[BaseException | None] = []
 
         def send() -> None:
             try:
-                sock.sendall(huge)
+                sock.sendall(message)
                 outcome.append(None)
             except OSError as error:  # reset or broken pipe: the server closed
                 outcome.append(error)
@@ -115,6 +114,15 @@ def test_a_head_over_the_limit_is_refused_with_431_before_it_is_read(server: tup
         sender.start()
         received, _ = assert_closed_within(sock, SLACK)
         sender.join(timeout=SLACK)
+    assert outcome, "still sending after the server closed"
+    return received, outcome[0]
+
+
+def test_a_head_over_the_limit_is_refused_with_431_before_it_is_read(server: tuple[str, int]) -> None:
+    # 16 MiB: more than the kernel's socket buffers on both sides hold, so the client can only send
+    # it all if the server reads it all. It does not: it answers 431 and closes.
+    huge = get("/healthz", b"X-Big: " + b"a" * 16 * 1_048_576 + b"\r\n")
+    received, sending = send_and_read(server, huge)
     assert received.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"), received[:200]
     head, _, body = received.partition(b"\r\n\r\n")
     assert b"content-type: application/problem+json" in head and b"connection: close" in head
@@ -124,7 +132,25 @@ def test_a_head_over_the_limit_is_refused_with_431_before_it_is_read(server: tup
         "status": 431,
         "detail": f"The request line and headers exceed {MAX_HEADER_BYTES} bytes.",
     }
-    assert outcome and isinstance(outcome[0], OSError), "the server read the whole 16 MiB head"
+    assert isinstance(sending, OSError), "the server read the whole 16 MiB head"
+
+
+def test_chunked_trailer_fields_count_against_the_same_limit(server: tuple[str, int]) -> None:
+    # Trailers are header fields after a chunked body, which httptools buffers the same way.
+    trailer = b"X-Big: " + b"a" * 16 * 1_048_576 + b"\r\n"
+    post = b"POST /api/v1/heroes HTTP/1.1\r\nHost: guildhall\r\nContent-Type: application/json\r\n"
+    received, sending = send_and_read(
+        server, post + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n" + trailer + b"\r\n"
+    )
+    assert received.startswith(b"HTTP/1.1 431 "), received[:200]
+    detail = json.loads(received.partition(b"\r\n\r\n")[2])["detail"]
+    assert detail == f"The request's trailer fields exceed {MAX_HEADER_BYTES} bytes."
+    assert isinstance(sending, OSError), "the server read the whole 16 MiB trailer"
+    # A chunked body of many small chunks, with a small trailer, is fine (401: no token).
+    chunks = b"".join(b"1\r\n" + bytes([byte]) + b"\r\n" for byte in b'{"name": "' + b"x" * 20_000 + b'"}')
+    with connect(server) as sock:
+        sock.sendall(post + b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\nX-Small: 1\r\n\r\n")
+        assert read_response(sock)[0] == 401
 
 
 def test_the_limit_is_exact_and_normal_requests_are_unaffected(server: tuple[str, int]) -> None:
