@@ -66,7 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(BodySizeLimit, limit_for=body_limit)
     # Outside the body limit: a caller who may not post a bulk job is refused before any byte is read.
-    app.add_middleware(AdmitBeforeBody, guarded=lambda method, path: method == "POST" and is_bulk(path))
+    app.add_middleware(
+        AdmitBeforeBody,
+        guarded=lambda method, path: method == "POST" and is_bulk(path),
+        at_once=settings.bulk_uploads_at_once,
+    )
 
     api = APIRouter(prefix=API_PREFIX)
     for module in (auth, users, posts, comments, catalog, heroes, courses, tags, jobs, ops):
