@@ -20,7 +20,7 @@ async def courses_of_student(session: AsyncSession, student_id: int) -> Sequence
         .join(Course, col(Course.id) == col(Enrollment.course_id))
         .where(col(Enrollment.student_id) == student_id)
         .options(contains_eager(Enrollment.course))  # type: ignore[arg-type]
-        .order_by(col(Enrollment.year), col(Enrollment.semester), col(Course.code))
+        .order_by(col(Enrollment.year), TERM_ORDER, col(Course.code))  # terms in calendar order
     )
     return (await session.exec(statement)).all()
 

@@ -2,7 +2,7 @@
 
 A Tag row points at its item with (taggable_type, taggable_id): a generic foreign key,
 which has no referential integrity of its own. The database makes up for it
-(migration 0001, see shared/models/tagging_sql.py):
+(migration 0001, migrations/versions/20261124_0001_initial_schema.py):
 - CHECK: taggable_type is one of the known types;
 - UNIQUE (taggable_type, taggable_id, name): one tag name per item;
 - a trigger on tag refuses a tag whose item does not exist (it locks the item row

@@ -66,6 +66,20 @@ async def test_courses_and_students_are_navigable_both_ways(session: AsyncSessio
     assert statements.count == 1 and codes == ["CS300", "CS310"]
 
 
+async def test_a_students_courses_come_in_calendar_order_of_their_terms(session: AsyncSession) -> None:
+    ann, _, db, os_ = await make_school(session)
+    session.add_all(
+        [  # alphabetically fall < spring; in the calendar, spring comes first
+            Enrollment(student_id=ann.id, course_id=db.id, semester="fall", year=2026),  # type: ignore[arg-type]
+            Enrollment(student_id=ann.id, course_id=os_.id, semester="spring", year=2026),  # type: ignore[arg-type]
+        ]
+    )
+    await flush(session)
+    session.expunge_all()
+    enrollments = await queries.courses_of_student(session, ann.id)  # type: ignore[arg-type]
+    assert [e.semester for e in enrollments] == ["spring", "fall"]
+
+
 @pytest.mark.parametrize(
     ("payload", "constraint"),
     [

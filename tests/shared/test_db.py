@@ -1,0 +1,27 @@
+"""shared/db.py: the session factory both processes use, and its engine's settings."""
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.db import create_session_factory, json_text
+from shared.models import Team
+
+
+async def test_objects_stay_readable_after_commit_without_a_lazy_load(engine: AsyncEngine) -> None:
+    """expire_on_commit=False: an attribute read after COMMIT needs no refresh, which under
+    asyncio would be an implicit (forbidden) load, MissingGreenlet."""
+    factory = create_session_factory(engine)
+    assert factory.kw["expire_on_commit"] is False and factory.kw["autoflush"] is False
+    async with factory() as session:
+        team = Team(name="after-commit readable")
+        session.add(team)
+        await session.commit()
+        try:
+            # Expired, this read would have to load the row again: MissingGreenlet outside a greenlet.
+            assert team.name == "after-commit readable" and team.id is not None
+        finally:
+            await session.delete(team)  # a real COMMIT above: leave the test database as it was
+            await session.commit()
+
+
+def test_json_parameters_are_written_like_the_standard_library_would() -> None:
+    assert json_text({"a": [1, 2.5, None, True], 3: "x"}) == '{"a":[1,2.5,null,true],"3":"x"}'
