@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def bench_url(database: str | None = None) -> URL:
-    """The scratch database: `<DATABASE_URL's name>_bench` unless `database` names another (a
-    test run uses its own name, so it never drops a benchmark someone is running)."""
+    """The scratch database, dropped and recreated by each benchmark: `<DATABASE_URL's name>_bench`
+    unless `database` names another (a test run uses its own name, so it never drops a benchmark
+    someone is running). BENCH_DATABASE_URL chooses the server (host, port, user) only: the
+    database it names is never the one used, so pointing it at a real database cannot drop that."""
     url = make_url(os.environ.get("BENCH_DATABASE_URL") or get_settings().database_url)
     return url.set(database=database or f"{make_url(get_settings().database_url).database}_bench")
 
