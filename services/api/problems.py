@@ -169,6 +169,13 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected_error)
 
 
+# What every route that reads a request body may answer before its own rules are looked at, so
+# their OpenAPI says so: 400 when FastAPI cannot even decode the body (bytes that are not UTF-8:
+# "There was an error parsing the body"; text that is not JSON is a 422 naming `body`), 413 past
+# MAX_BODY_BYTES (MAX_BULK_BODY_BYTES for the bulk job routes; services.api.limits).
+BODY_ERRORS = (400, 413)
+
+
 # Documented on every router, so OpenAPI shows the problem shape for each error status.
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {

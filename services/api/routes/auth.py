@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from services.api.deps import UNAUTHORIZED_HEADERS, SessionDep, SettingsDep
-from services.api.problems import problem_responses
+from services.api.problems import BODY_ERRORS, problem_responses
 from shared.auth.tokens import create_access_token
 from shared.users.schemas import Token
 from shared.users.service import authenticate
@@ -14,7 +14,7 @@ from shared.users.service import authenticate
 router = APIRouter(prefix="/auth", tags=["auth"], responses=problem_responses(401, 422))
 
 
-@router.post("/token")
+@router.post("/token", responses=problem_responses(*BODY_ERRORS))
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep
 ) -> Token:

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from services.api.deps import AdminUser, CursorParam, SessionDep
-from services.api.problems import problem_responses
+from services.api.problems import BODY_ERRORS, problem_responses
 from shared.catalog import queries, service
 from shared.catalog.schemas import (
     CategoryCreate,
@@ -22,7 +22,9 @@ router = APIRouter(tags=["catalog"], responses=problem_responses(422))
 Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
 
 
-@router.post("/categories", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 404, 409))
+@router.post(
+    "/categories", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_ERRORS, 401, 403, 404, 409)
+)
 async def create_category(data: CategoryCreate, session: SessionDep, admin: AdminUser) -> CategoryRead:
     """Create a category (admins). 404 for an unknown parent, 409 when a sibling has the name."""
     return CategoryRead.model_validate(await service.create_category(session, data))
@@ -39,7 +41,7 @@ async def read_category(category_id: RowId, session: SessionDep) -> CategoryRead
     return CategoryRead.model_validate(await service.get_category(session, category_id))
 
 
-@router.patch("/categories/{category_id}", responses=problem_responses(401, 403, 404, 409))
+@router.patch("/categories/{category_id}", responses=problem_responses(*BODY_ERRORS, 401, 403, 404, 409))
 async def update_category(
     category_id: RowId, data: CategoryUpdate, session: SessionDep, admin: AdminUser
 ) -> CategoryRead:
@@ -66,7 +68,7 @@ async def read_products(
     return await service.products_of_category(session, category_id, descendants=descendants, limit=limit, cursor=cursor)
 
 
-@router.post("/products", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 404))
+@router.post("/products", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_ERRORS, 401, 403, 404))
 async def create_product(data: ProductCreate, session: SessionDep, admin: AdminUser) -> ProductRead:
     """Create a product (admins). Price: >= 0, at most 2 decimals, answered as a string ("9.90")."""
     return ProductRead.model_validate(await service.create_product(session, data))

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from services.api.deps import CurrentUser, CursorParam, ModeratorUser, OptionalUser, SessionDep
-from services.api.problems import problem_responses
+from services.api.problems import BODY_ERRORS, problem_responses
 from shared.auth.access import is_moderator
 from shared.blog import queries, service
 from shared.blog.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -15,7 +15,11 @@ from shared.schemas import Page, RowId
 router = APIRouter(tags=["comments"], responses=problem_responses(422))
 
 
-@router.post("/posts/{post_id}/comments", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 404))
+@router.post(
+    "/posts/{post_id}/comments",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(*BODY_ERRORS, 401, 404),
+)
 async def create_comment(
     post_id: RowId, data: CommentCreate, session: SessionDep, user: CurrentUser
 ) -> CommentModeratedRead:
@@ -39,7 +43,7 @@ async def list_comments(
     )
 
 
-@router.patch("/comments/{comment_id}/moderation", responses=problem_responses(401, 403, 404))
+@router.patch("/comments/{comment_id}/moderation", responses=problem_responses(*BODY_ERRORS, 401, 403, 404))
 async def moderate_comment(
     comment_id: RowId, decision: ModerationDecision, session: SessionDep, moderator: ModeratorUser
 ) -> CommentModeratedRead:
@@ -47,7 +51,7 @@ async def moderate_comment(
     return await service.moderate_comment(session, comment_id, moderator, decision)
 
 
-@router.patch("/comments/{comment_id}", responses=problem_responses(401, 403, 404))
+@router.patch("/comments/{comment_id}", responses=problem_responses(*BODY_ERRORS, 401, 403, 404))
 async def edit_comment(
     comment_id: RowId, data: CommentUpdate, session: SessionDep, user: CurrentUser
 ) -> CommentModeratedRead:

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, status
 
 from services.api.deps import AdminUser, SessionDep
-from services.api.problems import problem_responses
+from services.api.problems import BODY_ERRORS, problem_responses
 from shared.courses import service
 from shared.courses.schemas import (
     CourseCreate,
@@ -21,7 +21,7 @@ from shared.schemas import RowId
 router = APIRouter(tags=["courses"], responses=problem_responses(422))
 
 
-@router.post("/students", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 409))
+@router.post("/students", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_ERRORS, 401, 403, 409))
 async def create_student(data: StudentCreate, session: SessionDep, admin: AdminUser) -> StudentRead:
     """Register a student (admins). An email already registered, in any case, is a 409."""
     return StudentRead.model_validate(await service.create_student(session, data))
@@ -38,7 +38,7 @@ async def read_student_courses(student_id: RowId, session: SessionDep) -> list[C
     return await service.courses_of_student(session, student_id)
 
 
-@router.post("/courses", status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 409))
+@router.post("/courses", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_ERRORS, 401, 403, 409))
 async def create_course(data: CourseCreate, session: SessionDep, admin: AdminUser) -> CourseRead:
     """Create a course (admins). Codes are stored upper-case; a code in use is a 409."""
     return CourseRead.model_validate(await service.create_course(session, data))
@@ -58,14 +58,14 @@ async def read_course_students(course_id: RowId, session: SessionDep) -> list[St
 @router.post(
     "/courses/{course_id}/enrollments",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 403, 404, 409),
+    responses=problem_responses(*BODY_ERRORS, 401, 403, 404, 409),
 )
 async def enroll(course_id: RowId, data: EnrollmentCreate, session: SessionDep, admin: AdminUser) -> EnrollmentRead:
     """Enroll a student (admins). Unknown course or student: 404; already enrolled: 409."""
     return EnrollmentRead.model_validate(await service.enroll(session, course_id, data))
 
 
-@router.patch("/courses/{course_id}/enrollments/{student_id}", responses=problem_responses(401, 403, 404))
+@router.patch("/courses/{course_id}/enrollments/{student_id}", responses=problem_responses(*BODY_ERRORS, 401, 403, 404))
 async def grade(
     course_id: RowId, student_id: RowId, data: EnrollmentGrade, session: SessionDep, admin: AdminUser
 ) -> EnrollmentRead:

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from services.api.deps import AdminUser, CursorParam, SessionDep
-from services.api.problems import problem_responses
+from services.api.problems import BODY_ERRORS, problem_responses
 from shared.heroes import service, transfers
 from shared.heroes.queries import heroes_of_oldest_team
 from shared.heroes.schemas import (
@@ -32,6 +32,8 @@ from shared.schemas import Page, RowId
 router = APIRouter(tags=["heroes"], responses=problem_responses(422))
 
 WRITE_ERRORS = (401, 403)
+# Writes that read a JSON body.
+BODY_WRITE_ERRORS = (*BODY_ERRORS, *WRITE_ERRORS)
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 # Row ids, checked like every other route's (shared.schemas.RowId).
 TeamId = RowId
@@ -41,7 +43,7 @@ HeroId = RowId
 # --- teams -----------------------------------------------------------------------------
 
 
-@router.post("/teams", status_code=status.HTTP_201_CREATED, responses=problem_responses(*WRITE_ERRORS, 409))
+@router.post("/teams", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_WRITE_ERRORS, 409))
 async def create_team(data: TeamCreate, session: SessionDep, admin: AdminUser) -> TeamRead:
     """Create a team (admins). A taken name is a 409 (uq_team_name)."""
     return TeamRead.model_validate(await service.create_team(session, data))
@@ -78,7 +80,7 @@ async def read_team(
 # --- heroes ----------------------------------------------------------------------------
 
 
-@router.post("/heroes", status_code=status.HTTP_201_CREATED, responses=problem_responses(*WRITE_ERRORS, 404, 409))
+@router.post("/heroes", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_WRITE_ERRORS, 404, 409))
 async def create_hero(data: HeroCreate, session: SessionDep, admin: AdminUser) -> HeroRead:
     """Create a hero (admins). 404 for an unknown team, 409 for a taken (name, secret identity)."""
     return HeroRead.model_validate(await service.create_hero(session, data))
@@ -91,7 +93,11 @@ async def list_heroes(session: SessionDep, filters: Annotated[HeroFilters, Query
     return await service.list_heroes(session, filters)
 
 
-@router.post("/heroes/batch", status_code=status.HTTP_201_CREATED, responses=problem_responses(*WRITE_ERRORS, 404, 409))
+@router.post(
+    "/heroes/batch",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(*BODY_WRITE_ERRORS, 404, 409),
+)
 async def create_heroes(data: HeroBatch, session: SessionDep, admin: AdminUser) -> HeroBatchCreated:
     """Create up to 1,000 heroes in one round trip, all or none; the ids come back in order.
     Errors name the index of each bad hero (`body.heroes.<index>...`)."""
@@ -103,7 +109,7 @@ async def read_hero(hero_id: HeroId, session: SessionDep) -> HeroRead:
     return HeroRead.model_validate(await service.get_hero(session, hero_id))
 
 
-@router.patch("/heroes/{hero_id}", responses=problem_responses(*WRITE_ERRORS, 404, 409))
+@router.patch("/heroes/{hero_id}", responses=problem_responses(*BODY_WRITE_ERRORS, 404, 409))
 async def update_hero(hero_id: HeroId, data: HeroUpdate, session: SessionDep, admin: AdminUser) -> HeroRead:
     """Change some fields (admins). The hero as a whole must still follow every rule (422)."""
     return HeroRead.model_validate(await service.update_hero(session, hero_id, data))
@@ -120,7 +126,7 @@ async def delete_hero(hero_id: HeroId, session: SessionDep, admin: AdminUser) ->
 # --- transfers -------------------------------------------------------------------------
 
 
-@router.post("/heroes/{hero_id}/transfer", responses=problem_responses(*WRITE_ERRORS, 404, 409))
+@router.post("/heroes/{hero_id}/transfer", responses=problem_responses(*BODY_WRITE_ERRORS, 404, 409))
 async def transfer_hero(
     hero_id: HeroId,
     data: TransferRequest,

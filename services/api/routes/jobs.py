@@ -38,7 +38,7 @@ def accepted(request: Request, job_id: str) -> JobAccepted:
     return JobAccepted(job_id=job_id, status_url=str(request.url_for("read_job_status", job_id=job_id).path))
 
 
-@router.post("/heroes/bulk-update", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/heroes/bulk-update", status_code=status.HTTP_202_ACCEPTED, responses=problem_responses(400))
 async def bulk_update_heroes(
     body: BulkHeroUpdateRequest, request: Request, session: SessionDep, admin: AdminUser
 ) -> JobAccepted:
@@ -47,7 +47,7 @@ async def bulk_update_heroes(
     return accepted(request, job_id)
 
 
-@router.post("/heroes/bulk-delete", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/heroes/bulk-delete", status_code=status.HTTP_202_ACCEPTED, responses=problem_responses(400))
 async def bulk_delete_heroes(
     body: BulkHeroDeleteRequest, request: Request, session: SessionDep, admin: AdminUser
 ) -> JobAccepted:
@@ -55,7 +55,7 @@ async def bulk_delete_heroes(
     return accepted(request, await records.accept(session, "bulk_delete_heroes", {"ids": body.ids}, admin.id))
 
 
-@router.post("/posts/bulk", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/posts/bulk", status_code=status.HTTP_202_ACCEPTED, responses=problem_responses(400))
 async def bulk_post_operation(
     body: BulkPostRequest, request: Request, session: SessionDep, admin: AdminUser
 ) -> JobAccepted:

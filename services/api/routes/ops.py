@@ -6,7 +6,7 @@ from arq import ArqRedis
 from fastapi import APIRouter, Depends, Path, Request, status
 
 from services.api.deps import AdminUser, SessionDep
-from services.api.problems import problem_responses
+from services.api.problems import BODY_ERRORS, problem_responses
 from shared.auth.callers import Caller
 from shared.errors import NotFound
 from shared.ops import actions, recorded
@@ -69,7 +69,7 @@ async def abort_job(job_id: JobId, pool: JobPool, session: SessionDep, admin: Ad
     return await actions.abort_job(pool, job_id, actor_of(admin))
 
 
-@router.post("/results/purge")
+@router.post("/results/purge", responses=problem_responses(*BODY_ERRORS))
 async def purge_results(body: PurgeRequest, pool: JobPool, admin: AdminUser) -> PurgeResult:
     """Delete finished jobs' stored results (all, or only complete / failed ones)."""
     return await actions.purge_results(pool, body.status, actor_of(admin))

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from fastapi import status as http_status
 
 from services.api.deps import CurrentUser, CursorParam, OptionalUser, SessionDep
-from services.api.problems import problem_responses
+from services.api.problems import BODY_ERRORS, problem_responses
 from shared.blog import queries, service
 from shared.blog.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PostFilters
 from shared.blog.schemas import PostCreate, PostRead, PostUpdate
@@ -16,7 +16,7 @@ from shared.schemas import Page, RowId, StoredText
 router = APIRouter(prefix="/posts", tags=["posts"], responses=problem_responses(422))
 
 
-@router.post("", status_code=http_status.HTTP_201_CREATED, responses=problem_responses(401, 409))
+@router.post("", status_code=http_status.HTTP_201_CREATED, responses=problem_responses(*BODY_ERRORS, 401, 409))
 async def create_post(data: PostCreate, session: SessionDep, user: CurrentUser) -> PostRead:
     """Write a post (any logged-in user; a draft unless `status` says otherwise).
     An unknown `category_id` is a 409 naming the rule."""
@@ -51,7 +51,7 @@ async def read_post(post_id: RowId, session: SessionDep, user: OptionalUser) -> 
     return await queries.read_post(session, post_id, user)
 
 
-@router.patch("/{post_id}", responses=problem_responses(401, 403, 404, 409))
+@router.patch("/{post_id}", responses=problem_responses(*BODY_ERRORS, 401, 403, 404, 409))
 async def update_post(post_id: RowId, data: PostUpdate, session: SessionDep, user: CurrentUser) -> PostRead:
     """Change a post (its author or an admin); only the fields sent change."""
     return await service.update_post(session, post_id, user, data)

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from services.api.deps import CurrentUser, CursorParam, OptionalUser, SessionDep
-from services.api.problems import problem_responses
+from services.api.problems import BODY_ERRORS, problem_responses
 from shared.schemas import Page, RowId, StoredText
 from shared.tagging import service
 from shared.tagging.schemas import (
@@ -25,9 +25,11 @@ router = APIRouter(tags=["tags"], responses=problem_responses(422))
 Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
 AuthorFilter = Annotated[RowId | None, Query(description="only items by this author")]
 WRITE_ERRORS = problem_responses(401, 403, 404)
+# Writes that read a JSON body.
+BODY_WRITE_ERRORS = problem_responses(*BODY_ERRORS, 401, 403, 404)
 
 
-@router.post("/articles", status_code=status.HTTP_201_CREATED, responses=problem_responses(401))
+@router.post("/articles", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_ERRORS, 401))
 async def create_article(data: ArticleCreate, session: SessionDep, user: CurrentUser) -> ArticleRead:
     """Write an article (the caller is its author), a draft unless `status` says published."""
     return await service.create_article(session, user, data)
@@ -51,7 +53,7 @@ async def read_article(article_id: RowId, session: SessionDep, viewer: OptionalU
     return await service.get_article(session, article_id, viewer)
 
 
-@router.patch("/articles/{article_id}", responses=WRITE_ERRORS)
+@router.patch("/articles/{article_id}", responses=BODY_WRITE_ERRORS)
 async def update_article(article_id: RowId, data: ArticleUpdate, session: SessionDep, user: CurrentUser) -> ArticleRead:
     """Edit or publish an article (its author or an admin)."""
     return await service.update_article(session, article_id, user, data)
@@ -64,7 +66,7 @@ async def delete_article(article_id: RowId, session: SessionDep, user: CurrentUs
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.put("/articles/{article_id}/tags", responses=WRITE_ERRORS)
+@router.put("/articles/{article_id}/tags", responses=BODY_WRITE_ERRORS)
 async def replace_article_tags(
     article_id: RowId, data: TagsReplace, session: SessionDep, user: CurrentUser
 ) -> ArticleRead:
@@ -72,7 +74,7 @@ async def replace_article_tags(
     return await service.replace_article_tags(session, article_id, user, data.tags)
 
 
-@router.post("/images", status_code=status.HTTP_201_CREATED, responses=problem_responses(401))
+@router.post("/images", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_ERRORS, 401))
 async def create_image(data: ImageCreate, session: SessionDep, user: CurrentUser) -> ImageRead:
     """Add an image (the caller is its author)."""
     return await service.create_image(session, user, data)
@@ -91,7 +93,7 @@ async def read_image(image_id: RowId, session: SessionDep) -> ImageRead:
     return await service.get_image(session, image_id)
 
 
-@router.patch("/images/{image_id}", responses=WRITE_ERRORS)
+@router.patch("/images/{image_id}", responses=BODY_WRITE_ERRORS)
 async def update_image(image_id: RowId, data: ImageUpdate, session: SessionDep, user: CurrentUser) -> ImageRead:
     """Edit an image's file name or alt text (its author or an admin)."""
     return await service.update_image(session, image_id, user, data)
@@ -104,7 +106,7 @@ async def delete_image(image_id: RowId, session: SessionDep, user: CurrentUser) 
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.put("/images/{image_id}/tags", responses=WRITE_ERRORS)
+@router.put("/images/{image_id}/tags", responses=BODY_WRITE_ERRORS)
 async def replace_image_tags(image_id: RowId, data: TagsReplace, session: SessionDep, user: CurrentUser) -> ImageRead:
     """Replace the image's tag set (its author or an admin). Names are trimmed and lower-cased."""
     return await service.replace_image_tags(session, image_id, user, data.tags)

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, status
 
 from services.api.deps import AdminUser, CurrentUser, SessionDep
-from services.api.problems import problem_responses
+from services.api.problems import BODY_ERRORS, problem_responses
 from shared.schemas import RowId
 from shared.users.schemas import UserCreate, UserRead
 from shared.users.service import create_user, get_user
@@ -16,7 +16,7 @@ async def read_me(user: CurrentUser, session: SessionDep) -> UserRead:
     return UserRead.model_validate(await get_user(session, user.id))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(409))
+@router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_ERRORS, 409))
 async def create(data: UserCreate, session: SessionDep, admin: AdminUser) -> UserRead:
     """Create an account (admins only). A taken username or email is a 409."""
     return UserRead.model_validate(await create_user(session, data))
