@@ -17,8 +17,8 @@ protocol, which `guildhall api` (services.api.serve) selects:
   after a 408 if part of a head had arrived.
 
 Idle keep-alive connections are uvicorn's `timeout_keep_alive` (HTTP_KEEP_ALIVE_SECONDS).
-Normal requests pay an integer addition per read while a head is incoming and one timer per
-request head (uvicorn already arms and cancels one per response for keep-alive).
+Normal requests pay a few attribute updates per request (about 1 us, against the hundreds of us
+the app takes): a deadline moved per head, checked by one lazily re-armed timer per connection.
 """
 
 import asyncio
@@ -72,6 +72,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.head_bytes = 0
         # The last chunk of head counted: the end of the head may straddle two reads.
         self.previous_chunk = b""
+        # When the head being received must be complete (None: no head under way). One timer per
+        # connection checks it, re-armed lazily: a kept-alive connection does not create and cancel
+        # a timer for every request, it moves a deadline (a float) and the timer rarely fires.
+        self.head_deadline: float | None = None
         self.head_timer: asyncio.TimerHandle | None = None
         # In a body: whether the last read moved it forward, and the bytes of reads since that did not.
         self.body_moved = False
@@ -82,7 +86,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         # A connection that never sends a byte is also bounded (uvicorn would keep it forever).
-        self._arm_head_timer()
+        self._start_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
@@ -90,8 +94,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self.reading_head:
-            if self.head_timer is None:  # the first bytes of a later request on a kept-alive connection
-                self._arm_head_timer()
+            if self.head_deadline is None:  # the first bytes of a later request on a kept-alive connection
+                self._start_head()
             if self.head_bytes + len(data) > self.max_head_bytes and not self._head_ends_within_limit(data):
                 self._refuse(
                     HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -122,7 +126,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self.reading_head = False
         self.idle_body_bytes = 0
-        self._cancel_head_timer()
+        self.head_deadline = None  # the timer, if pending, finds no head and lapses
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -148,17 +152,23 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         room = self.max_head_bytes - self.head_bytes
         return END_OF_HEAD in self.previous_chunk[-3:] + data[:room]
 
-    def _arm_head_timer(self) -> None:
-        self.head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+    def _start_head(self) -> None:
+        self.head_deadline = self.loop.time() + self.head_timeout
+        if self.head_timer is None:
+            self.head_timer = self.loop.call_later(self.head_timeout, self._check_head)
 
     def _cancel_head_timer(self) -> None:
         if self.head_timer is not None:
             self.head_timer.cancel()
             self.head_timer = None
 
-    def _head_timed_out(self) -> None:
+    def _check_head(self) -> None:
         self.head_timer = None
-        if self.transport.is_closing():
+        if self.head_deadline is None or self.transport.is_closing():
+            return
+        left = self.head_deadline - self.loop.time()
+        if left > 0:  # a later head than the one this timer was armed for
+            self.head_timer = self.loop.call_later(left, self._check_head)
             return
         if self.head_bytes == 0:  # an idle connection: nothing to answer
             self.transport.close()
@@ -167,6 +177,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: HTTPStatus, detail: str) -> None:
         in_head = self.reading_head
+        self.head_deadline = None
         self._cancel_head_timer()
         self.reading_head = False
         self.logger.warning("%s: %s", status.phrase, detail)

@@ -188,6 +188,18 @@ def test_a_half_sent_head_is_cut_off_with_408(server: tuple[str, int]) -> None:
     assert json.loads(received.partition(b"\r\n\r\n")[2])["status"] == 408
 
 
+def test_each_head_on_a_kept_alive_connection_gets_its_own_time(server: tuple[str, int]) -> None:
+    with connect(server) as sock:
+        sock.sendall(get("/healthz"))
+        assert read_response(sock)[0] == 200
+        time.sleep(KEEP_ALIVE / 2)  # idle, but not long enough to be closed for it
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        received, elapsed = assert_closed_within(sock, HEADER_TIMEOUT + SLACK)
+    # Timed from this head's first byte, not from the first request's (which would be 1.5 s at most).
+    assert elapsed >= HEADER_TIMEOUT - 0.25
+    assert received.startswith(b"HTTP/1.1 408 "), received[:200]
+
+
 def test_a_trickled_head_is_cut_off_however_often_bytes_arrive(server: tuple[str, int]) -> None:
     # One byte every 0.2 s: each byte would reset an idle timer, not the head's deadline.
     with connect(server) as sock:
