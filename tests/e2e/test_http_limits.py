@@ -63,17 +63,20 @@ def read_until_closed(sock: socket.socket) -> bytes:
 
 
 def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """One response with a Content-Length body, leaving the connection open."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed mid-response: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
+    """One response with a Content-Length body, leaving the connection open. Reads no further than
+    the response's end: the next one (pipelined requests) stays in the socket."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        byte = sock.recv(1)  # heads are a few hundred bytes
+        assert byte, f"connection closed mid-response: {head!r}"
+        head += byte
+    status_line, *lines = head[:-4].decode("latin-1").split("\r\n")
     headers = {name.lower(): value.strip() for name, value in (line.split(":", 1) for line in lines)}
-    while len(body) < int(headers["content-length"]):
-        body += sock.recv(65536)
+    body = b""
+    while len(body) < (length := int(headers["content-length"])):
+        chunk = sock.recv(length - len(body))
+        assert chunk, f"connection closed mid-body: {head!r}"
+        body += chunk
     return int(status_line.split()[1]), headers, body
 
 
@@ -171,6 +174,11 @@ def test_the_limit_is_exact_and_normal_requests_are_unaffected(server: tuple[str
         post = b"POST /api/v1/heroes HTTP/1.1\r\nHost: guildhall\r\nContent-Type: application/json\r\n"
         sock.sendall(post + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
         assert read_response(sock)[0] == 401
+    # Pipelined requests in one write (a body, then heads that start mid-read) are served in order.
+    with connect(server) as sock:
+        post = b"POST /api/v1/heroes HTTP/1.1\r\nHost: guildhall\r\nContent-Length: 2\r\n\r\n{}"
+        sock.sendall(get("/healthz") + post + get("/healthz", b"X-Padding: " + b"a" * 30_000 + b"\r\n"))
+        assert [read_response(sock)[0] for _ in range(3)] == [200, 401, 200]
     # A head that arrives a few bytes at a time is fine as long as it is complete in time.
     with connect(server) as sock:
         for start in range(0, len(head := get("/healthz")), 8):
