@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.bulk_update [ROWS] [DATABASE]      (default 100,000, <name>_bench)
 
 Guildhall: what the bulk worker does with an accepted job whose items its record holds
-(`bulk_update_from_json`, in slices, in one transaction). Baselines (same rows, same run): one
+(`bulk_update_from_json`: one statement, in one transaction). Baselines (same rows, same run): one
 `UPDATE hero ... FROM unnest(...)` statement (the floor), and one UPDATE per row, timed on a
 sample and scaled to ROWS (the reference's way; a full run would take about a minute). Each run
 starts from a vacuumed table. Prints each time and the ratios. For the whole path, HTTP request
@@ -71,7 +71,7 @@ async def run(rows: int, database: str | None = None) -> None:
                 return None
 
             async with factory() as session, session.begin():
-                await bulk_update_from_json(session, ITEMS_SOURCE, {"record_id": "bench"}, rows, no_progress)
+                await bulk_update_from_json(session, ITEMS_SOURCE, {"record_id": "bench"}, no_progress)
 
         async def vacuum() -> None:
             async with engine.connect() as connection:

@@ -48,9 +48,10 @@ class DatabaseUnavailable(DomainError):
     lost, no pooled connection free in time, or a lock or statement past its bound (HTTP 503:
     nothing was done, retry later)."""
 
-    def __init__(self, message: str, *, retry_after_seconds: int = 2) -> None:
+    def __init__(self, message: str, *, retry_after_seconds: int = 2, sqlstate: str | None = None) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+        self.sqlstate = sqlstate  # PostgreSQL's, when it said why (57014: a statement past its timeout)
 
 
 class OutcomeUnknown(DatabaseUnavailable):
@@ -69,6 +70,14 @@ _UNAVAILABLE_SQLSTATES = {
 }
 
 
+# A deadlock or serialization failure: the transaction lost a race and may simply be retried.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def lost_a_race(error: BaseException) -> bool:
+    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
 def unavailable(error: BaseException) -> DatabaseUnavailable | None:
     """`error` as a DatabaseUnavailable if it means PostgreSQL could not serve now, else None."""
     if isinstance(error, DatabaseUnavailable):
@@ -79,7 +88,7 @@ def unavailable(error: BaseException) -> DatabaseUnavailable | None:
         sqlstate = getattr(error.orig, "sqlstate", None) or ""
         if sqlstate in _UNAVAILABLE_SQLSTATES:
             retry = 1 if sqlstate in ("57014", "55P03") else 2
-            return DatabaseUnavailable(_UNAVAILABLE_SQLSTATES[sqlstate], retry_after_seconds=retry)
+            return DatabaseUnavailable(_UNAVAILABLE_SQLSTATES[sqlstate], retry_after_seconds=retry, sqlstate=sqlstate)
         if sqlstate.startswith("08") or error.connection_invalidated:
             return DatabaseUnavailable("the connection to the database was lost")
         return None

@@ -24,6 +24,7 @@ from shared.errors import (
     NotFound,
     OutcomeUnknown,
     PermissionDenied,
+    lost_a_race,
     unavailable,
 )
 from shared.schemas import InvalidCursor
@@ -132,9 +133,8 @@ def _unavailable(request: Request, error: DatabaseUnavailable) -> JSONResponse:
 
 
 # A value PostgreSQL cannot take (an id past int4, a NUL character: class 22) is bad input;
-# a deadlock or serialization failure (class 40) lost a race and may simply be retried.
+# a deadlock or serialization failure (class 40, shared.errors.lost_a_race) may simply be retried.
 _DATA_ERROR_CLASS = "22"
-_RETRYABLE = {"40001", "40P01"}
 
 
 async def on_database_error(request: Request, error: Exception) -> JSONResponse:
@@ -146,7 +146,7 @@ async def on_database_error(request: Request, error: Exception) -> JSONResponse:
     if sqlstate.startswith(_DATA_ERROR_CLASS) or isinstance(cause, asyncpg.DataError):
         logger.info("data error on %s %s: %s", request.method, request.url.path, cause or error.orig)
         return problem_response(422, "a value is outside what this field can hold (too large, or an invalid character)")
-    if sqlstate in _RETRYABLE:
+    if lost_a_race(error):
         return problem_response(
             409,
             "a concurrent change got in the way; retry the request",

@@ -1,4 +1,4 @@
-"""Bulk hero jobs (up to 100,000 items): all-or-nothing, a statement per chunk, progress reported.
+"""Bulk hero jobs (up to 100,000 items): all-or-nothing, progress reported.
 
 The whole job is one transaction. On a constraint violation nothing is kept, and a
 diagnostic query names every offending hero id (the database says only which rule).
@@ -172,7 +172,7 @@ _UPDATE_FROM_JSON = """
         SELECT (SELECT count(*) FROM updated) AS updated, (SELECT count(*) FROM items) AS asked
     )
     -- The missing ids are looked for only when some are missing (the EXCEPT costs ~10% of the job).
-    SELECT updated,
+    SELECT updated, asked,
            CASE WHEN updated = asked THEN ARRAY[]::int[]
                 ELSE ARRAY(SELECT id FROM items EXCEPT SELECT id FROM updated ORDER BY 1) END AS missing_ids
     FROM counts
@@ -186,9 +186,9 @@ def _update_from_json(source: str) -> Any:
 
 
 async def bulk_update_from_json(
-    session: AsyncSession, source: str, params: dict[str, Any], total: int, progress: Progress
+    session: AsyncSession, source: str, params: dict[str, Any], progress: Progress
 ) -> dict[str, Any]:
-    """Update heroes from `total` items PostgreSQL already holds as a JSON array: `source` is a
+    """Update heroes from items PostgreSQL already holds as a JSON array: `source` is a
     query yielding that array (e.g. a job record's arguments, shared.jobs.records.ITEMS_SOURCE),
     with its `params`. One statement reads the JSON in place, so 100,000 items cost about what
     one `UPDATE ... FROM unnest(...)` of them costs (bench/bulk_update.py), with no JSON decoding
@@ -205,7 +205,7 @@ async def bulk_update_from_json(
         stored = (await session.exec(text(source), params=params)).scalar_one()  # type: ignore[call-overload]
         offenders = await find_rule_breakers(session, _ITEMS.validate_python(stored))
         raise BulkRefused(violation.constraint, offenders, f"bulk update refused: {violation.message}") from None
-    await progress(total, total)
+    await progress(row.asked, row.asked)
     return {"updated": row.updated, "missing_ids": list(row.missing_ids)}
 
 

@@ -111,11 +111,6 @@ async def arguments(session: AsyncSession, job_id: str) -> dict[str, Any]:
     return value
 
 
-async def item_count(session: AsyncSession, job_id: str) -> int:
-    count = select(func.jsonb_array_length(_T.c.arguments["items"])).where(_T.c.id == job_id)
-    return int((await session.exec(count)).scalar_one())
-
-
 async def mark_started(factory: async_sessionmaker[Any], job_id: str) -> int:
     """In its own transaction (readers see in_progress while the job's transaction is open):
     status in_progress, one more try; the try number."""
@@ -126,7 +121,10 @@ async def mark_started(factory: async_sessionmaker[Any], job_id: str) -> int:
             .values(status=JobState.in_progress, started_at=func.clock_timestamp(), tries=_T.c.tries + 1)
             .returning(_T.c.tries)
         )
-        return int(tries.scalar_one())
+        started = tries.scalar_one_or_none()
+    if started is None:  # aborted between its load and now
+        raise RecordChanged(f"job {job_id} finished before this run could start (aborted?)")
+    return int(started)
 
 
 async def complete(session: AsyncSession, job_id: str, result: dict[str, Any]) -> None:
@@ -169,10 +167,8 @@ async def stranded(session: AsyncSession, *, older_than: timedelta, limit: int) 
 
 async def prune(session: AsyncSession, *, older_than_days: int = JOB_RECORD_RETENTION_DAYS) -> int:
     """Delete records finished more than `older_than_days` ago; how many."""
-    gone = await session.exec(
-        delete(_T).where(_T.c.finished_at < func.now() - timedelta(days=older_than_days)).returning(_T.c.id)
-    )
-    return len(gone.all())
+    gone = await session.exec(delete(_T).where(_T.c.finished_at < func.now() - timedelta(days=older_than_days)))
+    return int(gone.rowcount)
 
 
 async def requeue_failed(session: AsyncSession, job_id: str) -> JobRecord:
@@ -182,7 +178,8 @@ async def requeue_failed(session: AsyncSession, job_id: str) -> JobRecord:
         await session.exec(
             update(_T)
             .where(_T.c.id == job_id, _T.c.status == JobState.failed)
-            .values(status=JobState.queued, error=None, finished_at=None)
+            # tries count the starts since it was last queued: a retried job gets all of MAX_RUNS.
+            .values(status=JobState.queued, error=None, started_at=None, finished_at=None, tries=0)
             .returning(_T.c.function, _T.c.queue)
         )
     ).one_or_none()

@@ -1,6 +1,8 @@
 """Bulk jobs: all-or-nothing, offenders named, progress reported, idempotent; each runs a durable
 job record once at a time, and its outcome commits with its work."""
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -11,7 +13,9 @@ from sqlmodel import col, func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.worker.jobs.bulk import bulk_update_heroes
+from services.worker.recorded import JobTimedOut, run_recorded
 from shared.db import flush
+from shared.errors import DatabaseUnavailable
 from shared.jobs import progress, records
 from shared.jobs.after_commit import discard_pending
 from shared.jobs.queues import Queue
@@ -213,7 +217,7 @@ async def test_a_second_trigger_of_a_finished_record_changes_nothing(
     assert (await record_of(session, job_id)).tries == 1
 
 
-async def test_a_record_another_run_holds_is_retried_later_not_run_beside_it(
+async def test_a_record_another_run_holds_is_left_to_that_run_not_run_beside_it(
     session: AsyncSession, job_pool: ArqRedis, engine: AsyncEngine, worker_ctx: dict[str, Any]
 ) -> None:
     ids = await hero_ids(session, teams=1, per_team=1)
@@ -222,8 +226,8 @@ async def test_a_record_another_run_holds_is_retried_later_not_run_beside_it(
     async with engine.connect() as other:  # another worker's run, holding the record's lock
         await other.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), key)
         try:
-            with pytest.raises(Retry):
-                await bulk_update_heroes({**worker_ctx, "job_id": job_id}, job_id)
+            outcome = await bulk_update_heroes({**worker_ctx, "job_id": job_id}, job_id)
+            assert outcome == {"skipped": "running elsewhere"}
         finally:
             await other.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), key)
     record = await record_of(session, job_id)
@@ -263,8 +267,13 @@ async def test_each_item_changes_only_the_fields_it_names_and_a_null_team_leaves
     session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
 ) -> None:
     ids = await hero_ids(session, teams=1, per_team=3)
-    before = {hero.id: hero for hero in (await session.exec(select(Hero).where(col(Hero.id).in_(ids)))).all()}
-    assert all(hero.team_id is not None for hero in before.values())
+
+    def snapshot(heroes: Sequence[Hero]) -> dict[int | None, tuple[object, ...]]:
+        # Plain values: the ORM hands back the same (refreshed) objects on the second read.
+        return {h.id: (h.name, h.secret_identity, h.age, h.power_level, h.team_id) for h in heroes}
+
+    before = snapshot((await session.exec(select(Hero).where(col(Hero.id).in_(ids)))).all())
+    assert all(values[4] is not None for values in before.values())
     items = [
         {"id": ids[0], "team_id": None},
         {"id": ids[1], "name": "Renamed Hero", "secret_identity": "New Identity"},
@@ -273,10 +282,71 @@ async def test_each_item_changes_only_the_fields_it_names_and_a_null_team_leaves
     info, _ = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=items)
     assert info.success and info.result == {"updated": 3, "missing_ids": []}
     session.expire_all()
-    after = {hero.id: hero for hero in (await session.exec(select(Hero).where(col(Hero.id).in_(ids)))).all()}
-    first, second, third = (after[hero_id] for hero_id in ids)
-    assert first.team_id is None and (first.name, first.age) == (before[ids[0]].name, before[ids[0]].age)
-    assert (second.name, second.secret_identity) == ("Renamed Hero", "New Identity")
-    assert second.team_id == before[ids[1]].team_id and second.age == before[ids[1]].age
-    assert (third.age, third.power_level, third.name) == (51, 99.5, before[ids[2]].name)
-    assert third.team_id == before[ids[2]].team_id
+    after = snapshot((await session.exec(select(Hero).where(col(Hero.id).in_(ids)))).all())
+    assert after[ids[0]] == (*before[ids[0]][:4], None)
+    assert after[ids[1]] == ("Renamed Hero", "New Identity", *before[ids[1]][2:])
+    assert after[ids[2]] == (*before[ids[2]][:2], 51, 99.5, before[ids[2]][4])
+
+
+async def run_with(
+    session: AsyncSession, job_pool: ArqRedis, worker_ctx: dict[str, Any], work: Any, **settings: Any
+) -> tuple[str, Any]:
+    """run_recorded for a fresh record with `work`; the outcome (or the exception) and the id."""
+    job_id = await accept(session, job_pool, "bulk_update_heroes", items=[{"id": 1, "age": 40}])
+    ctx = {**worker_ctx, "job_id": job_id, "settings": worker_ctx["settings"].model_copy(update=settings)}
+    try:
+        return job_id, await run_recorded(ctx, job_id, work)
+    except Exception as error:
+        return job_id, error
+
+
+async def test_a_run_that_lost_a_race_is_tried_again_and_its_record_stays_unfinished(
+    session: AsyncSession, job_pool: ArqRedis, worker_ctx: dict[str, Any]
+) -> None:
+    async def deadlocked(job_session: AsyncSession) -> dict[str, Any]:
+        await job_session.exec(text("DO $$ BEGIN RAISE EXCEPTION 'lost' USING ERRCODE = '40P01'; END $$"))  # type: ignore[call-overload]
+        return {}
+
+    job_id, outcome = await run_with(session, job_pool, worker_ctx, deadlocked)
+    assert isinstance(outcome, Retry)
+    assert (await record_of(session, job_id)).status in ("queued", "in_progress")  # not failed
+
+
+async def test_a_run_past_its_time_limit_fails_its_record_saying_so(
+    session: AsyncSession, job_pool: ArqRedis, worker_ctx: dict[str, Any]
+) -> None:
+    async def slow(job_session: AsyncSession) -> dict[str, Any]:
+        await asyncio.sleep(5)
+        return {}
+
+    # bulk_job_timeout_seconds 11: the work is stopped TIMEOUT_MARGIN_SECONDS before, after 1 s.
+    job_id, outcome = await run_with(session, job_pool, worker_ctx, slow, bulk_job_timeout_seconds=11)
+    assert isinstance(outcome, JobTimedOut)
+    record = await record_of(session, job_id)
+    assert record.status == "failed" and record.error is not None and record.error["type"] == "JobTimedOut"
+
+
+async def test_a_statement_past_its_timeout_fails_the_record_instead_of_running_it_again(
+    session: AsyncSession, job_pool: ArqRedis, worker_ctx: dict[str, Any]
+) -> None:
+    async def stuck(job_session: AsyncSession) -> dict[str, Any]:
+        await job_session.exec(text("SET LOCAL statement_timeout = 50"))  # type: ignore[call-overload]
+        await job_session.exec(text("SELECT pg_sleep(2)"))  # type: ignore[call-overload]
+        return {}
+
+    job_id, outcome = await run_with(session, job_pool, worker_ctx, stuck)
+    assert isinstance(outcome, DatabaseUnavailable) and outcome.sqlstate == "57014"
+    record = await record_of(session, job_id)
+    assert record.status == "failed" and record.error is not None and record.error["type"] == "JobTimedOut"
+
+
+async def test_an_admin_retry_gives_the_record_all_its_runs_again(session: AsyncSession, job_pool: ArqRedis) -> None:
+    job_id = await accept(session, job_pool, "bulk_update_heroes", items=[{"id": 1, "age": 40}])
+    await session.exec(  # type: ignore[call-overload]
+        text("UPDATE job SET status = 'failed', tries = :n WHERE id = :id"),
+        params={"id": job_id, "n": records.MAX_RUNS},
+    )
+    await records.requeue_failed(session, job_id)
+    discard_pending(session)
+    record = await record_of(session, job_id)
+    assert (record.status, record.tries, record.started_at) == ("queued", 0, None)
