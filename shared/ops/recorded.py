@@ -4,9 +4,11 @@ worker runs it, when its trigger is due, a failure's traceback). The admin's ret
 recorded job act on the record first, so a sweep can neither undo an abort nor lose a retry."""
 
 import json
+import logging
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import Text, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,6 +18,8 @@ from shared.models.jobs import JobRecord, JobState
 from shared.ops import actions
 from shared.ops.inspect import PREVIEW_CHARS, read_job_detail
 from shared.ops.schemas import AbortRequested, JobDetail, JobErrorDetail, JobStatus, RetryAccepted
+
+logger = logging.getLogger(__name__)
 
 _T: Any = JobRecord.__table__  # type: ignore[attr-defined]
 
@@ -33,9 +37,13 @@ async def job_detail(session: AsyncSession, redis: Redis, job_id: str) -> JobDet
     """One job in any state: a recorded job from its record (with Redis's extras), any other
     (outbox, cron) from Redis alone. None if neither knows it."""
     record = await records.read(session, job_id)
-    queued = await read_job_detail(redis, job_id)
     if record is None:
-        return queued
+        return await read_job_detail(redis, job_id)
+    try:
+        queued = await read_job_detail(redis, job_id)
+    except (RedisError, OSError) as error:  # the record is the truth; Redis only adds extras
+        logger.info("job %s shown without Redis's extras: %r", job_id, error)
+        queued = None
     status = JobStatus(record.status)
     if status == JobStatus.queued and queued is not None and queued.status == JobStatus.deferred:
         status = JobStatus.deferred  # the trigger waits for its retry time
@@ -72,7 +80,7 @@ async def retry(session: AsyncSession, redis: Redis, job_id: str, actor: actions
     if await records.read(session, job_id) is None:
         return None
     record = await records.requeue_failed(session, job_id)
-    await actions.audit(redis, actor, "retry", job_id, {"new_job_id": job_id, "function": record.function})
+    await _audit(redis, actor, "retry", job_id, {"new_job_id": job_id, "function": record.function})
     return RetryAccepted(job_id=job_id, new_job_id=job_id, queue=record.queue)
 
 
@@ -84,8 +92,16 @@ async def abort(session: AsyncSession, redis: Redis, job_id: str, actor: actions
     before = await records.abort(session, job_id, by=actor.username)
     try:
         await actions.abort_job(redis, job_id, actor)
-    except (NotFound, Conflict):
-        # No trigger in Redis (lost, or between runs): the failed record is the abort; a trigger
-        # the sweeper might send later finds it finished and does nothing.
-        await actions.audit(redis, actor, "abort", job_id, {"status": before, "trigger": "none"})
+    except (NotFound, Conflict, RedisError, OSError):
+        # No trigger in Redis (lost, between runs, or Redis down): the failed record is the abort;
+        # a trigger that runs later finds it finished and does nothing, and the sweeper sends none.
+        await _audit(redis, actor, "abort", job_id, {"status": before, "trigger": "none"})
     return AbortRequested(job_id=job_id, status=before)
+
+
+async def _audit(redis: Redis, actor: actions.Actor, action: str, job_id: str, detail: dict[str, Any]) -> None:
+    """The ops audit list is Redis's: without Redis, the action (on the record) still stands."""
+    try:
+        await actions.audit(redis, actor, action, job_id, detail)
+    except (RedisError, OSError) as error:
+        logger.warning("ops %s of job %s by %s not added to the audit list: %r", action, job_id, actor.username, error)

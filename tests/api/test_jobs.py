@@ -420,3 +420,28 @@ async def test_one_bulk_upload_stays_within_its_stated_memory_bound(
         tracemalloc.stop()
     assert response.status_code == 202, response.text[:500]
     assert peak < 64 * 2**20 + 6 * len(body), f"{peak / 2**20:.0f} MiB for a {len(body) / 2**20:.1f} MiB body"
+
+
+async def test_the_ops_views_of_a_bulk_job_answer_from_its_record_while_redis_is_down(
+    app: FastAPI,
+    client: AsyncClient,
+    login,  # type: ignore[no-untyped-def]
+    session: AsyncSession,
+) -> None:
+    admin: Caller = await login(Role.admin)
+    hero = await make_hero(session, age=30, power_level=10)
+    await session.commit()
+    response = await client.post(BULK_UPDATE, json={"items": [{"id": hero.id, "age": 35}]}, headers=admin.headers)
+    job_id = response.json()["job_id"]
+    working = app.state.job_pool
+    app.state.job_pool = create_job_pool("redis://127.0.0.1:1/0")
+    try:
+        detail = await client.get(f"/api/v1/ops/jobs/{job_id}", headers=admin.headers)
+        aborted = await client.post(f"/api/v1/ops/jobs/{job_id}/abort", headers=admin.headers)
+    finally:
+        await app.state.job_pool.aclose()
+        app.state.job_pool = working
+    assert detail.status_code == 200 and detail.json()["status"] == "queued", detail.text
+    assert aborted.status_code == 202 and aborted.json()["status"] == "queued", aborted.text
+    state = (await client.get(f"/api/v1/jobs/{job_id}", headers=admin.headers)).json()
+    assert state["status"] == "failed" and state["error"]["type"] == "Aborted"
