@@ -73,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 from alembic import command
 from alembic.config import Config
 from arq import ArqRedis
@@ -86,6 +87,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.worker.context import on_job_start
 from services.worker.main import BulkWorkerSettings, WorkerSettings
 from services.worker.resilient import ResilientWorker
+from shared.db import json_text
 from shared.jobs.queues import Queue, create_job_pool
 from shared.jobs.serialization import deserialize, serialize
 from shared.settings import get_settings
@@ -139,7 +141,10 @@ def database_url() -> Iterator[URL]:
 
 @pytest.fixture(scope="session")
 async def engine(database_url: URL) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url, pool_size=5, max_overflow=5)
+    # The production engine's JSON codec (shared.db): what the tests write and read is what the service would.
+    engine = create_async_engine(
+        database_url, pool_size=5, max_overflow=5, json_serializer=json_text, json_deserializer=orjson.loads
+    )
     yield engine
     await engine.dispose()
 

@@ -2,6 +2,8 @@
 The case "nothing answers on the defaults" is proven by tests/e2e/test_embedded.py's forced mode and
 on a machine without servers (scripts/bare-machine.sh): here the defaults may well answer."""
 
+from pathlib import Path
+
 import pytest
 
 from shared.embedded import EmbeddedError, EmbeddedServers, choose_servers
@@ -11,10 +13,12 @@ DEAD = "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"
 
 
 @pytest.fixture(autouse=True)
-def no_urls_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings() as on a fresh machine (the harness may have set the URLs for its own servers)."""
+def no_urls_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Settings() as on a fresh machine (the harness may have set the URLs for its own servers,
+    and a developer's .env may set them too: Settings reads .env from the working directory)."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
 
 
 def test_a_set_url_is_used_as_is_even_unreachable_and_named() -> None:
