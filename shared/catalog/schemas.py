@@ -74,7 +74,8 @@ Price = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0, "maximum": float(PRICE_MAX), "multipleOf": 0.01},
+                # No multipleOf 0.01: validators that divide in floating point would refuse 19.99.
+                {"type": "number", "minimum": 0, "maximum": float(PRICE_MAX), "description": "at most two decimals"},
                 {"type": "string", "pattern": PRICE_TEXT},
             ]
         }

@@ -11,7 +11,9 @@ from shared.jobs.enqueue import enqueue_unique
 
 logger = logging.getLogger(__name__)
 
-SWEEP_BATCH = 100
+# Oldest first, and the queued or running ones among them cost a no-op each: large enough that a
+# backlog of accepted jobs never hides a lost trigger behind it for long.
+SWEEP_BATCH = 1000
 
 
 async def sweep_jobs(ctx: Ctx) -> dict[str, int]:
