@@ -39,6 +39,9 @@ async def _admin(url: URL, sql: str) -> None:
 @asynccontextmanager
 async def scratch_database(database: str | None = None) -> AsyncIterator[AsyncEngine]:
     url = bench_url(database)
+    # It is dropped: a name that could be someone's real database is refused, not dropped.
+    if "_bench" not in str(url.database) or url.database == make_url(get_settings().database_url).database:
+        raise SystemExit(f"refusing to drop {url.database!r}: a benchmark's scratch database has _bench in its name")
     name = f'"{url.database}"'
     await _admin(url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     await _admin(url, f"CREATE DATABASE {name}")
