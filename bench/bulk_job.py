@@ -32,6 +32,7 @@ from bench.api.apps import BENCH_SECRET
 from bench.api.processes import Managed, free_port, start, start_redis, uvicorn_argv, wait_ready
 from bench.api.seed import ADMIN_NAME, ADMIN_PASSWORD, create_admin
 from bench.common import scratch_database
+from services.api.http_limits import PROTOCOL
 
 POLL_SECONDS = 0.02
 JOB_TIMEOUT = 300.0
@@ -110,7 +111,7 @@ async def run(rows: int, rounds: int, database: str | None = None) -> tuple[floa
                 try:
                     ids = await seed(connection, rows)
                     port = free_port()
-                    api = await start("api", uvicorn_argv("services.api.main:app", port, 1), env, work_dir)
+                    api = await start("api", uvicorn_argv("services.api.main:app", port, 1, PROTOCOL), env, work_dir)
                     started.append(api)
                     guildhall = str(Path(sys.executable).with_name("guildhall"))
                     started.append(await start("bulk worker", [guildhall, "worker", "--queue", "bulk"], env, work_dir))

@@ -10,11 +10,13 @@ from pathlib import Path
 
 from bench.api import processes
 from bench.api.processes import Managed
+from services.api.http_limits import PROTOCOL
 
 # Guildhall refuses the development secret outside development; the bench runs it in
 # development anyway, but a fixed secret keeps one token valid across its restarts.
 BENCH_SECRET = "bench-api-secret-key-not-for-any-deployment-0123456789"
 GUILDHALL_TARGET = "services.api.main:app"
+GUILDHALL_HTTP = PROTOCOL  # what `guildhall api` serves with: request head size and time bounded
 # The short worker's pool: the API's defaults (10 + 10), enough for its 100 jobs per poll.
 WORKER_POOL = (10, 10)
 
@@ -114,7 +116,10 @@ async def running(spec: AppSpec, env: Environment, *, with_worker: bool = False)
             worker_argv = [str(Path(sys.executable).with_name("guildhall")), "worker", "--queue", "short"]
             started.append(await processes.start("worker", worker_argv, env.guildhall_env(WORKER_POOL), env.log_dir))
         app = await processes.start(
-            spec.name, processes.uvicorn_argv(spec.target, port, spec.workers), app_env, env.log_dir
+            spec.name,
+            processes.uvicorn_argv(spec.target, port, spec.workers, GUILDHALL_HTTP if spec.guildhall else "auto"),
+            app_env,
+            env.log_dir,
         )
         started.append(app)
         base_url = f"http://127.0.0.1:{port}"

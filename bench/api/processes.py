@@ -66,12 +66,13 @@ async def start(name: str, argv: list[str], env: dict[str, str], log_dir: Path) 
     return Managed(name, process, log)
 
 
-def uvicorn_argv(target: str, port: int, workers: int) -> list[str]:
+def uvicorn_argv(target: str, port: int, workers: int, http: str = "auto") -> list[str]:
     # The same server options for every app: uvloop and httptools (uvicorn picks them when
-    # installed), no access log (it would cost every app the same, and hide nothing).
+    # installed), no access log (it would cost every app the same, and hide nothing). Guildhall
+    # passes its own `http`: the protocol `guildhall api` serves with (request head bounds).
     return [
         *(sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)),
-        *("--workers", str(workers), "--no-access-log", "--log-level", "warning"),
+        *("--workers", str(workers), "--no-access-log", "--log-level", "warning", "--http", http),
     ]
 
 

@@ -31,6 +31,7 @@ import pytest
 import redis
 from sqlalchemy.engine import URL, make_url
 
+from services.api.http_limits import PROTOCOL
 from shared.embedded.valkey import server_binary as valkey_binary
 from shared.jobs.queues import Queue
 from shared.settings import get_settings
@@ -279,6 +280,7 @@ class Stack:
             ready=lambda _: redis_answers(self.redis_port),
         )
         uvicorn = [executable("uvicorn"), "services.api.main:app", "--host", "127.0.0.1", "--port", str(self.api_port)]
+        uvicorn += ["--http", PROTOCOL]  # as `guildhall api` serves: request heads bounded
         self.api = Service(
             "api",
             [*uvicorn, "--no-access-log"],
