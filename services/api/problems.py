@@ -60,14 +60,17 @@ def problem_response(
     rule: str | None = None,
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
+    error_count: int | None = None,
 ) -> JSONResponse:
+    """`errors` beyond MAX_REPORTED_ERRORS are dropped; `error_count` (default: how many were
+    given) says how many there were."""
     body = Problem(
         title=HTTPStatus(status).phrase,
         status=status,
         detail=detail,
         rule=rule,
         errors=errors[:MAX_REPORTED_ERRORS] if errors is not None else None,
-        error_count=len(errors) if errors is not None else None,
+        error_count=error_count if error_count is not None else (len(errors) if errors is not None else None),
     )
     return JSONResponse(
         body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON, headers=headers
@@ -80,10 +83,14 @@ def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
 
 async def on_validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    errors = [FieldError(field=_field_path(e["loc"]), message=e["msg"], type=e["type"]) for e in error.errors()]
+    found = error.errors()
+    # Only the errors shown become objects: 100,000 bad bulk items need not build 100,000.
+    errors = [
+        FieldError(field=_field_path(e["loc"]), message=e["msg"], type=e["type"]) for e in found[:MAX_REPORTED_ERRORS]
+    ]
     summary = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
-    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-    return problem_response(422, f"invalid input: {summary}{more}", errors=errors)
+    more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
+    return problem_response(422, f"invalid input: {summary}{more}", errors=errors, error_count=len(found))
 
 
 async def on_http_error(request: Request, error: Exception) -> JSONResponse:
