@@ -18,6 +18,9 @@ from typing import Self
 from urllib.parse import urlsplit
 
 MAX_HEADER_BYTES = 64 * 1024
+# An idle connection is not reused after this long: the server closes keep-alive connections idle
+# for HTTP_KEEP_ALIVE_SECONDS (5 s by default), and a request written into one it just closed fails.
+KEEPALIVE_EXPIRY_SECONDS = 2.0
 
 
 class ProtocolError(Exception):
@@ -41,6 +44,7 @@ class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.idle_since = 0.0  # loop time it was last given back
 
     async def exchange(self, request: bytes) -> tuple[Response, bool]:
         """Send one request, read its response; whether the connection may be reused."""
@@ -117,7 +121,7 @@ class RawClient:
         """POST `payload` as JSON; raises OSError, asyncio.IncompleteReadError, TimeoutError or
         ProtocolError when no response is read (the connection is then dropped)."""
         request = self.request_bytes(path, payload)
-        connection = self.idle.pop() if self.idle else await self._connect()
+        connection = self._reusable() or await self._connect()
         try:
             async with asyncio.timeout(self.timeout):
                 response, keep_alive = await connection.exchange(request)
@@ -125,10 +129,22 @@ class RawClient:
             connection.close()
             raise
         if keep_alive:
+            connection.idle_since = asyncio.get_running_loop().time()
             self.idle.append(connection)
         else:
             connection.close()
         return response
+
+    def _reusable(self) -> Connection | None:
+        """The most recently used idle connection, unless the server may have closed it by now;
+        idle ones past KEEPALIVE_EXPIRY_SECONDS are closed on the way."""
+        now = asyncio.get_running_loop().time()
+        while self.idle:
+            connection = self.idle.pop()
+            if now - connection.idle_since < KEEPALIVE_EXPIRY_SECONDS:
+                return connection
+            connection.close()
+        return None
 
     async def _connect(self) -> Connection:
         async with asyncio.timeout(self.timeout):
