@@ -38,6 +38,16 @@ class LoadResult:
     socket_errors: int
     p50_ms: float
     p99_ms: float
+    machine_busy: float = 0.0  # share of all cores busy during the run (/proc/stat), 0..1
+
+
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores since boot: how loaded the machine was during a run
+    (an app that cannot scale because the cores are full is told apart from one that will not)."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
     @property
     def rps(self) -> float:
@@ -110,15 +120,18 @@ async def run_wrk(url: str, script: Path, options: Options, seconds: int) -> Loa
         # Long enough that a slow response is measured as latency, not dropped as a timeout.
         *("--timeout", "10s", "-s", str(script), url),
     ]
+    busy_before, total_before = cpu_times()
     process = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
     output = (await process.communicate())[0].decode(errors="replace")
+    busy_after, total_after = cpu_times()
+    busy = (busy_after - busy_before) / max(1, total_after - total_before)
     match = RESULT.search(output)
     if process.returncode != 0 or match is None:
         raise SystemExit(f"wrk failed ({process.returncode}) on {url}:\n{output}")
     requests, duration_us, status, *socket, p50_us, p99_us = (int(value) for value in match.groups())
-    return LoadResult(requests, duration_us / 1e6, status, sum(socket), p50_us / 1e3, p99_us / 1e3)
+    return LoadResult(requests, duration_us / 1e6, status, sum(socket), p50_us / 1e3, p99_us / 1e3, busy)
 
 
 async def wrk_version() -> str:

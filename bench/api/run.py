@@ -88,7 +88,8 @@ class Bench:
             flag = "   <- FAILED REQUESTS" if result.errors else ""
             print(
                 f"  {app.spec.name:<18} {kind:<9} {result.rps:8.0f} rps   p50 {result.p50_ms:7.1f} ms"
-                f"   p99 {result.p99_ms:7.1f} ms   errors {result.errors}{flag}",
+                f"   p99 {result.p99_ms:7.1f} ms   errors {result.errors}"
+                f"   cores busy {result.machine_busy:4.0%}{flag}",
                 flush=True,
             )
         if kind == "transfers":
