@@ -8,7 +8,10 @@ links schemathesis infers from the schemas (POST /heroes -> GET/PATCH/DELETE /he
 
 Every response must pass the five checks in CHECKS. Each undocumented status is fixed in the OpenAPI
 (services/api/problems.py::problem_responses), never silenced here; negative_data_rejection runs on
-every operation: no operation takes data its schema rules out as a business rule of its own.
+every operation: no operation takes data its schema rules out as a business rule of its own. One
+mismatch other seeds find, not yet fixed (it is in shared/): a name field that is trimmed
+(StringConstraints(strip_whitespace=True, max_length=N)) checks its length after trimming, so a
+padded string over the documented maxLength is accepted (POST /products, name " " + 200 characters).
 
 Fixed seed, no example database (a run replays nothing from an earlier one): the same code sends the
 same requests. With this budget a run sends about 9,000 requests (`test_the_budget_was_spent` holds
@@ -75,7 +78,17 @@ CONFIG = {
     },
     # Only these checks; the others (positive_data_acceptance, use_after_free, ignored_auth, ...)
     # are not what this suite holds the API to.
-    "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+    "checks": {
+        "enabled": False,
+        **{name: {"enabled": True} for name in CHECKS},
+        # schemathesis's list, and 413: a negative body can be over MAX_BODY_BYTES (a string past
+        # its maxLength, 1.2 MB of it), and the limit refuses it before validation does.
+        "negative_data_rejection": {
+            "enabled": True,
+            "expected-statuses": [str(code) for code in (400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429)]
+            + ["5xx"],
+        },
+    },
     "phases": {"stateful": {"max-steps": STATEFUL_MAX_STEPS}},
 }
 
