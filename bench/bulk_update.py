@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.bulk_update [ROWS] [DATABASE]      (default 100,000, <name>_bench)
 
-Guildhall: what the bulk worker does with an accepted job whose items its record holds
-(`bulk_update_from_json`: one statement, in one transaction). Baselines (same rows, same run): one
+Guildhall: what the bulk worker does with an accepted job (`bulk_update_staged`: one statement
+over the items staged with its record, in one transaction). Baselines (same rows, same run): one
 `UPDATE hero ... FROM unnest(...)` statement (the floor), and one UPDATE per row, timed on a
 sample and scaled to ROWS (the reference's way; a full run would take about a minute). Each run
 starts from a vacuumed table. Prints each time and the ratios. For the whole path, HTTP request
@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bench.common import scratch_database, timed
-from shared.heroes.bulk import bulk_update_from_json
-from shared.jobs.records import ITEMS_SOURCE
+from shared.heroes.bulk import BulkHeroUpdateRequest, accept_update, bulk_update_staged
+from shared.jobs.after_commit import discard_pending
 
 PER_ROW_SAMPLE = 2_000
 
@@ -53,25 +53,21 @@ async def run(rows: int, database: str | None = None) -> None:
                     {"ids": ids, "ps": [20.0] * rows, "as_": [31] * rows},
                 )
 
-        # The job's record, as the API writes it when it accepts the job (not timed: that is the
-        # request's work, measured with the rest in bench/bulk_job.py).
-        async with engine.begin() as connection:
-            await connection.execute(
-                text(
-                    "INSERT INTO job (id, function, queue, arguments, status) SELECT 'bench', "
-                    "'bulk_update_heroes', 'guildhall:bulk', jsonb_build_object('items', jsonb_agg("
-                    "jsonb_build_object('id', g, 'power_level', 30.0, 'age', 32))), 'queued' "
-                    "FROM generate_series(1, :rows) g"
-                ),
-                {"rows": rows},
-            )
+        # The job, accepted as the API accepts it: its record and its staged items (not timed: that
+        # is the request's work, measured with the rest in bench/bulk_job.py).
+        items = BulkHeroUpdateRequest.model_validate(
+            {"items": [{"id": i, "power_level": 30.0, "age": 32} for i in ids]}
+        )
+        async with factory() as session, session.begin():
+            job_id = await accept_update(session, items.items, None)
+            discard_pending(session)  # no queue here: the benchmark runs the job's logic itself
 
         async def guildhall_job() -> None:
             async def no_progress(done: int, total: int) -> None:
                 return None
 
             async with factory() as session, session.begin():
-                await bulk_update_from_json(session, ITEMS_SOURCE, {"record_id": "bench"}, no_progress)
+                await bulk_update_staged(session, job_id, no_progress)
 
         async def vacuum() -> None:
             async with engine.connect() as connection:

@@ -96,14 +96,9 @@ async def lock(session: AsyncSession, job_id: str) -> bool:
 
 async def load(session: AsyncSession, job_id: str) -> tuple[str, int] | None:
     """(status, tries) of the record, or None if there is no such record. Its arguments are read
-    by the work itself (`arguments`, or in SQL through ITEMS_SOURCE): 100,000 items need not
-    become Python objects to be applied."""
+    by the work itself (`arguments`; a bulk update's items are staged apart, shared.heroes.bulk)."""
     row = (await session.exec(select(_T.c.status, _T.c.tries).where(_T.c.id == job_id))).one_or_none()
     return None if row is None else (row.status, row.tries)
-
-
-# A query yielding a record's `items` array, for work done in SQL (shared.heroes.bulk.bulk_update_from_json).
-ITEMS_SOURCE = "SELECT arguments->'items' FROM job WHERE id = :record_id"
 
 
 async def arguments(session: AsyncSession, job_id: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from shared.models.blog import Comment, ModerationState, Post, PostStatus, Role,
 from shared.models.catalog import Category, Product
 from shared.models.courses import Course, Enrollment, Semester, Student
 from shared.models.heroes import Hero, HeroBase, Item, Team, TeamBase, TransferLog
-from shared.models.jobs import JobRecord, JobState
+from shared.models.jobs import HeroUpdateItems, JobRecord, JobState
 from shared.models.outbox import IdempotencyRecord, OutboxMessage, OutboxTopic
 from shared.models.tagging import Article, ArticleStatus, Image, Tag, TaggableType
 
@@ -19,6 +19,7 @@ __all__ = [
     "Enrollment",
     "Hero",
     "HeroBase",
+    "HeroUpdateItems",
     "IdempotencyRecord",
     "Image",
     "Item",

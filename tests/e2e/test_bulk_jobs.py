@@ -108,7 +108,7 @@ def test_a_bulk_update_whose_worker_is_killed_is_never_partly_visible_and_comple
             changed_rows()
             waiting = db.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                " AND query LIKE '%jsonb_to_recordset%UPDATE hero%'"
+                " AND query LIKE '%hero_update_items%UPDATE hero%'"
             )
             return job if job["status"] == "in_progress" and waiting else None
 

@@ -16,6 +16,7 @@ from services.worker.jobs.bulk import bulk_update_heroes
 from services.worker.recorded import JobTimedOut, run_recorded
 from shared.db import flush
 from shared.errors import DatabaseUnavailable
+from shared.heroes import bulk as hero_bulk
 from shared.jobs import progress, records
 from shared.jobs.after_commit import discard_pending
 from shared.jobs.queues import Queue
@@ -35,8 +36,13 @@ async def hero_ids(session: AsyncSession, teams: int, per_team: int) -> list[int
 
 
 async def accept(session: AsyncSession, pool: ArqRedis, function: str, **arguments: Any) -> str:
-    """What POST /jobs/... does: the durable record, committed, then its trigger (just the id)."""
-    job_id = await records.accept(session, function, arguments, None)
+    """What POST /jobs/... does: the durable record (a bulk update's items staged beside it),
+    committed, then its trigger (just the id)."""
+    if function == hero_bulk.UPDATE_FUNCTION:
+        request = hero_bulk.BulkHeroUpdateRequest.model_validate(arguments)  # as the API validates it
+        job_id = await hero_bulk.accept_update(session, request.items, None)
+    else:
+        job_id = await records.accept(session, function, arguments, None)
     discard_pending(session)  # the test session has no job pool: its trigger is sent here
     await session.commit()
     assert await pool.enqueue_job(function, _job_id=job_id, _queue_name=Queue.bulk, record_id=job_id)

@@ -14,6 +14,7 @@ from services.api.deps import AdminUser, SessionDep
 from services.api.problems import problem_responses
 from shared.blog.bulk import BulkPostRequest
 from shared.errors import NotFound
+from shared.heroes import bulk as hero_bulk
 from shared.heroes.bulk import BulkHeroDeleteRequest, BulkHeroUpdateRequest
 from shared.jobs import records
 from shared.jobs.status import JobRead, read_job
@@ -43,8 +44,7 @@ async def bulk_update_heroes(
     body: BulkHeroUpdateRequest, request: Request, session: SessionDep, admin: AdminUser
 ) -> JobAccepted:
     """Update up to 100,000 heroes in one all-or-nothing job; fields validated like PATCH /heroes/{id}."""
-    job_id = await records.accept(session, "bulk_update_heroes", {"items": body.items}, admin.id)
-    return accepted(request, job_id)
+    return accepted(request, await hero_bulk.accept_update(session, body.items, admin.id))
 
 
 @router.post("/heroes/bulk-delete", status_code=status.HTTP_202_ACCEPTED, responses=problem_responses(400))

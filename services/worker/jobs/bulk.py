@@ -1,8 +1,8 @@
 """Bulk-queue jobs: thin doors into shared/. Each runs one durable job record (its arguments
 come from PostgreSQL, not Redis) in one all-or-nothing transaction, with progress reported to
 Redis (services.worker.recorded). The API validated the arguments before accepting them; the bulk
-update applies its items in one SQL statement straight from the record (progress once, at its
-end), the others validate their (smaller) arguments again and report progress per chunk."""
+update applies the items staged with its record in one SQL statement (progress once, at its end),
+the others validate their (smaller) arguments again and report progress per chunk."""
 
 from typing import Any
 
@@ -26,8 +26,7 @@ async def bulk_update_heroes(ctx: Ctx, record_id: str) -> dict[str, Any]:
     """Update up to 100,000 heroes, all or nothing. Re-running sets the same values again."""
 
     async def work(session: AsyncSession) -> dict[str, Any]:
-        source, params = records.ITEMS_SOURCE, {"record_id": record_id}
-        return await hero_bulk.bulk_update_from_json(session, source, params, _progress(ctx, record_id))
+        return await hero_bulk.bulk_update_staged(session, record_id, _progress(ctx, record_id))
 
     return await run_recorded(ctx, record_id, work)
 
