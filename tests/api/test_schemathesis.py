@@ -13,9 +13,12 @@ mismatch other seeds find, not yet fixed (it is in shared/): a name field that i
 (StringConstraints(strip_whitespace=True, max_length=N)) checks its length after trimming, so a
 padded string over the documented maxLength is accepted (POST /products, name " " + 200 characters).
 
-Fixed seed, no example database (a run replays nothing from an earlier one): the same code sends the
-same requests. With this budget a run sends about 9,000 requests (`test_the_budget_was_spent` holds
-the floor of 2,000) in about 1.5 minutes on a 2-core machine.
+Fixed seed, no example database (a run replays nothing from an earlier one): the same code and the
+same test selection send the same requests. (Hypothesis also draws, now and then, constants found in
+the project's modules imported so far, so this module alone can draw differently from the whole
+suite; every failure prints a curl command that reproduces it.) With this budget a run sends about
+9,000 requests (`test_the_budget_was_spent` holds the floor of 2,000) in about 1.5 minutes on a
+2-core machine.
 
 The app runs in-process on schemathesis's ASGI transport, whose requests all run on one event loop
 thread. The app's lifespan is replaced: on that loop it opens one connection to the test database
