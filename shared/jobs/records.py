@@ -20,7 +20,7 @@ transaction begins before its run is marked started (finished_at would precede s
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, text, update
@@ -51,7 +51,28 @@ class RecordChanged(Exception):
 
 
 @dataclass(frozen=True)
-class Stranded:
+class JobView:
+    """A record as read for showing it: every column but its arguments (which may hold 100,000
+    items and are never needed to show a status). A plain value, not a table model: nothing of it
+    is ever written back."""
+
+    id: str
+    function: str
+    queue: str
+    submitted_by: int | None
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    tries: int
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A record's trigger: what the sweeper (or an admin's retry) sends to Redis."""
+
     id: str
     function: str
     queue: str
@@ -78,11 +99,11 @@ async def accept(session: AsyncSession, function: str, arguments: dict[str, Any]
     return job_id
 
 
-async def read(session: AsyncSession, job_id: str) -> JobRecord | None:
+async def read(session: AsyncSession, job_id: str) -> JobView | None:
     """The record without its arguments (up to 100,000 items: never needed to show a status)."""
     columns = [c for c in _T.c if c.name != "arguments"]
     row = (await session.exec(select(*columns).where(_T.c.id == job_id))).mappings().one_or_none()
-    return None if row is None else JobRecord.model_construct(**row, arguments={})
+    return None if row is None else JobView(**row)
 
 
 async def lock(session: AsyncSession, job_id: str) -> bool:
@@ -148,7 +169,7 @@ async def fail(factory: async_sessionmaker[Any], job_id: str, error_type: str, m
         )
 
 
-async def stranded(session: AsyncSession, *, older_than: timedelta, limit: int) -> Sequence[Stranded]:
+async def stranded(session: AsyncSession, *, older_than: timedelta, limit: int) -> Sequence[Trigger]:
     """Unfinished records accepted more than `older_than` ago, oldest first: the sweeper enqueues
     each again (a no-op for one whose trigger is still queued or running)."""
     rows = await session.exec(
@@ -157,7 +178,7 @@ async def stranded(session: AsyncSession, *, older_than: timedelta, limit: int) 
         .order_by(_T.c.created_at)
         .limit(limit)
     )
-    return [Stranded(row.id, row.function, row.queue) for row in rows]
+    return [Trigger(row.id, row.function, row.queue) for row in rows]
 
 
 async def prune(session: AsyncSession, *, older_than_days: int = JOB_RECORD_RETENTION_DAYS) -> int:
@@ -166,7 +187,7 @@ async def prune(session: AsyncSession, *, older_than_days: int = JOB_RECORD_RETE
     return int(gone.rowcount)
 
 
-async def requeue_failed(session: AsyncSession, job_id: str) -> JobRecord:
+async def requeue_failed(session: AsyncSession, job_id: str) -> Trigger:
     """The admin's retry of a failed record: queued again (same id, same arguments), its trigger
     sent after COMMIT. NotFound without a record; Conflict unless it failed."""
     row = (
@@ -181,7 +202,7 @@ async def requeue_failed(session: AsyncSession, job_id: str) -> JobRecord:
     if row is None:
         await _explain(session, job_id, "job_not_failed", "only failed jobs are retried")
     enqueue_after_commit(session, row.function, job_id=job_id, blocked_by_result=False, record_id=job_id)
-    return JobRecord.model_construct(id=job_id, function=row.function, queue=row.queue)
+    return Trigger(job_id, row.function, row.queue)
 
 
 async def abort(session: AsyncSession, job_id: str, by: str) -> str:

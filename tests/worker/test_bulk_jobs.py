@@ -14,15 +14,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.worker.jobs.bulk import bulk_update_heroes
 from services.worker.recorded import JobTimedOut, run_recorded
-from shared.db import flush
+from shared.db import create_session_factory, flush
 from shared.errors import DatabaseUnavailable
 from shared.heroes import bulk as hero_bulk
 from shared.jobs import progress, records
 from shared.jobs.after_commit import discard_pending
 from shared.jobs.queues import Queue
 from shared.jobs.serialization import deserialize
-from shared.models import Category, Comment, Hero, Item, JobRecord, Post, TransferLog
+from shared.models import Category, Comment, Hero, Item, Post, TransferLog
 from shared.models.base import now_utc
+from shared.settings import get_settings
 from tests.conftest import RunWorker
 from tests.shared.factories import make_roster, make_user
 
@@ -59,7 +60,7 @@ async def run_job(
     return info, job_id
 
 
-async def record_of(session: AsyncSession, job_id: str) -> JobRecord:
+async def record_of(session: AsyncSession, job_id: str) -> records.JobView:
     session.expire_all()
     record = await records.read(session, job_id)
     assert record is not None
@@ -356,3 +357,47 @@ async def test_an_admin_retry_gives_the_record_all_its_runs_again(session: Async
     discard_pending(session)
     record = await record_of(session, job_id)
     assert (record.status, record.tries, record.started_at) == ("queued", 0, None)
+
+
+async def test_on_real_connections_a_failed_run_keeps_its_start_and_an_abort_rolls_a_finishing_run_back(
+    engine: AsyncEngine, job_pool: ArqRedis
+) -> None:
+    """What the one-connection harness cannot show: each session its own connection and its own
+    COMMIT, as in the worker. A failed run's start (in_progress, tries 1) was committed apart from
+    its rolled-back work; an abort that lands while a run is finishing makes that run roll back."""
+    factory = create_session_factory(engine)
+    ctx = {"settings": get_settings(), "session_factory": factory, "redis": job_pool}
+    async with factory() as session:
+        job_id = await records.accept(session, "bulk_delete_heroes", {"ids": [1]}, None)
+        discard_pending(session)
+        await session.commit()
+    try:
+
+        async def refused(job_session: AsyncSession) -> dict[str, Any]:
+            raise ValueError("this input is refused")
+
+        with pytest.raises(ValueError):
+            await run_recorded({**ctx, "job_id": job_id}, job_id, refused)
+        async with factory() as session:
+            failed = await records.read(session, job_id)
+            assert failed is not None and (failed.status, failed.tries) == ("failed", 1)
+            await records.requeue_failed(session, job_id)
+            discard_pending(session)
+            await session.commit()
+
+        async def aborted_meanwhile(job_session: AsyncSession) -> dict[str, Any]:
+            async with factory() as admin_session:  # an admin's request, on its own connection
+                await records.abort(admin_session, job_id, by="ada")
+                await admin_session.commit()
+            return {"deleted": 0, "missing_ids": [1]}
+
+        with pytest.raises(records.RecordChanged):
+            await run_recorded({**ctx, "job_id": job_id}, job_id, aborted_meanwhile)
+        async with factory() as session:
+            final = await records.read(session, job_id)
+            assert final is not None and final.status == "failed" and final.result is None
+            assert final.error == {"type": "Aborted", "message": "aborted by ada"} and final.tries == 1
+    finally:
+        async with factory() as session:  # real commits above: leave the test database as it was
+            await session.exec(text("DELETE FROM job WHERE id = :id"), params={"id": job_id})  # type: ignore[call-overload]
+            await session.commit()
