@@ -40,15 +40,6 @@ class LoadResult:
     p99_ms: float
     machine_busy: float = 0.0  # share of all cores busy during the run (/proc/stat), 0..1
 
-
-def cpu_times() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores since boot: how loaded the machine was during a run
-    (an app that cannot scale because the cores are full is told apart from one that will not)."""
-    with open("/proc/stat") as stat:
-        fields = [int(value) for value in stat.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return sum(fields) - idle, sum(fields)
-
     @property
     def rps(self) -> float:
         """Successful responses per second: an app answering errors fast must not score."""
@@ -57,6 +48,15 @@ def cpu_times() -> tuple[int, int]:
     @property
     def errors(self) -> int:
         return self.non_2xx + self.socket_errors
+
+
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores since boot: how loaded the machine was during a run
+    (an app that cannot scale because the cores are full is told apart from one that will not)."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def require_wrk() -> str:
