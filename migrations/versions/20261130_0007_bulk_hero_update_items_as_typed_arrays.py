@@ -25,12 +25,12 @@ def upgrade() -> None:
         "hero_update_items",
         sa.Column("job_id", sa.String(length=64), nullable=False),
         sa.Column("ids", sa.ARRAY(sa.Integer()), nullable=False),
-        sa.Column("names", sa.ARRAY(sa.Text()), nullable=False),
-        sa.Column("secret_identities", sa.ARRAY(sa.Text()), nullable=False),
-        sa.Column("ages", sa.ARRAY(sa.Integer()), nullable=False),
-        sa.Column("power_levels", sa.ARRAY(sa.Float()), nullable=False),
-        sa.Column("team_ids", sa.ARRAY(sa.Integer()), nullable=False),
-        sa.Column("team_id_given", sa.ARRAY(sa.Boolean()), nullable=False),
+        sa.Column("names", sa.ARRAY(sa.Text()), nullable=True),
+        sa.Column("secret_identities", sa.ARRAY(sa.Text()), nullable=True),
+        sa.Column("ages", sa.ARRAY(sa.Integer()), nullable=True),
+        sa.Column("power_levels", sa.ARRAY(sa.Float()), nullable=True),
+        sa.Column("team_ids", sa.ARRAY(sa.Integer()), nullable=True),
+        sa.Column("team_id_given", sa.ARRAY(sa.Boolean()), nullable=True),
         sa.ForeignKeyConstraint(
             ["job_id"], ["job.id"], name=op.f("fk_hero_update_items_job_id_job"), ondelete="CASCADE"
         ),
