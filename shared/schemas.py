@@ -3,6 +3,7 @@
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -33,6 +34,16 @@ StoredText = Annotated[str, AfterValidator(refuse_nul)]
 # A body field read from its JSON text form under `Strict`: an enum's value, an ISO time, a
 # decimal string. (Strict mode would want the Python object itself, which JSON cannot carry.)
 FromText = StrictMode(False)
+
+
+def trimmed_text(max_length: int, normalize: Callable[[str], str] = str.strip) -> Any:
+    """Text stored without its surrounding whitespace (`normalize`, which may also change case),
+    at most `max_length` characters as sent, as its schema says (pydantic's strip_whitespace
+    checks the length after trimming, so " " + 200 characters passed a maxLength of 200), and not
+    empty once trimmed."""
+    return Annotated[
+        str, StringConstraints(max_length=max_length), AfterValidator(normalize), StringConstraints(min_length=1)
+    ]
 
 
 def _without_null(schema: dict[str, Any]) -> None:

@@ -72,7 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         at_once=settings.bulk_uploads_at_once,
     )
 
-    api = APIRouter(prefix=API_PREFIX)
+    # Any API operation may answer 503 (PostgreSQL unavailable, or a bound on a wait reached): say so.
+    api = APIRouter(prefix=API_PREFIX, responses=problems.problem_responses(503))
     for module in (auth, users, posts, comments, catalog, heroes, courses, tags, jobs, ops):
         api.include_router(module.router)
     app.include_router(api)

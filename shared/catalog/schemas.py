@@ -4,14 +4,14 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Self
 
-from pydantic import BeforeValidator, StringConstraints, WithJsonSchema, field_validator, model_validator
+from pydantic import BeforeValidator, WithJsonSchema, field_validator, model_validator
 from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel
 
-from shared.schemas import FromText, RowId, Strict, omittable
+from shared.schemas import FromText, RowId, Strict, omittable, trimmed_text
 
-CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-ProductName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+CategoryName = trimmed_text(100)
+ProductName = trimmed_text(200)
 
 # Money is exact: NUMERIC(12, 2) in the table, Decimal here, a string in JSON.
 CENT = Decimal("0.01")

@@ -11,16 +11,16 @@ from pydantic import EmailStr, StringConstraints
 from sqlmodel import Field, SQLModel
 
 from shared.models.courses import GRADE_PATTERN, MAX_YEAR, MIN_YEAR, Semester
-from shared.schemas import FromText, RowId, Strict
+from shared.schemas import FromText, RowId, Strict, trimmed_text
 
 Grade = Annotated[str, StringConstraints(pattern=GRADE_PATTERN)]
 Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR)]
 # Course codes are compared as written in the unique index, so they are stored in one case.
-CourseCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=20)]
+CourseCode = trimmed_text(20, lambda code: code.strip().upper())
 
 
 class StudentCreate(Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: trimmed_text(100)  # type: ignore[valid-type]
     email: EmailStr = Field(max_length=320)
 
 
@@ -31,7 +31,7 @@ class StudentRead(SQLModel):
 
 
 class CourseCreate(Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: trimmed_text(200)  # type: ignore[valid-type]
     code: CourseCode
 
 

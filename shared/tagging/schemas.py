@@ -13,19 +13,15 @@ from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel
 
 from shared.models import ArticleStatus
-from shared.schemas import FromText, Page, Strict, omittable, refuse_nul
+from shared.schemas import FromText, Page, Strict, omittable, refuse_nul, trimmed_text
 
 MAX_TAGS = 50
 TAG_NAME_MAX = 50
 
 # NUL is refused here: Strict's own NUL check sees a field's value, not the items of a list.
-TagName = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=TAG_NAME_MAX),
-    AfterValidator(refuse_nul),
-]
+TagName = Annotated[trimmed_text(TAG_NAME_MAX, lambda name: name.strip().lower()), AfterValidator(refuse_nul)]
 TagNames = Annotated[list[TagName], PydanticField(max_length=MAX_TAGS)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Title = trimmed_text(200)
 Content = Annotated[str, StringConstraints(max_length=100_000)]
 
 
@@ -73,7 +69,7 @@ class ArticleRead(SQLModel):
     tags: list[str] = Field(default_factory=list, description="tag names, sorted")
 
 
-Filename = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Filename = trimmed_text(255)
 AltText = Annotated[str, StringConstraints(max_length=500)]
 
 

@@ -377,3 +377,15 @@ def test_the_price_schema_says_what_is_accepted(app: FastAPI) -> None:
     number, text = price["anyOf"]
     assert number == {"type": "number", "minimum": 0.0, "maximum": 9999999999.99, "description": "at most two decimals"}
     assert text == {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$"}
+
+
+async def test_a_name_longer_than_its_schema_says_is_refused_even_if_it_is_padded(
+    client: AsyncClient,
+    login,  # type: ignore[no-untyped-def]
+) -> None:
+    """maxLength holds for what is sent: a space and 200 characters was trimmed first and passed."""
+    admin: Caller = await login(Role.admin)
+    padded = await client.post(f"{API}/products", json={"name": " " + "x" * 200, "price": 1}, headers=admin.headers)
+    assert padded.status_code == 422 and padded.json()["errors"][0]["field"] == "body.name"
+    trimmed = await client.post(f"{API}/products", json={"name": "  Pad  ", "price": 1}, headers=admin.headers)
+    assert trimmed.status_code == 201 and trimmed.json()["name"] == "Pad"

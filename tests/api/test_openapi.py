@@ -72,3 +72,9 @@ def test_patch_bodies_document_null_only_where_null_is_accepted(app: FastAPI) ->
     for model, fields in meaningful.items():
         for field in fields:
             assert _allows_null(schemas[model]["properties"][field]), (model, field)
+
+
+def test_every_operation_documents_503(app: FastAPI) -> None:
+    """Any of them may meet PostgreSQL unavailable or a wait past its bound (README, errors)."""
+    for method, path, operation in operations(app):
+        assert "503" in operation["responses"], (method, path)
