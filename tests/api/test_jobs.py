@@ -175,6 +175,26 @@ async def test_job_ids_are_checked_like_row_ids(client: AsyncClient, login) -> N
         assert field in {error["field"] for error in response.json()["errors"]}, response.json()
 
 
+def _bulk_scope(path: str, headers: dict[str, str], length: int) -> dict[str, Any]:
+    raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(length).encode())]
+    raw_headers += [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": raw_headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("test", 80),
+        "state": {},
+    }
+
+
 async def _post_counting_body_reads(app: FastAPI, path: str, headers: dict[str, str]) -> tuple[int, int]:
     """POST `path` straight through the ASGI app with a 31 MB body offered in 1 MiB chunks; the status,
     and how many chunks the app asked for (0: the body was never read)."""
@@ -192,23 +212,7 @@ async def _post_counting_body_reads(app: FastAPI, path: str, headers: dict[str, 
         if message["type"] == "http.response.start":
             status = int(message["status"])  # type: ignore[call-overload]
 
-    raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(chunks * len(chunk)).encode())]
-    raw_headers += [(name.lower().encode(), value.encode()) for name, value in headers.items()]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": raw_headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("test", 80),
-        "state": {},
-    }
+    scope = _bulk_scope(path, headers, chunks * len(chunk))
     await app(scope, receive, send)
     return status, reads
 
@@ -329,26 +333,6 @@ async def test_a_body_with_100_000_bad_items_gets_a_bounded_answer(client: Async
     assert body["error_count"] == 100_000 and len(body["errors"]) == 100
     assert body["errors"][0]["field"] == "body.items.0.age"
     assert len(response.content) < 50_000  # was 11.5 MB
-
-
-def _bulk_scope(path: str, headers: dict[str, str], length: int) -> dict[str, Any]:
-    raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(length).encode())]
-    raw_headers += [(name.lower().encode(), value.encode()) for name, value in headers.items()]
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": raw_headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("test", 80),
-        "state": {},
-    }
 
 
 async def test_bulk_uploads_read_at_once_are_bounded_and_one_more_is_503_before_its_body(
