@@ -16,7 +16,7 @@ from typing import (
 )
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import Float, Integer, String, insert, select, text
+from sqlalchemy import Float, Integer, String, delete, insert, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 from typing_extensions import TypedDict
 
@@ -243,6 +243,8 @@ async def bulk_update_staged(session: AsyncSession, job_id: str, progress: Progr
     except ConstraintViolation as violation:
         offenders = await find_rule_breakers(session, await staged_items(session, job_id))
         raise BulkRefused(violation.constraint, offenders, f"bulk update refused: {violation.message}") from None
+    # Applied: the items need not wait out the record's 30 days (a failed job keeps them for a retry).
+    await session.exec(delete(_STAGED).where(_STAGED.c.job_id == job_id))  # type: ignore[call-overload]
     await progress(row.asked, row.asked)
     return {"updated": row.updated, "missing_ids": list(row.missing_ids)}
 

@@ -197,6 +197,8 @@ async def test_the_outcome_is_the_records_and_commits_with_the_work(
     info, job_id = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=[{"id": ids[0], "age": 44}])
     record = await record_of(session, job_id)
     assert info.success and record.status == "complete" and record.result == info.result and record.tries == 1
+    staged = text("SELECT count(*) FROM hero_update_items WHERE job_id = :id")
+    assert (await session.exec(staged, params={"id": job_id})).one()[0] == 0  # type: ignore[call-overload]  # applied: gone
     assert record.started_at is not None and record.finished_at is not None and record.error is None
 
     await session.exec(text("UPDATE hero SET age = 16, power_level = 10 WHERE id = :id"), params={"id": ids[1]})  # type: ignore[call-overload]
@@ -206,6 +208,7 @@ async def test_the_outcome_is_the_records_and_commits_with_the_work(
     )
     failed = await record_of(session, job_id)
     assert not info.success and failed.status == "failed" and failed.result is None
+    assert (await session.exec(staged, params={"id": job_id})).one()[0] == 1  # type: ignore[call-overload]  # kept for a retry
     assert failed.error is not None and failed.error["type"] == "BulkRefused" and str(ids[1]) in failed.error["message"]
 
 
