@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from services.api.http_limits import PROTOCOL
 from shared.embedded.postgres import binary as embedded_postgres_binary
 from shared.embedded.postgres import service_account
 from shared.embedded.valkey import server_binary as valkey_binary
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import PASSWORD, Service, api_ready, executable, free_port, redis_key_exists
 
 
 @dataclass
@@ -169,3 +170,40 @@ def postgres_server() -> Iterator[PostgresServer]:
             with contextlib.suppress(subprocess.CalledProcessError):
                 server.stop("immediate")
         shutil.rmtree(directory, ignore_errors=True)
+
+
+# The service as processes on a fault test's own servers: the database migrated with an admin,
+# the API as `guildhall api` serves it, and the workers of the queues asked for.
+
+
+def prepare_database(env: dict[str, str], admin: str) -> None:
+    """`guildhall migrate`, then `guildhall create-user <admin> --role admin` (password PASSWORD)."""
+    guildhall = executable("guildhall")
+    for args, stdin in (
+        (["migrate"], None),
+        (["create-user", admin, f"{admin}@example.com", "--role", "admin"], PASSWORD + "\n"),
+    ):
+        result = subprocess.run(
+            [guildhall, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert result.returncode == 0, result.stderr
+
+
+def api_service(env: dict[str, str], log_dir: Path) -> tuple[Service, str]:
+    """The API on a free port, served with the protocol `guildhall api` uses; (service, base URL)."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    argv = [executable("uvicorn"), "services.api.main:app", "--port", str(port), "--no-access-log"]
+    api = Service("api", [*argv, "--http", PROTOCOL], env, log_dir / "api.log", ready=lambda _: api_ready(base_url))
+    return api, base_url
+
+
+def worker_service(env: dict[str, str], log_dir: Path, queue: str, redis_url: str) -> Service:
+    """`guildhall worker --queue <queue>`, ready once its health-check key is in Redis."""
+    return Service(
+        f"{queue}-worker",
+        [executable("guildhall"), "worker", "--queue", queue],
+        env,
+        log_dir / f"{queue}-worker.log",
+        ready=lambda _: redis_key_exists(redis_url, f"guildhall:{queue}:health-check"),
+    )

@@ -18,8 +18,8 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.conftest import PASSWORD, PROCESS_ENV, Service, api_ready, executable, free_port, redis_key_exists
-from tests.faults.conftest import PostgresServer, RedisServer
+from tests.e2e.conftest import PASSWORD, PROCESS_ENV
+from tests.faults.conftest import PostgresServer, RedisServer, api_service, prepare_database, worker_service
 
 CLIENTS = 6
 HEROES_PER_CLIENT = 4
@@ -96,31 +96,9 @@ def test_postgres_stopped_and_restarted_under_load_answers_503_never_500_and_los
         "DB_POOL_TIMEOUT_SECONDS": "2",
         "CALLER_CACHE_SECONDS": "0",  # every request reads its caller: the outage meets every request
     }
-    guildhall = executable("guildhall")
-    import subprocess
-
-    def run(*args: str, stdin: str | None = None) -> None:
-        result = subprocess.run([guildhall, *args], env=env, input=stdin, capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr
-
-    run("migrate")
-    run("create-user", "faults-admin", "faults-admin@example.com", "--role", "admin", stdin=PASSWORD + "\n")
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    api = Service(
-        "api",
-        [executable("uvicorn"), "services.api.main:app", "--port", str(port), "--no-access-log"],
-        env,
-        tmp_path / "api.log",
-        ready=lambda _: api_ready(base_url),
-    )
-    worker = Service(
-        "short-worker",
-        [guildhall, "worker", "--queue", "short"],
-        env,
-        tmp_path / "worker.log",
-        ready=lambda _: redis_key_exists(redis_server.url, "guildhall:short:health-check"),
-    )
+    prepare_database(env, "faults-admin")
+    api, base_url = api_service(env, tmp_path)
+    worker = worker_service(env, tmp_path, "short", redis_server.url)
     api.start()
     worker.start()
     try:

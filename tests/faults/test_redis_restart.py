@@ -8,7 +8,6 @@ PostgreSQL and send their triggers again; no one has to do anything.
 """
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,8 +15,8 @@ import httpx
 import pytest
 import redis
 
-from tests.e2e.conftest import PASSWORD, PROCESS_ENV, Service, api_ready, executable, free_port, redis_key_exists
-from tests.faults.conftest import PostgresServer, RedisServer
+from tests.e2e.conftest import PASSWORD, PROCESS_ENV
+from tests.faults.conftest import PostgresServer, RedisServer, api_service, prepare_database, worker_service
 from tests.faults.test_postgres_faults import count
 
 HEROES = 40
@@ -33,33 +32,9 @@ def test_redis_restarted_empty_loses_neither_an_accepted_bulk_job_nor_a_committe
 ) -> None:
     database_url = postgres_server.url("guildhall")
     env = {**os.environ, **PROCESS_ENV, "DATABASE_URL": database_url, "REDIS_URL": redis_server.url}
-    guildhall = executable("guildhall")
-
-    def run(*args: str, stdin: str | None = None) -> None:
-        result = subprocess.run([guildhall, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stderr
-
-    run("migrate")
-    run("create-user", "restart-admin", "restart-admin@example.com", "--role", "admin", stdin=PASSWORD + "\n")
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    api = Service(
-        "api",
-        [executable("uvicorn"), "services.api.main:app", "--port", str(port), "--no-access-log"],
-        env,
-        tmp_path / "api.log",
-        ready=lambda _: api_ready(base_url),
-    )
-    workers = [
-        Service(
-            f"{queue}-worker",
-            [guildhall, "worker", "--queue", queue],
-            env,
-            tmp_path / f"{queue}-worker.log",
-            ready=lambda _, queue=queue: redis_key_exists(redis_server.url, f"guildhall:{queue}:health-check"),
-        )
-        for queue in ("short", "bulk")
-    ]
+    prepare_database(env, "restart-admin")
+    api, base_url = api_service(env, tmp_path)
+    workers = [worker_service(env, tmp_path, queue, redis_server.url) for queue in ("short", "bulk")]
     api.start()
     try:
         with httpx.Client(base_url=base_url, timeout=30) as client:
