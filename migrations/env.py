@@ -20,8 +20,9 @@ target_metadata = SQLModel.metadata
 
 
 def database_url() -> str:
-    # Tests pass their own URL through config attributes; everyone else uses DATABASE_URL.
-    return config.attributes.get("database_url") or get_settings().database_url
+    # Tests pass their own URL through config attributes; everyone else uses DATABASE_DIRECT_URL
+    # (default: DATABASE_URL): a migration may need a real server session, not a pooler's.
+    return config.attributes.get("database_url") or get_settings().direct_database_url
 
 
 def run_migrations_offline() -> None:
@@ -43,7 +44,13 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def run_async_migrations() -> None:
-    engine = create_async_engine(database_url(), poolclass=NullPool)
+    # No prepared statement cache: the URL may still be a transaction-mode pooler's (the direct URL
+    # defaults to DATABASE_URL), where a named statement would outlive its server connection.
+    engine = create_async_engine(
+        database_url(),
+        poolclass=NullPool,
+        connect_args={"statement_cache_size": 0, "prepared_statement_cache_size": 0},
+    )
     async with engine.connect() as connection:
         await connection.run_sync(do_run_migrations)
     await engine.dispose()

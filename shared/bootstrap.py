@@ -4,13 +4,16 @@ Every failure to reach a service becomes one `ServiceUnreachable` whose message 
 single line naming the URL tried (password hidden) and the variable that sets it.
 """
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import asyncpg
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+
+if TYPE_CHECKING:
+    from shared.redis_connect import RedisTarget
 
 CONNECT_TIMEOUT = 3.0
 # The maintenance database every PostgreSQL server has; the target database may not exist yet.
@@ -38,12 +41,25 @@ def _unreachable(service: str, env_var: str, url: str, reason: BaseException | s
     return ServiceUnreachable(f"{service} is not reachable at {redact(url) or '(empty)'} (set {env_var}): {text}")
 
 
-async def _connect_maintenance_db(url: str) -> asyncpg.Connection:
-    """Connect with asyncpg to the maintenance database of the server named by a SQLAlchemy URL."""
+def database_env_var(url: str) -> str:
+    """The variable a person sets to change `url`: the direct URL's when one is configured."""
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    direct = settings.database_direct_url
+    return "DATABASE_DIRECT_URL" if direct and url == direct else "DATABASE_URL"
+
+
+async def connect_postgres(url: str, database: str | None = None) -> asyncpg.Connection:
+    """Connect with asyncpg to the server named by a SQLAlchemy URL: to `database`, or the URL's own.
+
+    No statement cache: the URL may be a transaction-mode pooler's (DATABASE_DIRECT_URL defaults to
+    DATABASE_URL), where a named prepared statement would outlive its server connection."""
+    env_var = database_env_var(url)
     try:
         parsed: URL = make_url(url)
     except ArgumentError:
-        raise _unreachable("PostgreSQL", "DATABASE_URL", url, "not a valid SQLAlchemy URL") from None
+        raise _unreachable("PostgreSQL", env_var, url, "not a valid SQLAlchemy URL") from None
     # SQLAlchemy's asyncpg dialect reads TLS settings from ?ssl=; libpq-style URLs use ?sslmode=.
     ssl = parsed.query.get("ssl") or parsed.query.get("sslmode")
     try:
@@ -52,29 +68,41 @@ async def _connect_maintenance_db(url: str) -> asyncpg.Connection:
             port=parsed.port,
             user=parsed.username,
             password=parsed.password,
-            database=MAINTENANCE_DB,
+            database=database or parsed.database,
             ssl=ssl,
             timeout=CONNECT_TIMEOUT,
+            statement_cache_size=0,
         )
+    except asyncpg.InvalidCatalogNameError:
+        raise
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise _unreachable("PostgreSQL", "DATABASE_URL", url, exc) from exc
+        raise _unreachable("PostgreSQL", env_var, url, exc) from exc
 
 
 async def check_postgres(url: str) -> None:
-    """Raise ServiceUnreachable unless the PostgreSQL server of `url` accepts a connection."""
-    connection = await _connect_maintenance_db(url)
+    """Raise ServiceUnreachable unless the PostgreSQL server of `url` accepts a connection.
+
+    It connects to the URL's own database (a pooler exposes that one, not the `postgres`
+    maintenance database); a server that answers "no such database" is reachable all the same
+    (`guildhall migrate` creates it)."""
+    try:
+        connection = await connect_postgres(url)
+    except asyncpg.InvalidCatalogNameError:
+        return
     await connection.close()
 
 
-async def check_redis(url: str) -> None:
-    """Raise ServiceUnreachable unless the Redis server of `url` answers PING."""
+async def check_redis(where: "RedisTarget | str") -> None:
+    """Raise ServiceUnreachable unless the Redis master (of a URL, or found through sentinels)
+    answers PING."""
+    from shared.redis_connect import as_target, client
+
+    target = as_target(where)
     try:
-        async with Redis.from_url(
-            url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT
-        ) as client:
-            await client.ping()
+        async with client(target, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT) as redis:
+            await redis.ping()
     except (RedisError, OSError, ValueError) as exc:
-        raise _unreachable("Redis", "REDIS_URL", url, exc) from exc
+        raise _unreachable("Redis", target.env_var, target.describe(), exc) from exc
 
 
 def quote_identifier(name: str) -> str:
@@ -82,11 +110,15 @@ def quote_identifier(name: str) -> str:
 
 
 async def ensure_database(url: str) -> bool:
-    """Create the database named in `url` if it is missing; True if this call created it.
+    """Create the database named in `url` if it is missing; True if this call created it. `url` must
+    reach the server directly (DATABASE_DIRECT_URL): CREATE DATABASE needs its maintenance database.
 
     Raises ServiceUnreachable when the server cannot be reached, so it doubles as the check.
     """
-    connection = await _connect_maintenance_db(url)
+    try:
+        connection = await connect_postgres(url, MAINTENANCE_DB)
+    except asyncpg.InvalidCatalogNameError as exc:  # a pooler without the maintenance database
+        raise _unreachable("PostgreSQL", database_env_var(url), url, f"{exc} (set DATABASE_DIRECT_URL)") from exc
     try:
         name = make_url(url).database
         if not name:

@@ -27,6 +27,7 @@ from shared.embedded.servers import configured
 from shared.errors import DomainError
 from shared.models import Role
 from shared.ops.schemas import OpsSummary
+from shared.redis_connect import RedisTarget
 from shared.settings import Settings, get_settings
 from shared.users.schemas import UserCreate
 from shared.users.service import create_user
@@ -34,20 +35,21 @@ from shared.users.service import create_user
 EXIT_UNREACHABLE = 2
 
 
-async def _check_services(database_url: str, redis_url: str) -> None:
+async def _check_services(database_url: str, redis: RedisTarget) -> None:
     await check_postgres(database_url)
-    await check_redis(redis_url)
+    await check_redis(redis)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     settings = get_settings()
-    asyncio.run(_check_services(settings.database_url, settings.redis_url))
-    print(f"PostgreSQL ok at {redact(settings.database_url)}; Redis ok at {redact(settings.redis_url)}")
+    redis = RedisTarget.from_settings(settings)
+    asyncio.run(_check_services(settings.direct_database_url, redis))
+    print(f"PostgreSQL ok at {redact(settings.direct_database_url)}; Redis ok at {redis.describe()}")
     return 0
 
 
 def cmd_create_db(args: argparse.Namespace) -> int:
-    url = get_settings().database_url
+    url = get_settings().direct_database_url
     # ensure_database connects to the server first and raises ServiceUnreachable, so it is the check.
     created = asyncio.run(ensure_database(url))
     name = make_url(url).database
@@ -135,7 +137,7 @@ async def _local_worker_is_up(queue: str) -> bool:
     from shared.jobs.queues import Queue, create_job_pool
     from shared.ops.inspect import local_worker_is_up
 
-    pool = create_job_pool(get_settings().redis_url)
+    pool = create_job_pool(RedisTarget.from_settings(get_settings()))
     try:
         return await local_worker_is_up(pool, Queue[queue], socket.gethostname())
     finally:
@@ -160,7 +162,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     logging.config.dictConfig(default_log_config(verbose=False))
     settings_class = WorkerSettings if args.queue == "short" else BulkWorkerSettings
-    pool = create_worker_pool(get_settings().redis_url)
+    pool = create_worker_pool(RedisTarget.from_settings(get_settings()))
     # arq's run_worker, with the resilient loop and a client with a socket timeout.
     options = {**get_kwargs(settings_class), "redis_pool": pool, "lease_seconds": get_settings().job_lease_seconds}
     ResilientWorker(**options).run()
@@ -173,7 +175,7 @@ async def _queue_summary() -> OpsSummary:
     from shared.ops.queries import add_database_views
 
     settings = get_settings()
-    pool = create_job_pool(settings.redis_url)
+    pool = create_job_pool(RedisTarget.from_settings(settings))
     engine = create_engine(settings)
     try:
         summary = await read_summary(pool)
@@ -327,8 +329,10 @@ def run_preflight(args: argparse.Namespace) -> None:
         return
     needs_redis, needs_schema = PREFLIGHT[args.command]
     settings = get_settings()
-    redis_url = settings.redis_url if needs_redis else None
-    warning = asyncio.run(preflight(settings.database_url, redis_url, alembic_ini() if needs_schema else None))
+    redis = RedisTarget.from_settings(settings) if needs_redis else None
+    # The direct URL: a pooler may not expose what the checks read (and they need no pooling).
+    ini = alembic_ini() if needs_schema else None
+    warning = asyncio.run(preflight(settings.direct_database_url, redis, ini))
     if warning:
         print(f"guildhall {args.command}: {warning}", file=sys.stderr)
 

@@ -12,8 +12,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from shared.bootstrap import CONNECT_TIMEOUT, ServiceUnreachable, check_postgres, check_redis, redact
+from shared.bootstrap import ServiceUnreachable, check_postgres, check_redis, connect_postgres, redact
 from shared.errors import unavailable
+from shared.redis_connect import RedisTarget
 
 MIGRATE = "run `make db` (or `.venv/bin/guildhall migrate`)"
 # SQLSTATEs: a missing database; a missing table or column (migrations not applied); a refused login.
@@ -37,12 +38,8 @@ async def check_schema(database_url: str, alembic_ini: Path) -> str | None:
     A database migrated past this code (a revision it does not know) is not refused: a deployment
     that migrates first and then replaces the processes restarts old ones meanwhile, and migrations
     keep the previous code working. That case returns a warning line instead."""
-    url = make_url(database_url)
     try:
-        connection = await asyncpg.connect(
-            host=url.host, port=url.port, user=url.username, password=url.password, database=url.database,
-            ssl=url.query.get("ssl") or url.query.get("sslmode"), timeout=CONNECT_TIMEOUT,
-        )  # fmt: skip
+        connection = await connect_postgres(database_url)
     except asyncpg.InvalidCatalogNameError:
         raise ServiceUnreachable(f"{_where(database_url)} does not exist: {MIGRATE}") from None
     try:
@@ -68,12 +65,12 @@ async def check_schema(database_url: str, alembic_ini: Path) -> str | None:
         )
 
 
-async def preflight(database_url: str, redis_url: str | None, alembic_ini: Path | None) -> str | None:
-    """Check the servers a command needs (Redis if `redis_url`), and the schema if `alembic_ini`.
+async def preflight(database_url: str, redis: "RedisTarget | str | None", alembic_ini: Path | None) -> str | None:
+    """Check the servers a command needs (Redis if `redis`), and the schema if `alembic_ini`.
     Returns a warning to print, if any."""
     await check_postgres(database_url)
-    if redis_url is not None:
-        await check_redis(redis_url)
+    if redis is not None:
+        await check_redis(redis)
     if alembic_ini is not None:
         return await check_schema(database_url, alembic_ini)
     return None

@@ -13,6 +13,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared import pooler
 from shared.errors import OutcomeUnknown, constraint_errors, unavailable
 from shared.jobs.after_commit import attach_job_pool, discard_pending, send_pending
 from shared.settings import Settings, get_settings
@@ -23,14 +24,22 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class WaitLimits:
-    """PostgreSQL's own bounds on one connection's work (set per session at connect), and how long
-    to wait for a pooled connection. A limit hit is DatabaseUnavailable (HTTP 503), never a hang."""
+    """PostgreSQL's own bounds on one connection's work (set at connect, or per transaction behind a
+    pooler), and how long to wait for a pooled connection. A limit hit is DatabaseUnavailable
+    (HTTP 503), never a hang."""
 
     statement_timeout_ms: int
     lock_timeout_ms: int
     pool_timeout_seconds: float
     # A transaction left open and idle this long is ended by the server, freeing its locks.
     idle_in_transaction_timeout_ms: int = 60_000
+
+    def server_settings(self) -> dict[str, str]:
+        return {
+            "statement_timeout": str(self.statement_timeout_ms),
+            "lock_timeout": str(self.lock_timeout_ms),
+            "idle_in_transaction_session_timeout": str(self.idle_in_transaction_timeout_ms),
+        }
 
     @classmethod
     def for_requests(cls, settings: Settings) -> "WaitLimits":
@@ -49,10 +58,25 @@ def json_text(value: object) -> str:
 
 
 def create_engine(
-    settings: Settings | None = None, *, limits: WaitLimits | None = None, **overrides: object
+    settings: Settings | None = None,
+    *,
+    limits: WaitLimits | None = None,
+    url: str | None = None,
+    **overrides: object,
 ) -> AsyncEngine:
+    """The engine of DATABASE_URL (or `url`: the replica's, say), with the bounds of `limits` on
+    every connection. Behind a transaction-mode pooler (DB_POOLER=transaction) the bounds are set
+    per transaction and no prepared statement is named (shared.pooler); direct, they are set once
+    per connection, at connect."""
     settings = settings or get_settings()
     limits = limits or WaitLimits.for_requests(settings)
+    bounds = limits.server_settings()
+    if settings.db_pooler == "transaction":
+        connect_args: dict[str, object] = pooler.connect_args(bounds)
+    else:
+        connect_args = {"server_settings": bounds}
+    # A server that stops answering (network partition) must not hold a connect for ever.
+    connect_args["timeout"] = limits.pool_timeout_seconds
     options: dict[str, object] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
@@ -64,18 +88,10 @@ def create_engine(
         "echo": settings.db_echo,
         "json_serializer": json_text,
         "json_deserializer": orjson.loads,
-        "connect_args": {
-            "server_settings": {
-                "statement_timeout": str(limits.statement_timeout_ms),
-                "lock_timeout": str(limits.lock_timeout_ms),
-                "idle_in_transaction_session_timeout": str(limits.idle_in_transaction_timeout_ms),
-            },
-            # A server that stops answering (network partition) must not hold a connect for ever.
-            "timeout": limits.pool_timeout_seconds,
-        },
+        "connect_args": connect_args,
     }
     options.update(overrides)
-    return create_async_engine(settings.database_url, **options)
+    return create_async_engine(url or settings.database_url, **options)
 
 
 def create_session_factory(bind: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -17,9 +17,42 @@ class Settings(BaseSettings):
         default="postgresql+asyncpg://postgres@127.0.0.1:5432/guildhall",
         description="SQLAlchemy URL of the PostgreSQL database (asyncpg driver).",
     )
+    database_direct_url: str | None = Field(
+        default=None,
+        description="A direct PostgreSQL session (not a pooler) for migrations, creating the database and start-up"
+        " checks; default: DATABASE_URL.",
+    )
+    database_read_url: str | None = Field(
+        default=None,
+        description="A streaming replica for the heavy public reads (README: Production topology); default: none.",
+    )
+    db_pooler: Literal["none", "transaction"] = Field(
+        default="none",
+        description="`transaction`: DATABASE_URL (and DATABASE_READ_URL) is a transaction-mode pooler (PgBouncer):"
+        " no startup parameters, no named prepared statements, the bounds set per transaction.",
+    )
+    # A reader who lands on a replica this far behind sees a list a few seconds old; more than
+    # that, and the primary answers instead (it can take the reads; a stale page is worse).
+    db_replica_max_lag_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="A replica further behind than this is skipped (reads go to the primary).",
+    )
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0",
-        description="Redis URL used by the arq queues.",
+        description="Redis URL used by the arq queues (with sentinels: the master's db index and password).",
+    )
+    redis_sentinels: str | None = Field(
+        default=None,
+        pattern=r"^\s*[^\s,:]+:\d{1,5}\s*(,\s*[^\s,:]+:\d{1,5}\s*)*$",
+        description="host:port,host:port,... of Redis Sentinels: every Redis client finds the master through them.",
+    )
+    redis_sentinel_master: str | None = Field(
+        default=None, min_length=1, description="The master's name the sentinels monitor (with REDIS_SENTINELS)."
+    )
+    redis_sentinel_password: SecretStr | None = Field(
+        default=None, description="The sentinels' own password (requirepass of the sentinels), if any."
     )
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
@@ -110,6 +143,17 @@ class Settings(BaseSettings):
         pattern=r"^[^\s:]*:\d{1,5}$",
         description="host:port to serve /metrics on instead of the API's address (e.g. 127.0.0.1:9108).",
     )
+
+    @property
+    def direct_database_url(self) -> str:
+        """Where a real server session is needed: migrations, CREATE DATABASE, start-up checks."""
+        return self.database_direct_url or self.database_url
+
+    @model_validator(mode="after")
+    def sentinels_need_a_master_name(self) -> Self:
+        if self.redis_sentinels and not self.redis_sentinel_master:
+            raise ValueError("REDIS_SENTINEL_MASTER must be set with REDIS_SENTINELS")
+        return self
 
     @model_validator(mode="after")
     def refuse_default_secret(self) -> Self:
