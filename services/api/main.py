@@ -18,6 +18,8 @@ from services.api.routes import auth, catalog, comments, courses, health, heroes
 from shared.auth.callers import CallerCache
 from shared.db import create_engine, create_session_factory
 from shared.jobs.queues import create_job_pool
+from shared.redis_connect import RedisTarget
+from shared.replica import Replica
 from shared.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -30,8 +32,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings)
     app.state.engine = engine
     app.state.session_factory = create_session_factory(engine)
+    # The read replica, if any (shared.replica): public lists read there while it is fresh.
+    replica_engine = create_engine(settings, url=settings.database_read_url) if settings.database_read_url else None
+    if replica_engine is not None:
+        app.state.replica = Replica(
+            create_session_factory(replica_engine), max_lag_seconds=settings.db_replica_max_lag_seconds
+        )
+        await app.state.replica.start()
     # One lazy Redis client: the arq pool jobs are enqueued to, also used by /readyz.
-    app.state.job_pool = app.state.redis = create_job_pool(settings.redis_url)
+    app.state.job_pool = app.state.redis = create_job_pool(RedisTarget.from_settings(settings))
     metrics_listener = metrics.listener_for(app, settings)
     if metrics_listener is not None:
         await metrics_listener.start()
@@ -42,6 +51,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await metrics_listener.stop()
         await app.state.job_pool.aclose()
         await engine.dispose()
+        if replica_engine is not None:
+            await app.state.replica.stop()
+            await replica_engine.dispose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -109,13 +109,14 @@ async def ride_out(
     clear: Callable[[], Awaitable[None]],
     *,
     reaches_the_loop: bool = True,
+    hold: float = 1.5,
 ) -> None:
     """Queue jobs that fall due during the fault, hold the fault, end it; every job must then run.
     `reaches_the_loop`: the fault outlasts a command's own retries, so the loop itself must see it."""
     before = await harness.enqueue(5, defer_by=0.3)
     faults = harness.worker.redis_faults
     await inject()
-    await asyncio.sleep(1.5)  # the worker polls (and fails) a few dozen times
+    await asyncio.sleep(hold)  # the worker polls (and fails) a few dozen times
     assert harness.task is not None and not harness.task.done(), "the worker exited during the fault"
     await clear()
     after = await harness.enqueue(5)
@@ -145,7 +146,10 @@ async def test_a_read_only_replica(harness: Harness, redis_server: RedisServer) 
     async def clear() -> None:
         admin.execute_command("REPLICAOF", "NO", "ONE")
 
-    await ride_out(harness, inject, clear)
+    # READONLY drops the connection and is retried inside each command, as a lost connection is
+    # (shared.redis_connect: the node was demoted, a reconnect may reach the new master); held
+    # past those retries (about 1.5 s), it reaches the loop, which must ride it out too.
+    await ride_out(harness, inject, clear, hold=4.0)
 
 
 async def test_a_busy_script(harness: Harness, redis_server: RedisServer) -> None:
