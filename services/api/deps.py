@@ -17,6 +17,7 @@ from shared.auth.tokens import InvalidToken, user_id_from_token
 from shared.db import unit_of_work
 from shared.errors import PermissionDenied
 from shared.models import Role
+from shared.replica import Reads
 from shared.settings import Settings
 
 
@@ -32,6 +33,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def get_reads(request: Request, session: SessionDep) -> Reads:
+    """The request's replica-tolerant reads (shared.replica): the read replica while it is fresh,
+    else the request's own session. Only for public lists that tolerate a few seconds' lag."""
+    return Reads(session, getattr(request.app.state, "replica", None))
+
+
+ReadsDep = Annotated[Reads, Depends(get_reads)]
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from services.api.deps import AdminUser, CursorParam, SessionDep
+from services.api.deps import AdminUser, CursorParam, ReadsDep, SessionDep
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.catalog import queries, service
 from shared.catalog.schemas import (
@@ -31,9 +31,9 @@ async def create_category(data: CategoryCreate, session: SessionDep, admin: Admi
 
 
 @router.get("/categories/tree")
-async def read_tree(session: SessionDep) -> list[CategoryNode]:
+async def read_tree(reads: ReadsDep) -> list[CategoryNode]:
     """The whole tree, nested: the roots, each with its children, sorted by name."""
-    return await queries.category_tree(session)
+    return await reads.run(queries.category_tree)
 
 
 @router.get("/categories/{category_id}", responses=problem_responses(404))

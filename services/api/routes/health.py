@@ -43,8 +43,13 @@ async def _probe_redis(request: Request) -> str:
 
 @router.get("/readyz", responses={503: {"description": "PostgreSQL or Redis is unreachable"}})
 async def readyz(request: Request, response: Response) -> dict[str, str]:
-    """Readiness: 200 when PostgreSQL and Redis both answer, 503 naming the one that did not."""
+    """Readiness: 200 when PostgreSQL and Redis both answer, 503 naming the one that did not; with a
+    read replica configured, whether reads go to it (`ok`) or to the primary (`skipped`)."""
     postgres, redis = await asyncio.gather(_probe_postgres(request), _probe_redis(request))
     if "unavailable" in (postgres, redis):
         response.status_code = 503
-    return {"postgres": postgres, "redis": redis}
+    states = {"postgres": postgres, "redis": redis}
+    # A replica's state never makes the process unready: reads go to the primary without it.
+    if (replica := getattr(request.app.state, "replica", None)) is not None:
+        states["replica"] = "ok" if replica.fresh else "skipped"
+    return states

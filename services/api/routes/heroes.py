@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
-from services.api.deps import AdminUser, CursorParam, SessionDep
+from services.api.deps import AdminUser, CursorParam, ReadsDep, SessionDep
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.heroes import service, transfers
 from shared.heroes.queries import heroes_of_oldest_team
@@ -50,18 +50,16 @@ async def create_team(data: TeamCreate, session: SessionDep, admin: AdminUser) -
 
 
 @router.get("/teams")
-async def list_teams(
-    session: SessionDep, limit: Limit = DEFAULT_PAGE, cursor: CursorParam = None
-) -> Page[TeamWithCount]:
+async def list_teams(reads: ReadsDep, limit: Limit = DEFAULT_PAGE, cursor: CursorParam = None) -> Page[TeamWithCount]:
     """Teams by name, each with its number of heroes (one statement)."""
-    return await service.list_teams(session, limit=limit, cursor=cursor)
+    return await reads.run(lambda session: service.list_teams(session, limit=limit, cursor=cursor))
 
 
 # Before /teams/{team_id}: "top" is not a team id.
 @router.get("/teams/top")
-async def heroes_of_top_team(session: SessionDep) -> list[HeroRead]:
+async def heroes_of_top_team(reads: ReadsDep) -> list[HeroRead]:
     """The heroes of the team with the highest average hero age (ties: lowest team id); [] if no team has heroes."""
-    return [HeroRead.model_validate(hero) for hero in await heroes_of_oldest_team(session)]
+    return [HeroRead.model_validate(hero) for hero in await reads.run(heroes_of_oldest_team)]
 
 
 @router.get(
@@ -87,10 +85,10 @@ async def create_hero(data: HeroCreate, session: SessionDep, admin: AdminUser) -
 
 
 @router.get("/heroes")
-async def list_heroes(session: SessionDep, filters: Annotated[HeroFilters, Query()]) -> Page[HeroRead]:
+async def list_heroes(reads: ReadsDep, filters: Annotated[HeroFilters, Query()]) -> Page[HeroRead]:
     """Heroes by id, filtered by team name, minimum age and power range; teamless heroes are
     included unless a team is asked for. Pass `next_cursor` back as `cursor` for the next page."""
-    return await service.list_heroes(session, filters)
+    return await reads.run(lambda session: service.list_heroes(session, filters))
 
 
 @router.post(

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi import status as http_status
 
-from services.api.deps import CurrentUser, CursorParam, OptionalUser, SessionDep
+from services.api.deps import CurrentUser, CursorParam, OptionalUser, ReadsDep, SessionDep
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.blog import queries, service
 from shared.blog.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PostFilters
@@ -26,6 +26,7 @@ async def create_post(data: PostCreate, session: SessionDep, user: CurrentUser) 
 @router.get("", responses=problem_responses(401))
 async def list_posts(
     session: SessionDep,
+    reads: ReadsDep,
     user: OptionalUser,
     status: PostStatus | None = None,
     author_id: RowId | None = None,
@@ -42,7 +43,9 @@ async def list_posts(
     filters = PostFilters(
         status=status, author_id=author_id, category_id=category_id, include_subcategories=include_subcategories, q=q
     )
-    return await queries.list_posts(session, user, filters, limit=limit, cursor=cursor)
+    if user is not None:  # a signed-in caller lists their own drafts: from the primary, never stale
+        return await queries.list_posts(session, user, filters, limit=limit, cursor=cursor)
+    return await reads.run(lambda replica: queries.list_posts(replica, None, filters, limit=limit, cursor=cursor))
 
 
 @router.get("/{post_id}", responses=problem_responses(401, 404))
