@@ -46,6 +46,17 @@ class FailoverAwareSSLConnection(_DropOnReadOnly, SSLConnection):
     pass
 
 
+class SentinelPool(SentinelConnectionPool):
+    """A Sentinel-managed pool that also closes its clients of the sentinels when it is closed
+    (redis-py's leaves them open: one leaked connection per sentinel asked)."""
+
+    async def disconnect(self, inuse_connections: bool = True) -> None:
+        await super().disconnect(inuse_connections)
+        if inuse_connections:  # a full close, not the idle sweep done when the master moves
+            for sentinel in self.sentinel_manager.sentinels:
+                await sentinel.aclose()
+
+
 @dataclass(frozen=True)
 class RedisTarget:
     """Where the Redis master is: a URL, or sentinels that know it by name."""
@@ -109,7 +120,7 @@ def connection_pool(where: RedisTarget | str, **options: Any) -> ConnectionPool:
     sentinel_kwargs: dict[str, Any] = {**timeouts, "password": target.sentinel_password}
     sentinel = Sentinel(list(target.sentinels), sentinel_kwargs=sentinel_kwargs)
     assert target.master is not None  # Settings refuses sentinels without a master name
-    return SentinelConnectionPool(target.master, sentinel, ssl=ssl, **{**options, **url_options})
+    return SentinelPool(target.master, sentinel, ssl=ssl, **{**options, **url_options})
 
 
 def client(where: RedisTarget | str, **options: Any) -> Redis:

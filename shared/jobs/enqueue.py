@@ -13,6 +13,7 @@ from arq import ArqRedis
 from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
+from redis.exceptions import NoScriptError
 
 # KEYS: job key, result key (or the job key again, when a kept result must not block), queue.
 _ENQUEUE_UNLESS_KNOWN = """
@@ -44,8 +45,12 @@ async def enqueue_unique(
     score = max(now, run_at_ms or now)
     payload = serialize_job(function, (), kwargs, None, now, serializer=redis.job_serializer)
     script = redis.register_script(_ENQUEUE_UNLESS_KNOWN)  # EVALSHA, loading the script if Redis lost it
-    written = await script(
-        keys=[job_key_prefix + job_id, (result_key_prefix if blocked_by_result else job_key_prefix) + job_id, queue],
-        args=[redis.expires_extra_ms + score - now, payload, score, job_id],
-    )
+    keys = [job_key_prefix + job_id, (result_key_prefix if blocked_by_result else job_key_prefix) + job_id, queue]
+    args = [redis.expires_extra_ms + score - now, payload, score, job_id]
+    try:
+        written = await script(keys=keys, args=args)
+    except NoScriptError:
+        # A failover between redis-py's SCRIPT LOAD and its second EVALSHA: the load reached the
+        # demoted node, the EVALSHA (after a reconnect) the new master, which never saw the script.
+        written = await script(keys=keys, args=args)
     return bool(written)
