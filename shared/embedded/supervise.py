@@ -19,24 +19,36 @@ from types import FrameType
 
 from shared.bootstrap import check_postgres, check_redis, redact
 from shared.embedded.servers import EmbeddedError, EmbeddedServers, choose_servers
+from shared.redis_connect import RedisTarget
+from shared.settings import Settings
 
 
 def _exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-async def _check(database_url: str, redis_url: str) -> None:
+async def _check(database_url: str, redis: RedisTarget) -> None:
     await check_postgres(database_url)
-    await check_redis(redis_url)
+    await check_redis(redis)
 
 
 def run_with_servers(command: Sequence[str]) -> int:
     choice = choose_servers()
     if not choice.embedded:
-        asyncio.run(_check(choice.database_url, choice.redis_url))
+        # As the commands will reach them: the primary itself (DATABASE_DIRECT_URL, default
+        # DATABASE_URL), and the Redis master, through the sentinels if REDIS_SENTINELS is set.
+        settings = Settings()
+        database_url = (
+            settings.direct_database_url if choice.database_url == settings.database_url else choice.database_url
+        )
+        redis = (
+            RedisTarget.from_settings(settings)
+            if choice.redis_url == settings.redis_url
+            else RedisTarget(choice.redis_url)
+        )
+        asyncio.run(_check(database_url, redis))
         print(
-            f"guildhall: PostgreSQL at {redact(choice.database_url)}, Redis at {redact(choice.redis_url)}"
-            f" ({choice.why})",
+            f"guildhall: PostgreSQL at {redact(database_url)}, Redis at {redis.describe()} ({choice.why})",
             file=sys.stderr,
             flush=True,
         )
