@@ -111,6 +111,53 @@ class Settings(BaseSettings):
         default=5, ge=1, le=300, description="An idle keep-alive connection is closed after this."
     )
 
+    # --- the front door (README, "Security") ---
+    api_docs: bool | None = Field(
+        default=None,
+        description="Serve /docs, /redoc and /openapi.json; default: only in development.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Peers whose X-Forwarded-For names the client (uvicorn's convention); '*' trusts every peer.",
+    )
+    # OWASP's authentication guidance: throttle failed logins per account and per source, without
+    # locking the owner out. The account's limit counts one address's failures on it (an attacker
+    # elsewhere cannot lock the owner out); the address's limit counts its failures on any account.
+    login_failures_per_account: str = Field(
+        default="5/minute;20/hour",
+        description="Failed logins allowed per account from one client address (limits notation); 429 beyond.",
+    )
+    login_failures_per_address: str = Field(
+        default="30/minute;100/hour",
+        description="Failed logins allowed per client address over all accounts; 429 beyond.",
+    )
+    # argon2id takes ~50 ms of one core and ~19 MiB: more at once than cores only queues them.
+    password_hashes_at_once: int = Field(
+        default=2, ge=1, le=64, description="Password hashes computed at once per process (in threads)."
+    )
+    # Per signed-in user, per kind of write (admins are not limited: they run the bulk jobs and the
+    # ops actions). Generous for a person, and a ceiling for a script.
+    write_limits: dict[str, str] = Field(
+        default={
+            "posts": "10/minute;100/day",
+            "comments": "20/minute;500/day",
+            "articles": "10/minute;100/day",
+            "images": "20/minute;200/day",
+            "transfers": "60/minute;2000/day",
+            "jobs": "5/minute;100/day",
+        },
+        description="JSON object: kind -> limits (limits notation) per user; 429 with Retry-After beyond.",
+    )
+    body_idle_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Longest silence while a request body is being received; 408 and close past it.",
+    )
+    max_connections: int = Field(
+        default=1000, ge=1, le=100_000, description="Open connections per API process; 503 and close beyond."
+    )
+
     # Comment moderation rules (the worker applies them to each new comment).
     moderation_banned_words: list[str] = Field(
         default=["spam", "scam", "viagra", "casino"], description="JSON list; matched as whole words, any case."
@@ -155,13 +202,51 @@ class Settings(BaseSettings):
             raise ValueError("REDIS_SENTINEL_MASTER must be set with REDIS_SENTINELS")
         return self
 
+    @property
+    def docs_enabled(self) -> bool:
+        return self.environment == "development" if self.api_docs is None else self.api_docs
+
+    @property
+    def uses_development_secret(self) -> bool:
+        return self.secret_key.get_secret_value() == DEVELOPMENT_SECRET
+
     @model_validator(mode="after")
     def refuse_default_secret(self) -> Self:
-        if self.environment != "development" and self.secret_key.get_secret_value() == DEVELOPMENT_SECRET:
+        key = self.secret_key.get_secret_value()
+        if self.environment != "development" and key == DEVELOPMENT_SECRET:
             raise ValueError(f"SECRET_KEY must be set when ENVIRONMENT={self.environment}")
-        if len(self.secret_key.get_secret_value()) < 32:
+        if len(key) < 32:
             raise ValueError("SECRET_KEY must be at least 32 characters")
+        if key != DEVELOPMENT_SECRET and (weakness := weak_key(key)) is not None:
+            raise ValueError(f"SECRET_KEY is too weak ({weakness}): use secrets.token_urlsafe(48)")
         return self
+
+    @model_validator(mode="after")
+    def limits_parse(self) -> Self:
+        from limits import parse_many
+
+        for name, value in [
+            ("login_failures_per_account", self.login_failures_per_account),
+            ("login_failures_per_address", self.login_failures_per_address),
+            *((f"write_limits.{kind}", text) for kind, text in self.write_limits.items()),
+        ]:
+            try:
+                parse_many(value)
+            except ValueError as error:
+                raise ValueError(f"{name}: {value!r} is not in limits notation (e.g. 5/minute;20/hour)") from error
+        return self
+
+
+def weak_key(key: str) -> str | None:
+    """Why `key` is too weak to sign tokens, or None. A 32-character floor admits "aaaa...": a key
+    must also have many distinct characters and no long run or repeated block."""
+    if len(set(key)) < 12:
+        return f"only {len(set(key))} distinct characters"
+    for size in range(1, len(key) // 2 + 1):
+        block = key[:size]
+        if (block * (len(key) // size + 1))[: len(key)] == key:
+            return f"a repeated {size}-character block"
+    return None
 
 
 @lru_cache

@@ -28,7 +28,17 @@ from sqlalchemy.exc import DBAPIError
 
 from shared.db import WaitLimits, create_engine
 from shared.settings import Settings
-from tests.e2e.conftest import PASSWORD, PROCESS_ENV, ROOT, Service, api_ready, executable, free_port, wait_until
+from tests.e2e.conftest import (
+    PASSWORD,
+    PROCESS_ENV,
+    ROOT,
+    SECRET_KEY,
+    Service,
+    api_ready,
+    executable,
+    free_port,
+    wait_until,
+)
 from tests.faults.conftest import PostgresServer, RedisServer, prepare_database, worker_service
 from tests.faults.test_postgres_faults import count
 from tests.topology.servers import PgBouncer
@@ -44,7 +54,7 @@ def pooled_settings(pgbouncer: PgBouncer, primary: PostgresServer, **extra: obje
         database_direct_url=primary.url("guildhall"),
         db_pooler="transaction",
         environment="test",
-        secret_key="x" * 40,
+        secret_key=SECRET_KEY,
         **extra,  # type: ignore[arg-type]
     )
 
