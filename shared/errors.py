@@ -43,6 +43,15 @@ class PermissionDenied(DomainError):
     """The caller is known but may not do this (HTTP 403)."""
 
 
+class TooManyRequests(DomainError):
+    """The caller has used up a rate limit (HTTP 429 with Retry-After): nothing was done."""
+
+    def __init__(self, message: str, *, retry_after_seconds: int, rule: str) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+        self.rule = rule
+
+
 class DatabaseUnavailable(DomainError):
     """PostgreSQL cannot do this now: unreachable, starting up or shutting down, the connection
     lost, no pooled connection free in time, or a lock or statement past its bound (HTTP 503:

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.api.problems import problem_response
-from shared.auth.tokens import InvalidToken, user_id_from_token
+from shared.auth.tokens import InvalidToken, verify_token
 from shared.models import Role
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
@@ -55,14 +55,14 @@ class AdmitBeforeBody:
         if scheme.lower() != "bearer" or not token:
             return problem_response(401, "authentication required", headers=UNAUTHORIZED_HEADERS)
         try:
-            user_id = user_id_from_token(token, app.state.settings)
+            claims = verify_token(token, app.state.settings)
         except InvalidToken:
             return problem_response(401, "invalid or expired token", headers=UNAUTHORIZED_HEADERS)
         # The same cached caller the route's own dependency reads (one short read when not cached).
         async with app.state.session_factory() as session:
-            caller = await app.state.caller_cache.get(session, user_id)
+            caller = await app.state.caller_cache.get(session, claims)
         if caller is None:
-            return problem_response(401, "unknown or inactive user", headers=UNAUTHORIZED_HEADERS)
+            return problem_response(401, "unknown or inactive user, or a revoked token", headers=UNAUTHORIZED_HEADERS)
         if caller.role != Role.admin:
             return problem_response(403, "this needs the role admin")
         return None

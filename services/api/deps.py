@@ -13,10 +13,12 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth.callers import Caller
-from shared.auth.tokens import InvalidToken, user_id_from_token
+from shared.auth.tokens import InvalidToken, verify_token
 from shared.db import unit_of_work
-from shared.errors import PermissionDenied
+from shared.errors import PermissionDenied, TooManyRequests
 from shared.models import Role
+from shared.rate_limits import RateLimits
+from shared.rate_limits import parse as parse_limits
 from shared.replica import Reads
 from shared.settings import Settings
 
@@ -53,17 +55,19 @@ async def get_optional_user(
 ) -> Caller | None:
     """The caller, or None for an anonymous request. A token that is present but bad is a 401.
 
-    Whether the token's user is still active, and its role, come from the process's CallerCache
-    (read from the database at most every CALLER_CACHE_SECONDS), in the request's transaction."""
+    Whether the token still counts (its user active, not revoked), and the user's role, come from
+    the process's CallerCache (read at most every CALLER_CACHE_SECONDS), in the request's transaction."""
     if token is None:
         return None
     try:
-        user_id = user_id_from_token(token, request.app.state.settings)
+        claims = verify_token(token, request.app.state.settings)
     except InvalidToken as error:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired token", UNAUTHORIZED_HEADERS) from error
-    caller = await request.app.state.caller_cache.get(session, user_id)
+    caller = await request.app.state.caller_cache.get(session, claims)
     if caller is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or inactive user", UNAUTHORIZED_HEADERS)
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "unknown or inactive user, or a revoked token", UNAUTHORIZED_HEADERS
+        )
     return caller
 
 
@@ -99,3 +103,39 @@ CURSOR_MAX_LENGTH = 512
 CursorParam = Annotated[
     str | None, Query(max_length=CURSOR_MAX_LENGTH, description="`next_cursor` of the previous page")
 ]
+
+
+def get_rate_limits(request: Request) -> RateLimits:
+    """The process's rate limits, on its Redis client (made on first use: tests swap the client)."""
+    state = request.app.state
+    limits: RateLimits | None = getattr(state, "rate_limits", None)
+    if limits is None:
+        limits = state.rate_limits = RateLimits(state.redis.connection_pool)
+    return limits
+
+
+RateLimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
+
+
+def client_address(request: Request) -> str:
+    """The socket's peer, or X-Forwarded-For's client when uvicorn trusts the peer
+    (FORWARDED_ALLOW_IPS): uvicorn has already put the right one in request.client."""
+    return request.client.host if request.client else "unknown"
+
+
+def write_limit(kind: str) -> Callable[..., Coroutine[Any, Any, None]]:
+    """A route dependency counting one write of `kind` for the signed-in caller (WRITE_LIMITS);
+    429 with Retry-After past it, before the body is acted on."""
+
+    async def dependency(user: CurrentUser, limits: RateLimitsDep, settings: SettingsDep) -> None:
+        if kind not in settings.write_limits:
+            return
+        verdict = await limits.hit(parse_limits(settings.write_limits[kind]), "writes", kind, str(user.id))
+        if not verdict.allowed:
+            raise TooManyRequests(
+                f"too many {kind} from this user; retry after {verdict.retry_after_seconds} s",
+                retry_after_seconds=verdict.retry_after_seconds,
+                rule="write_limit",
+            )
+
+    return dependency

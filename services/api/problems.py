@@ -24,6 +24,7 @@ from shared.errors import (
     NotFound,
     OutcomeUnknown,
     PermissionDenied,
+    TooManyRequests,
     lost_a_race,
     unavailable,
 )
@@ -106,6 +107,10 @@ async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
         return problem_response(404, error.message)
     if isinstance(error, PermissionDenied):
         return problem_response(403, error.message)
+    if isinstance(error, TooManyRequests):
+        return problem_response(
+            429, error.message, rule=error.rule, headers={"Retry-After": str(error.retry_after_seconds)}
+        )
     if isinstance(error, InvalidCursor):
         return problem_response(
             422, error.message, errors=[FieldError(field="query.cursor", message=error.message, type="cursor")]

@@ -1,5 +1,6 @@
 """Every table, imported together so SQLModel.metadata is whole (Alembic reads it)."""
 
+from shared.models.auth import RevokedToken
 from shared.models.base import NAMING_CONVENTION
 from shared.models.blog import Comment, ModerationState, Post, PostStatus, Role, User
 from shared.models.catalog import Category, Product
@@ -31,6 +32,7 @@ __all__ = [
     "Post",
     "PostStatus",
     "Product",
+    "RevokedToken",
     "Role",
     "Semester",
     "Student",

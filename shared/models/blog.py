@@ -47,6 +47,9 @@ class User(SQLModel, table=True):
     hashed_password: str = Field(sa_type=Text)
     role: str = Field(default=Role.author, sa_type=String(20), sa_column_kwargs={"server_default": "author"})
     is_active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    # Every token carries the generation it was issued in; a password change, a deactivation or a
+    # role change moves it on, and with it every token issued before is refused (shared.auth).
+    token_generation: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     created_at: datetime = created_at_field()
 
     posts: list["Post"] = Relationship(back_populates="author", sa_relationship_kwargs={"lazy": RAISE})

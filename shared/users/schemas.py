@@ -16,6 +16,22 @@ class UserCreate(BaseModel):
     role: Role = Role.author
 
 
+class UserUpdate(BaseModel):
+    """What an admin may change of a user; either change revokes the user's tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    is_active: bool | None = None
+    role: Role | None = None
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)
+
+
 class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -30,7 +30,10 @@ class Rule:
 
 ACCESS: dict[str, Rule] = {
     "POST /api/v1/auth/token": Rule("public"),
+    "POST /api/v1/auth/logout": Rule("any_user"),
     "POST /api/v1/users": Rule("admin"),
+    "POST /api/v1/users/me/password": Rule("any_user", {"current_password": "x", "new_password": "long enough 1"}),
+    "PATCH /api/v1/users/{user_id}": Rule("admin", {"role": "author"}),
     "POST /api/v1/posts": Rule("any_user"),
     "PATCH /api/v1/posts/{post_id}": Rule("owner", {"title": "Not yours"}),
     "DELETE /api/v1/posts/{post_id}": Rule("owner"),

@@ -10,8 +10,9 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth.callers import CallerCache
+from shared.auth.tokens import verify_token
 from shared.models import Role, User
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 from tests.conftest import StatementLog
 
 USERS = "/api/v1/users"
@@ -69,7 +70,7 @@ async def test_a_deactivated_user_is_refused_once_the_entry_is_stale(
     await _set(session, author.id, is_active=False)
     clock.now += 2.0
     response = await client.get(f"{USERS}/me", headers=author.headers)
-    assert response.status_code == 401 and response.json()["detail"] == "unknown or inactive user"
+    assert response.status_code == 401 and response.json()["detail"] == "unknown or inactive user, or a revoked token"
     # Reactivated: back once the refusal itself is stale (refusals are cached too, as briefly).
     await _set(session, author.id, is_active=True)
     clock.now += 2.0
@@ -79,9 +80,10 @@ async def test_a_deactivated_user_is_refused_once_the_entry_is_stale(
 async def test_the_cache_holds_at_most_max_entries(session: AsyncSession, login) -> None:  # type: ignore[no-untyped-def]
     cache = CallerCache(ttl_seconds=5, max_entries=2)
     users = [await login() for _ in range(3)]
-    for user in users:
-        assert (await cache.get(session, user.id)) is not None
-    assert list(cache._entries) == [users[1].id, users[2].id]
+    claims = [verify_token(user.headers["Authorization"].removeprefix("Bearer "), get_settings()) for user in users]
+    for token in claims:
+        assert (await cache.get(session, token)) is not None
+    assert list(cache._entries) == [claims[1].token_id, claims[2].token_id]
 
 
 def test_the_cache_cannot_be_configured_past_five_seconds() -> None:
