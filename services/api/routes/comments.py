@@ -2,9 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
-from services.api.deps import CurrentUser, CursorParam, ModeratorUser, OptionalUser, SessionDep
+from services.api.deps import CurrentUser, CursorParam, ModeratorUser, OptionalUser, SessionDep, write_limit
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.auth.access import is_moderator
 from shared.blog import queries, service
@@ -18,7 +18,8 @@ router = APIRouter(tags=["comments"], responses=problem_responses(422))
 @router.post(
     "/posts/{post_id}/comments",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(*BODY_ERRORS, 401, 404),
+    responses=problem_responses(429, *BODY_ERRORS, 401, 404),
+    dependencies=[Depends(write_limit("comments"))],
 )
 async def create_comment(
     post_id: RowId, data: CommentCreate, session: SessionDep, user: CurrentUser

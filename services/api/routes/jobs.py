@@ -10,7 +10,7 @@ from arq import ArqRedis
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel
 
-from services.api.deps import AdminUser, SessionDep
+from services.api.deps import AdminUser, SessionDep, write_limit
 from services.api.problems import problem_responses
 from shared.blog.bulk import BulkPostRequest
 from shared.errors import NotFound
@@ -39,7 +39,12 @@ def accepted(request: Request, job_id: str) -> JobAccepted:
     return JobAccepted(job_id=job_id, status_url=str(request.url_for("read_job_status", job_id=job_id).path))
 
 
-@router.post("/heroes/bulk-update", status_code=status.HTTP_202_ACCEPTED, responses=problem_responses(400))
+@router.post(
+    "/heroes/bulk-update",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(429, 400),
+    dependencies=[Depends(write_limit("jobs"))],
+)
 async def bulk_update_heroes(
     body: BulkHeroUpdateRequest, request: Request, session: SessionDep, admin: AdminUser
 ) -> JobAccepted:
@@ -47,7 +52,12 @@ async def bulk_update_heroes(
     return accepted(request, await hero_bulk.accept_update(session, body.items, admin.id))
 
 
-@router.post("/heroes/bulk-delete", status_code=status.HTTP_202_ACCEPTED, responses=problem_responses(400))
+@router.post(
+    "/heroes/bulk-delete",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(429, 400),
+    dependencies=[Depends(write_limit("jobs"))],
+)
 async def bulk_delete_heroes(
     body: BulkHeroDeleteRequest, request: Request, session: SessionDep, admin: AdminUser
 ) -> JobAccepted:
@@ -55,7 +65,12 @@ async def bulk_delete_heroes(
     return accepted(request, await records.accept(session, "bulk_delete_heroes", {"ids": body.ids}, admin.id))
 
 
-@router.post("/posts/bulk", status_code=status.HTTP_202_ACCEPTED, responses=problem_responses(400))
+@router.post(
+    "/posts/bulk",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(429, 400),
+    dependencies=[Depends(write_limit("jobs"))],
+)
 async def bulk_post_operation(
     body: BulkPostRequest, request: Request, session: SessionDep, admin: AdminUser
 ) -> JobAccepted:

@@ -3,9 +3,9 @@ authors create and change their own items, admins anyone's."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from services.api.deps import CurrentUser, CursorParam, OptionalUser, SessionDep
+from services.api.deps import CurrentUser, CursorParam, OptionalUser, SessionDep, write_limit
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.schemas import Page, RowId, StoredText
 from shared.tagging import service
@@ -29,7 +29,12 @@ WRITE_ERRORS = problem_responses(401, 403, 404)
 BODY_WRITE_ERRORS = problem_responses(*BODY_ERRORS, 401, 403, 404)
 
 
-@router.post("/articles", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_ERRORS, 401))
+@router.post(
+    "/articles",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(429, *BODY_ERRORS, 401),
+    dependencies=[Depends(write_limit("articles"))],
+)
 async def create_article(data: ArticleCreate, session: SessionDep, user: CurrentUser) -> ArticleRead:
     """Write an article (the caller is its author), a draft unless `status` says published."""
     return await service.create_article(session, user, data)
@@ -74,7 +79,12 @@ async def replace_article_tags(
     return await service.replace_article_tags(session, article_id, user, data.tags)
 
 
-@router.post("/images", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_ERRORS, 401))
+@router.post(
+    "/images",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(429, *BODY_ERRORS, 401),
+    dependencies=[Depends(write_limit("images"))],
+)
 async def create_image(data: ImageCreate, session: SessionDep, user: CurrentUser) -> ImageRead:
     """Add an image (the caller is its author)."""
     return await service.create_image(session, user, data)

@@ -1,0 +1,73 @@
+"""Per-user write limits (WRITE_LIMITS): past its limit, a user's next write of that kind is a 429
+problem+json with Retry-After and writes nothing; other users and other kinds are unaffected."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from httpx import AsyncClient
+from sqlalchemy import func
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.models import Article, Comment, Image, Post, Role
+from shared.settings import get_settings
+from tests.api.conftest import Caller
+
+Body = Callable[[int], dict[str, Any]]
+
+KINDS: dict[str, tuple[str, Body, type]] = {
+    "comments": ("/api/v1/posts/{post_id}/comments", lambda i: {"content": f"comment {i}"}, Comment),
+    "articles": ("/api/v1/articles", lambda i: {"title": f"article {i}", "content": "c"}, Article),
+    "images": ("/api/v1/images", lambda i: {"filename": f"i{i}.png", "alt_text": "alt"}, Image),
+}
+
+
+def per_minute(kind: str) -> int:
+    first = get_settings().write_limits[kind].split(";")[0]
+    count, _, unit = first.partition("/")
+    assert unit == "minute", first
+    return int(count)
+
+
+async def rows(session: AsyncSession, model: type) -> int:
+    session.expunge_all()
+    return int((await session.exec(select(func.count()).select_from(model))).one())
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+async def test_a_user_past_their_write_limit_gets_429_and_writes_nothing(
+    client: AsyncClient,
+    session: AsyncSession,
+    login,
+    kind: str,  # type: ignore[no-untyped-def]
+) -> None:
+    path, body, model = KINDS[kind]
+    writer: Caller = await login(Role.author)
+    post = Post(title="open", content="c", author_id=writer.id, status="published")
+    session.add(post)
+    await session.flush()
+    url = path.format(post_id=post.id)
+    limit = per_minute(kind)
+    for i in range(limit):
+        response = await client.post(url, headers=writer.headers, json=body(i))
+        assert response.status_code == 201, response.text
+    before = await rows(session, model)
+    refused = await client.post(url, headers=writer.headers, json=body(limit))
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(refused.headers["retry-after"]) <= 60 and refused.json()["rule"] == "write_limit"
+    assert await rows(session, model) == before
+    # Someone else may still write.
+    other: Caller = await login(Role.author)
+    assert (await client.post(url, headers=other.headers, json=body(limit + 1))).status_code == 201
+
+
+async def test_bulk_jobs_are_limited_per_admin(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
+    admin: Caller = await login(Role.admin)
+    limit = per_minute("jobs")
+    statuses = [
+        (await client.post("/api/v1/jobs/heroes/bulk-delete", headers=admin.headers, json={"ids": [1]})).status_code
+        for _ in range(limit + 1)
+    ]
+    assert statuses == [202] * limit + [429]
