@@ -48,6 +48,8 @@ def environment(database_url: str, redis_url: str) -> dict[str, str]:
         ENVIRONMENT="development",
         SECRET_KEY=BENCH_SECRET,
         ACCESS_TOKEN_MINUTES="600",
+        # One admin drives hundreds of writes a second: per-user write limits off (README, Security).
+        WRITE_LIMITS="{}",
     )
     return env
 

@@ -1,7 +1,9 @@
-"""End to end: `python -m bench.api --quick` starts every app, loads each with wrk, measures
-the nested read and the audit pipeline, and prints its table and goals. Nothing about speed
+"""End to end: `python -m bench.api --quick` starts every app (Guildhall through a PgBouncer
+of its own among them), loads each with wrk, measures the nested read and the audit pipeline,
+and prints its table, the pooler's ratios and goals. Nothing about speed
 is asserted: numbers from a shared machine under a test run prove nothing; completing does."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -11,7 +13,15 @@ import pytest
 
 from bench.common import ROOT, bench_url
 
-APP_ROWS = ("seed-sync", "minimal-async", "fastapi-asyncpg", "starlette-asyncpg", "guildhall", "guildhall x2")
+APP_ROWS = (
+    "seed-sync",
+    "minimal-async",
+    "fastapi-asyncpg",
+    "starlette-asyncpg",
+    "guildhall",
+    "guildhall pgbouncer",
+    "guildhall x2",
+)
 HEADER = r"^app\s+\|\s+posts rps\s+\|\s+posts p99\s+\|\s+transfers rps\s+\|\s+transfers p99\s+\|\s+errors$"
 # A guard against a hung child, not a timing assertion.
 HANG_GUARD_SECONDS = 900
@@ -20,6 +30,8 @@ HANG_GUARD_SECONDS = 900
 def test_quick_benchmark_completes_and_prints_its_table() -> None:
     if shutil.which("wrk") is None:
         pytest.fail("the API benchmark needs wrk on PATH (Debian: apt-get install -y wrk)")
+    if shutil.which("pgbouncer", path=f"{os.environ.get('PATH', '')}:/usr/sbin") is None:
+        pytest.fail("the API benchmark needs pgbouncer (Debian: apt-get install -y pgbouncer)")
     # Its own scratch database: a full benchmark running meanwhile keeps `<name>_bench`.
     database = f"{bench_url().database}_quick"
     completed = subprocess.run(
@@ -35,6 +47,13 @@ def test_quick_benchmark_completes_and_prints_its_table() -> None:
     assert re.search(HEADER, output, re.MULTILINE), output
     for app in APP_ROWS:
         assert re.search(rf"^{re.escape(app)}\s+\|", output, re.MULTILINE), f"no table row for {app}:\n{output}"
+    # Guildhall through PgBouncer served both workloads without one failed request (what the
+    # pooler breaks, a named prepared statement or a startup parameter, answers 5xx, which its
+    # rps ratio alone would hide), and the report set each workload against Guildhall direct.
+    for kind in ("posts", "transfers"):
+        pooler_ratio = rf"^  {kind}\s+through PgBouncer / direct: rps \d+\.\d\dx, p99 \d+\.\d\dx$"
+        assert re.search(pooler_ratio, output, re.MULTILINE), f"no pooler ratio for {kind}:\n{output}"
+    assert re.search(r"^guildhall pgbouncer\s+\|(\s+[\d.]+( ms)?\s+\|){4}\s+0$", output, re.MULTILINE), output
     assert "same JSON content:" in output, output
     # The open-loop generator (bench/api/rawhttp.py) sent every transfer, read every answer
     # and matched each to exactly one log: the pipeline's correctness, not its speed.

@@ -1,6 +1,7 @@
 """Starting and stopping the processes under test: the apps (uvicorn), Guildhall's short-queue
-worker, and a private redis-server. Each runs in its own process group, so stopping it also
-stops the children it forked (uvicorn's `--workers 2`), and nothing else."""
+worker, a private redis-server and PgBouncer (bench/api/pgbouncer.py). Each runs in its own
+process group, so stopping it also stops the children it forked (uvicorn's `--workers 2`), and
+nothing else."""
 
 import asyncio
 import contextlib
@@ -101,14 +102,20 @@ async def start_redis(directory: Path) -> tuple[Managed, str]:
     port = free_port()
     argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     managed = await start("redis", [*argv, "--dir", str(directory)], dict(os.environ), directory)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    await wait_accepting(managed, port, 10)
+    return managed, f"redis://127.0.0.1:{port}/0"
+
+
+async def wait_accepting(managed: Managed, port: int, seconds: float) -> None:
+    """Until a server started by `start` accepts TCP on `port`; stopped, with its log, if it never does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and managed.process.returncode is None:
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.close()
             await writer.wait_closed()
-            return managed, f"redis://127.0.0.1:{port}/0"
+            return
         except OSError:
             await asyncio.sleep(0.05)
     await managed.stop()
-    raise SystemExit(f"redis-server did not start:\n{managed.tail()}")
+    raise SystemExit(f"{managed.name} did not start:\n{managed.tail()}")

@@ -1,4 +1,5 @@
-"""Printing: the machine, the results table, the extra measurements and each goal PASS/MISS."""
+"""Printing: the machine, the results table, the pooler's cost, the extra measurements and each
+goal PASS/MISS."""
 
 import math
 import os
@@ -11,8 +12,9 @@ from bench.api.audit import AuditResult
 from bench.api.load import LoadResult
 from bench.api.nested import NestedResult
 
+NAME_WIDTH = 19  # "guildhall pgbouncer"
 COLUMNS = ("app", "posts rps", "posts p99", "transfers rps", "transfers p99", "errors")
-WIDTHS = (18, 10, 10, 14, 14, 7)
+WIDTHS = (NAME_WIDTH, 10, 10, 14, 14, 7)
 
 
 @dataclass
@@ -80,6 +82,22 @@ def table(results: dict[str, AppRuns]) -> list[str]:
                 )
             )
         )
+    return lines
+
+
+def pooler_lines(results: dict[str, AppRuns]) -> list[str]:
+    """Guildhall through PgBouncer over Guildhall direct, per workload: the pooler's cost (an
+    extra hop, and every statement parsed anew without a statement cache). Shown, not a goal:
+    what it costs is the operator's trade for the server connections it saves."""
+    lines = ["pooler (guildhall through PgBouncer in transaction mode vs guildhall direct, same workloads):"]
+    for kind in ("posts", "transfers"):
+        pooled = Best.of(getattr(results["guildhall pgbouncer"], kind))
+        direct = Best.of(getattr(results["guildhall"], kind))
+        if pooled is None or direct is None:
+            continue
+        rps = pooled.rps / direct.rps if direct.rps else math.inf
+        p99 = pooled.p99_ms / direct.p99_ms if direct.p99_ms else math.inf
+        lines.append(f"  {kind:<9}  through PgBouncer / direct: rps {rps:.2f}x, p99 {p99:.2f}x")
     return lines
 
 

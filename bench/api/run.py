@@ -13,13 +13,24 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from bench.api import audit, nested
-from bench.api.apps import APPS, GUILDHALL, WORKER_POOL, AppSpec, Environment, Running, running
+from bench.api import audit, nested, pgbouncer
+from bench.api.apps import (
+    APPS,
+    GUILDHALL,
+    GUILDHALL_PGBOUNCER,
+    GUILDHALL_X2,
+    WORKER_POOL,
+    AppSpec,
+    Environment,
+    Running,
+    max_client_conn,
+    running,
+)
 from bench.api.client import skip_sniffio_lookups
 from bench.api.load import LoadResult, posts_script, require_wrk, run_wrk, transfers_script, wrk_version
 from bench.api.options import Options, parse_args
 from bench.api.processes import start_redis
-from bench.api.report import AppRuns, audit_lines, goals, machine_lines, nested_lines, table
+from bench.api.report import NAME_WIDTH, AppRuns, audit_lines, goals, machine_lines, nested_lines, pooler_lines, table
 from bench.api.seed import (
     ADMIN_NAME,
     ADMIN_PASSWORD,
@@ -87,7 +98,7 @@ class Bench:
         if measure:
             flag = "   <- FAILED REQUESTS" if result.errors else ""
             print(
-                f"  {app.spec.name:<18} {kind:<9} {result.rps:8.0f} rps   p50 {result.p50_ms:7.1f} ms"
+                f"  {app.spec.name:<{NAME_WIDTH}} {kind:<9} {result.rps:8.0f} rps   p50 {result.p50_ms:7.1f} ms"
                 f"   p99 {result.p99_ms:7.1f} ms   errors {result.errors}"
                 f"   cores busy {result.machine_busy:4.0%}{flag}",
                 flush=True,
@@ -147,12 +158,16 @@ async def versions(connection: asyncpg.Connection) -> str:
     packages = ", ".join(
         f"{name} {version(name)}" for name in ("fastapi", "sqlmodel", "sqlalchemy", "asyncpg", "psycopg", "uvicorn")
     )
-    return f"Python {platform.python_version()}, PostgreSQL {server}, {await wrk_version()}, {packages}"
+    return (
+        f"Python {platform.python_version()}, PostgreSQL {server}, {await pgbouncer.version()}, "
+        f"{await wrk_version()}, {packages}"
+    )
 
 
 def describe(options: Options, env: Environment) -> list[str]:
     o = options
-    x2_pool = env.pool_for(APPS[-1])
+    x2_pool = env.pool_for(GUILDHALL_X2)
+    clients = max_client_conn(GUILDHALL_PGBOUNCER, env.pool_for(GUILDHALL_PGBOUNCER))
     return [
         f"load:     wrk -t{o.threads} -c{o.connections} -d{o.duration}s --latency, after a {o.warmup} s warm-up; "
         f"{o.rounds} interleaved round(s), the second reversed; one app process at a time",
@@ -160,6 +175,8 @@ def describe(options: Options, env: Environment) -> list[str]:
         "errors = wrk's non-2xx/3xx count + socket errors",
         f"pools:    {o.pool_size} + {o.max_overflow} connections per app "
         f"(guildhall x2: {x2_pool[0]} + {x2_pool[1]} per process); short worker {WORKER_POOL[0]} + {WORKER_POOL[1]}",
+        f"pooler:   guildhall pgbouncer = guildhall, its API and worker through a PgBouncer of its own "
+        f"(pool_mode transaction, default_pool_size {pgbouncer.DEFAULT_POOL_SIZE}, max_client_conn {clients})",
         f"data:     {o.heroes:,} heroes on {o.teams} teams (a transfer: random hero, next team of its rotation); "
         f"nested team of {o.nested_heroes:,} heroes x {o.items_per_hero} items",
     ]
@@ -167,6 +184,7 @@ def describe(options: Options, env: Environment) -> list[str]:
 
 async def run(options: Options) -> None:
     require_wrk()
+    pgbouncer.require()
     print("Guildhall API benchmark (python -m bench.api" + (" --quick" if options.quick else "") + ")", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-api-") as directory:
         work_dir = Path(directory)
@@ -198,6 +216,9 @@ async def run(options: Options) -> None:
             await redis.stop()
     print("\nresults")
     for line in table(results):
+        print(line)
+    print()
+    for line in pooler_lines(results):
         print(line)
     print()
     for line in nested_lines(read, options.nested_samples):

@@ -51,6 +51,8 @@ PROCESS_ENV = {
     "SECRET_KEY": SECRET_KEY,
     "JOB_LEASE_SECONDS": "5",
     "OUTBOX_SWEEP_AFTER_SECONDS": "2",
+    # One admin drives the load of the process tests; the limits themselves: tests/api/test_write_limits.py.
+    "WRITE_LIMITS": "{}",
     "PYTHONUNBUFFERED": "1",
 }
 
