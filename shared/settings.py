@@ -135,16 +135,17 @@ class Settings(BaseSettings):
     password_hashes_at_once: int = Field(
         default=2, ge=1, le=64, description="Password hashes computed at once per process (in threads)."
     )
-    # Per signed-in user, per kind of write (admins are not limited: they run the bulk jobs and the
-    # ops actions). Generous for a person, and a ceiling for a script.
+    # Per signed-in user (admins included: a stolen admin token is the worst case), per kind of
+    # write. Generous for a person and a ceiling for a runaway script; transfers and bulk jobs are
+    # admin automation (a transfer is a few ms of work, a bulk job up to 100,000 rows).
     write_limits: dict[str, str] = Field(
         default={
             "posts": "10/minute;100/day",
             "comments": "20/minute;500/day",
             "articles": "10/minute;100/day",
             "images": "20/minute;200/day",
-            "transfers": "60/minute;2000/day",
-            "jobs": "5/minute;100/day",
+            "transfers": "50/second;50000/hour",
+            "jobs": "10/minute;500/day",
         },
         description="JSON object: kind -> limits (limits notation) per user; 429 with Retry-After beyond.",
     )
