@@ -10,6 +10,7 @@ import weakref
 from functools import cache
 
 from pwdlib import PasswordHash
+from pwdlib.exceptions import UnknownHashError
 
 from shared.settings import get_settings
 
@@ -25,9 +26,14 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password: str, hashed: str) -> bool:
+    """False for a wrong password, and for a stored value that is no hash pwdlib knows (an account
+    whose password was never set, say): never an error a caller could turn into a 500."""
     global computed
     computed += 1
-    return _hasher.verify(password, hashed)
+    try:
+        return _hasher.verify(password, hashed)
+    except UnknownHashError:
+        return False
 
 
 @cache
