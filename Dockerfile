@@ -2,10 +2,13 @@
 # with the same pinned versions as the development venv.
 FROM python:3.11-slim
 
+# ENVIRONMENT=production: the image refuses to start without a real SECRET_KEY (shared/settings.py),
+# and serves no /docs, /redoc or /openapi.json unless API_DOCS=true.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    ENVIRONMENT=production
 
 WORKDIR /app
 

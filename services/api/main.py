@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.api import allow, metrics, problems
+from services.api import allow, metrics, problems, security_headers
 from services.api.admission import AdmitBeforeBody
 from services.api.limits import BodySizeLimit
 from services.api.routes import auth, catalog, comments, courses, health, heroes, jobs, ops, posts, tags, users
@@ -59,11 +59,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     # Settings are validated here, so a production start with the default secret fails at once.
     settings = settings or get_settings()
+    # The interactive docs and the schema map every route for whoever asks: served in development
+    # (or with API_DOCS=true), 404 elsewhere. app.openapi() builds the schema either way.
+    docs = settings.docs_enabled
     app = FastAPI(
         title="Guildhall",
         version="0.1.0",
         summary="Async SQLModel reference service: posts, comments, heroes, catalog, courses, tags.",
         lifespan=lifespan,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
     )
     app.state.settings = settings
     app.state.caller_cache = CallerCache(settings.caller_cache_seconds)
@@ -92,12 +98,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     install_ops_pages(app)
     metrics.install(app, settings)
+    # Around everything, 500s included (services.api.security_headers).
+    security_headers.install(app)
     return app
 
 
 def install_ops_pages(app: FastAPI) -> None:
     """The ops dashboard: a static page (no CDN) whose script asks for an admin token and then
-    polls /api/v1/ops/queues; the data calls carry the token, the page itself holds no data."""
+    polls /api/v1/ops/queues; the data calls carry the token, the page itself holds no data.
+    Its script and style are files, never inline: the page's Content-Security-Policy allows only
+    this origin's files (services.api.security_headers)."""
     app.mount("/ops/static", StaticFiles(directory=STATIC_DIR), name="ops-static")
 
     @app.get("/ops", include_in_schema=False)

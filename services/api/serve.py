@@ -7,12 +7,18 @@ they run in prometheus_client's multiprocess mode, each process writing its coun
 PROMETHEUS_MULTIPROC_DIR (a fresh directory per start, removed at exit) and any process
 answering /metrics with the sum of all.
 
-Every process bounds what a client may hold: a request head's size and the time to receive it
-(services.api.http_limits, on uvicorn's httptools protocol) and idle keep-alive connections.
+Every process bounds what a client may hold: a request head's size and the time to receive it,
+the silences in a request body, its open connections (services.api.http_limits, on uvicorn's
+httptools protocol) and idle keep-alive connections.
+
+The client's address (request.client.host, which the login throttle counts failures by) is the
+socket's peer, or the last address of X-Forwarded-For only when that peer is one of
+FORWARDED_ALLOW_IPS (a proxy of ours; default 127.0.0.1): anyone else could name any address.
 """
 
 import os
 import tempfile
+from typing import Any
 
 import uvicorn
 
@@ -40,12 +46,26 @@ def serve(host: str, port: int, processes: int) -> None:
 
 
 def _run(host: str, port: int, processes: int) -> None:
-    uvicorn.run(
-        "services.api.main:app",
-        host=host,
-        port=port,
-        workers=processes,
+    uvicorn.run(**uvicorn_options(host, port, processes))
+
+
+def uvicorn_options(host: str, port: int, processes: int) -> dict[str, Any]:
+    """uvicorn.run's arguments (uvicorn.Config's), apart so a test can read what is asked of it."""
+    settings = get_settings()
+    return {
+        "app": "services.api.main:app",
+        "host": host,
+        "port": port,
+        "workers": processes,
         # An import path, not the class: each worker process imports it (and reads the limits).
-        http=PROTOCOL,
-        timeout_keep_alive=get_settings().http_keep_alive_seconds,
-    )
+        "http": PROTOCOL,
+        "timeout_keep_alive": settings.http_keep_alive_seconds,
+        # X-Forwarded-For and -Proto are believed only from these peers. uvicorn would read
+        # FORWARDED_ALLOW_IPS from the environment alone; passed here, the settings (and `.env`) decide.
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        # No `server: uvicorn` on every response: it tells a scanner what to try, and no client needs it.
+        "server_header": False,
+        # The API has no WebSocket route: no upgrade for a client to ask for.
+        "ws": "none",
+    }

@@ -3,8 +3,10 @@
 from typing import Any
 
 from fastapi import FastAPI
-from httpx import AsyncClient
+from httpx import ASGITransport, AsyncClient
 
+from services.api.main import create_app
+from shared.settings import get_settings
 from tests.api.test_access_rules import ACCESS
 
 
@@ -42,10 +44,14 @@ def test_every_operation_has_a_typed_success_response_and_problem_shaped_errors(
             assert "403" in responses, f"{method} {path}: 403 undocumented"
 
 
-async def test_the_interactive_docs_are_served(client: AsyncClient) -> None:
-    docs = await client.get("/docs")
-    assert docs.status_code == 200 and "swagger" in docs.text.lower()
-    assert (await client.get("/openapi.json")).json()["info"]["title"] == "Guildhall"
+async def test_the_interactive_docs_are_served() -> None:
+    # Served in development or with API_DOCS=true (tests run as ENVIRONMENT=test, where they are not:
+    # tests/api/test_security_headers.py).
+    app = create_app(get_settings().model_copy(update={"api_docs": True}))
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+        docs = await client.get("/docs")
+        assert docs.status_code == 200 and "swagger" in docs.text.lower()
+        assert (await client.get("/openapi.json")).json()["info"]["title"] == "Guildhall"
 
 
 def _allows_null(schema: dict[str, Any]) -> bool:

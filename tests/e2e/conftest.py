@@ -283,6 +283,7 @@ class Stack:
         )
         uvicorn = [executable("uvicorn"), "services.api.main:app", "--host", "127.0.0.1", "--port", str(self.api_port)]
         uvicorn += ["--http", PROTOCOL]  # as `guildhall api` serves: request heads bounded
+        uvicorn += ["--no-server-header"]  # nor does it say `server: uvicorn` (services.api.serve)
         self.api = Service(
             "api",
             [*uvicorn, "--no-access-log"],

@@ -3,6 +3,10 @@ real uvicorn server on a free port, on the test database and the test Redis inde
 
 Never skipped: without /usr/bin/chromium this test fails (`.ci/run` installs the package when missing).
 The screenshot lands in artifacts/ops-dashboard.png (git-ignored).
+
+The page runs under its Content-Security-Policy (services.api.security_headers): the test checks the
+header is sent and that the browser reported no violation of it (no `securitypolicyviolation`
+event, no CSP message on the console), so anything inline or from elsewhere would fail it.
 """
 
 import asyncio
@@ -13,7 +17,7 @@ from collections.abc import AsyncIterator
 import pytest
 import uvicorn
 from arq import ArqRedis
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import ConsoleMessage, async_playwright, expect
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import delete
@@ -30,6 +34,13 @@ from tests.ops.test_inspect import enqueue
 from tests.shared.factories import unique
 
 CHROMIUM = "/usr/bin/chromium"
+# Registered before any of the page's own scripts run (Playwright injects it, outside the page's CSP).
+RECORD_CSP_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolations.push(`${event.violatedDirective} blocked ${event.blockedURI || "inline"}`);
+});
+"""
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOT = ROOT / "artifacts" / "ops-dashboard.png"
 
@@ -61,7 +72,8 @@ async def server_url(database_url: URL) -> AsyncIterator[str]:
         update={"database_url": database_url.render_as_string(hide_password=False), "redis_url": redis_url_for_tests()}
     )
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", server_header=False)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(15):
         while not server.started:  # noqa: ASYNC110  (uvicorn exposes a flag, not an event)
@@ -84,14 +96,26 @@ async def test_the_dashboard_shows_a_failed_jobs_traceback_and_its_retry_button_
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 1100})
+            await page.add_init_script(RECORD_CSP_VIOLATIONS)
             page_errors: list[str] = []
             page.on("pageerror", lambda error: page_errors.append(str(error)))
+            csp_messages: list[str] = []
+
+            def on_console(message: ConsoleMessage) -> None:
+                if "Content Security Policy" in message.text:
+                    csp_messages.append(message.text)
+
+            page.on("console", on_console)
             offsite: list[str] = []
             page.on(
                 "request", lambda request: None if request.url.startswith(server_url) else offsite.append(request.url)
             )
 
-            await page.goto(f"{server_url}/ops")
+            response = await page.goto(f"{server_url}/ops")
+            assert response is not None
+            policy = await response.header_value("content-security-policy") or ""
+            assert "default-src 'self'" in policy and "unsafe-inline" not in policy, policy
+            assert await response.header_value("server") is None
             await expect(page.locator("#login")).to_be_visible()
             await page.click("#login summary")
             await page.fill("#token-form input[name=token]", token)
@@ -118,10 +142,12 @@ async def test_the_dashboard_shows_a_failed_jobs_traceback_and_its_retry_button_
             await expect(message).to_contain_text("retried as ")
             new_job_id = (await message.text_content() or "").removeprefix("retried as ").strip()
             await expect(page.locator("#failed")).to_contain_text(f"retried as {new_job_id}")
+            csp_violations = await page.evaluate("window.__cspViolations")
         finally:
             await browser.close()
 
     assert page_errors == [] and offsite == []
+    assert csp_violations == [] and csp_messages == [], (csp_violations, csp_messages)
     definition = json.loads(await job_pool.get(keys.job(new_job_id)) or b"{}")
     assert (definition["f"], definition["a"]) == ("ops_fail", ["shown in the browser"])
     assert await job_pool.zscore("guildhall:short", new_job_id) is not None
