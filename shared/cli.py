@@ -120,6 +120,14 @@ async def _seed_demo() -> DemoSummary:
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
+    """Demo data, with a known admin password: refused (exit 1, nothing written, before any session
+    opens) outside ENVIRONMENT=development."""
+    from shared.demo import demo_refusal
+
+    refusal = demo_refusal(get_settings().environment)
+    if refusal is not None:
+        print(f"guildhall seed-demo: {refusal}", file=sys.stderr)
+        return 1
     try:
         summary = asyncio.run(_seed_demo())
     except DomainError as error:
@@ -211,8 +219,25 @@ def cmd_queue(args: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     """Serve the API in the foreground: WEB_CONCURRENCY processes (default: one per CPU) on one
     port, their metrics summed (services.api.serve). SIGTERM/Ctrl-C let running requests finish."""
+    import ipaddress
+
     from services.api.serve import api_processes, serve  # imported here: only this command serves
 
+    # Fail closed: the development secret signs tokens anyone can forge (it is in the source), so it
+    # never listens beyond this machine. Other environments refuse it in the settings already.
+    # Loopback is 127.0.0.0/8, ::1 or `localhost`; any other name or address (0.0.0.0, "", a hostname)
+    # may be reachable from elsewhere.
+    try:
+        loopback = args.host.lower() == "localhost" or ipaddress.ip_address(args.host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = False
+    if get_settings().uses_development_secret and not loopback:
+        print(
+            f"guildhall api: refusing to listen on {args.host} with the development SECRET_KEY:"
+            " set SECRET_KEY (python -c 'import secrets; print(secrets.token_urlsafe(48))') or bind 127.0.0.1",
+            file=sys.stderr,
+        )
+        return 1
     serve(args.host, args.port, api_processes())
     return 0
 

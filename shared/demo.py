@@ -31,6 +31,19 @@ from shared.models.base import now_utc
 
 DEMO_PASSWORD = "guildhall-demo"
 DEMO_USERS = [("admin", Role.admin), ("mod", Role.moderator), ("alice", Role.author), ("bob", Role.author)]
+# The demo users' password is public (it is in the README), so the data set is for a developer's
+# own database only: anywhere else it would be an admin account anyone can sign in to.
+DEMO_ENVIRONMENT = "development"
+
+
+def demo_refusal(environment: str) -> str | None:
+    """Why seed-demo must not run in `environment` (one line), or None where it may."""
+    if environment == DEMO_ENVIRONMENT:
+        return None
+    return (
+        f"refused: ENVIRONMENT={environment}; the demo data (admin / {DEMO_PASSWORD}, a public password)"
+        f" is only for ENVIRONMENT={DEMO_ENVIRONMENT}; nothing was written"
+    )
 
 
 @dataclass(frozen=True)

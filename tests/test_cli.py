@@ -4,13 +4,20 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import asyncpg
+import pytest
+from alembic import command
 from sqlalchemy.engine import URL
 
+from tests.conftest import alembic_config, recreate_database
 
-def run_cli(database_url: URL, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"DATABASE_URL": database_url.render_as_string(hide_password=False)}
+
+def run_cli(
+    database_url: URL, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"DATABASE_URL": database_url.render_as_string(hide_password=False)} | (env or {})
     return subprocess.run(
         [sys.executable, "-m", "shared.cli", *args], input=stdin, env=env, capture_output=True, text=True, timeout=60
     )
@@ -54,3 +61,56 @@ def test_check_names_the_url_and_variable_when_postgres_is_down() -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "127.0.0.1:1/nothing" in lines[0] and "DATABASE_URL" in lines[0]
+
+
+# --- seed-demo: a known admin password, so development databases only ---------------------------
+
+
+async def _drop_database(url: URL) -> None:
+    admin = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database="postgres"
+    )
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def _count_rows(url: URL, *tables: str) -> dict[str, int]:
+    connection = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database=url.database)
+    try:
+        return {table: await connection.fetchval(f"SELECT count(*) FROM {table}") for table in tables}
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def empty_migrated_database(database_url: URL) -> Iterator[URL]:
+    """A database of its own, migrated and empty: where seed-demo would otherwise succeed."""
+    url = database_url.set(database=f"{database_url.database}_seed_demo")
+    asyncio.run(recreate_database(url))
+    command.upgrade(alembic_config(url), "head")
+    yield url
+    asyncio.run(_drop_database(url))
+
+
+DEMO_TABLES = ("user_account", "post", "team", "hero", "student", "enrollment")
+
+
+@pytest.mark.parametrize("environment", ["production", "test"])
+def test_seed_demo_refuses_outside_development_in_one_line_and_writes_nothing(
+    empty_migrated_database: URL, environment: str
+) -> None:
+    result = run_cli(empty_migrated_database, "seed-demo", env={"ENVIRONMENT": environment})
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("guildhall seed-demo: refused: ")
+    assert f"ENVIRONMENT={environment}" in line and "ENVIRONMENT=development" in line
+    assert asyncio.run(_count_rows(empty_migrated_database, *DEMO_TABLES)) == dict.fromkeys(DEMO_TABLES, 0)
+
+    # The same database, in development: the demo data set (so the refusal above was the guard's).
+    seeded = run_cli(empty_migrated_database, "seed-demo", env={"ENVIRONMENT": "development"})
+    assert seeded.returncode == 0, seeded.stderr
+    assert seeded.stdout.startswith("demo data: ")
+    assert asyncio.run(_count_rows(empty_migrated_database, "user_account"))["user_account"] == 4

@@ -24,6 +24,7 @@ from shared.errors import constraint_errors
 from shared.jobs import outbox
 from shared.models import Category, Comment, ModerationState, OutboxTopic, Post
 from shared.models.base import now_utc
+from shared.moderation.service import ensure_may_moderate
 from shared.users.schemas import UserPublic
 
 
@@ -116,6 +117,7 @@ async def moderate_comment(
 ) -> CommentModeratedRead:
     """Record a moderator's decision; it names the moderator, which automatic moderation respects."""
     comment, author_name = await comment_with_author(session, comment_id, moderator, for_update=True)
+    ensure_may_moderate(moderator, comment.author_id)  # nobody decides their own comment (403)
     comment.moderation_state = decision.state
     comment.moderation_reason = decision.reason
     comment.moderated_at = now_utc()

@@ -2,6 +2,10 @@
 
 The pydantic rules repeat the table's CHECK constraints (grade, semester, year) so a bad
 value is a 422 on its field before any SQL runs; the constraints still guard every other path.
+
+Students' emails and grades are for admins only (`sees_student_records`: the registrars, who
+write them; moderators moderate comments and see no more than anyone else here). Everyone else
+gets the `...Public` shapes, where those fields are absent, not null.
 """
 
 from datetime import datetime
@@ -10,6 +14,8 @@ from typing import Annotated
 from pydantic import EmailStr, StringConstraints
 from sqlmodel import Field, SQLModel
 
+from shared.auth.callers import Caller
+from shared.models import Role
 from shared.models.courses import GRADE_PATTERN, MAX_YEAR, MIN_YEAR, Semester
 from shared.schemas import FromText, RowId, Strict, trimmed_text
 
@@ -24,10 +30,24 @@ class StudentCreate(Strict):
     email: EmailStr = Field(max_length=320)
 
 
+class StudentPublic(SQLModel):
+    """A student as anyone sees them: no email."""
+
+    id: int
+    name: str
+
+
 class StudentRead(SQLModel):
+    """A student with their email: admins only."""
+
     id: int
     name: str
     email: str
+
+
+def sees_student_records(viewer: Caller | None) -> bool:
+    """Whether `viewer` may see students' emails and grades: admins only."""
+    return viewer is not None and viewer.role == Role.admin
 
 
 class CourseCreate(Strict):
@@ -54,8 +74,19 @@ class EnrollmentGrade(Strict):
     grade: Grade | None
 
 
+class EnrollmentPublic(SQLModel):
+    """The payload of the association as anyone sees it: when and which term, no grade."""
+
+    student_id: int
+    course_id: int
+    enrollment_date: datetime
+    semester: Semester
+    year: int
+
+
 class EnrollmentRead(SQLModel):
-    """The payload of the association: when, which term, and the grade (null until graded)."""
+    """The payload of the association: when, which term, and the grade (null until graded).
+    Admins only (it carries the grade)."""
 
     student_id: int
     course_id: int
@@ -65,13 +96,25 @@ class EnrollmentRead(SQLModel):
     year: int
 
 
-class CourseEnrollment(EnrollmentRead):
-    """One of a student's courses, with the enrollment that links them."""
+class CourseEnrollmentPublic(EnrollmentPublic):
+    """One of a student's courses, with the enrollment that links them (no grade)."""
 
     course: CourseRead
 
 
+class CourseEnrollment(EnrollmentRead):
+    """One of a student's courses, with the enrollment that links them and its grade (admins)."""
+
+    course: CourseRead
+
+
+class StudentEnrollmentPublic(EnrollmentPublic):
+    """One of a course's students, with the enrollment that links them (no email, no grade)."""
+
+    student: StudentPublic
+
+
 class StudentEnrollment(EnrollmentRead):
-    """One of a course's students, with the enrollment that links them."""
+    """One of a course's students, with their email and grade (admins)."""
 
     student: StudentRead

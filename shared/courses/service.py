@@ -1,17 +1,24 @@
-"""Students, courses and enrollments: writes and the reads that 404 on unknown ids."""
+"""Students, courses and enrollments: writes and the reads that 404 on unknown ids.
+
+Reads take the viewer: emails and grades are shaped in only for admins (`sees_student_records`)."""
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.auth.callers import Caller
 from shared.courses import queries
 from shared.courses.schemas import (
     CourseCreate,
     CourseEnrollment,
+    CourseEnrollmentPublic,
     CourseRead,
     EnrollmentCreate,
     EnrollmentGrade,
     StudentCreate,
     StudentEnrollment,
+    StudentEnrollmentPublic,
+    StudentPublic,
     StudentRead,
+    sees_student_records,
 )
 from shared.db import flush
 from shared.errors import NotFound
@@ -70,25 +77,51 @@ async def grade(session: AsyncSession, course_id: int, student_id: int, data: En
     return enrollment
 
 
-async def courses_of_student(session: AsyncSession, student_id: int) -> list[CourseEnrollment]:
+def student_view(student: Student, viewer: Caller | None) -> StudentPublic | StudentRead:
+    """The student as `viewer` may see them: with their email for admins only."""
+    if sees_student_records(viewer):
+        return StudentRead.model_validate(student)
+    return StudentPublic.model_validate(student)
+
+
+async def courses_of_student(
+    session: AsyncSession, student_id: int, viewer: Caller | None = None
+) -> list[CourseEnrollmentPublic] | list[CourseEnrollment]:
+    """The student's courses with their enrollments; the grades for admins only."""
     student, pairs = await queries.student_with_courses(session, student_id)
     if student is None:
         raise NotFound("student", student_id)
+    if sees_student_records(viewer):
+        return [
+            CourseEnrollment(**_payload(enrollment, with_grade=True), course=CourseRead.model_validate(course))
+            for enrollment, course in pairs
+        ]
     return [
-        CourseEnrollment(**_payload(enrollment), course=CourseRead.model_validate(course))
+        CourseEnrollmentPublic(**_payload(enrollment), course=CourseRead.model_validate(course))
         for enrollment, course in pairs
     ]
 
 
-async def students_of_course(session: AsyncSession, course_id: int) -> list[StudentEnrollment]:
+async def students_of_course(
+    session: AsyncSession, course_id: int, viewer: Caller | None = None
+) -> list[StudentEnrollmentPublic] | list[StudentEnrollment]:
+    """The course's students with their enrollments; emails and grades for admins only."""
     course, pairs = await queries.course_with_students(session, course_id)
     if course is None:
         raise NotFound("course", course_id)
+    if sees_student_records(viewer):
+        return [
+            StudentEnrollment(**_payload(enrollment, with_grade=True), student=StudentRead.model_validate(student))
+            for enrollment, student in pairs
+        ]
     return [
-        StudentEnrollment(**_payload(enrollment), student=StudentRead.model_validate(student))
+        StudentEnrollmentPublic(**_payload(enrollment), student=StudentPublic.model_validate(student))
         for enrollment, student in pairs
     ]
 
 
-def _payload(enrollment: Enrollment) -> dict[str, object]:
-    return enrollment.model_dump(include={"student_id", "course_id", "enrollment_date", "grade", "semester", "year"})
+_PUBLIC_PAYLOAD = {"student_id", "course_id", "enrollment_date", "semester", "year"}
+
+
+def _payload(enrollment: Enrollment, *, with_grade: bool = False) -> dict[str, object]:
+    return enrollment.model_dump(include=_PUBLIC_PAYLOAD | {"grade"} if with_grade else _PUBLIC_PAYLOAD)

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Self
 from pydantic import BeforeValidator, ConfigDict, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
+from shared.auth.callers import Caller
+from shared.models import Role
 from shared.models.heroes import ADULT_AGE, YOUNG_HERO_MAX_POWER, HeroBase, TeamBase
 from shared.schemas import INT4_MAX, RowId, Strict, omittable
 
@@ -72,9 +74,28 @@ class HeroUpdate(Strict):
         return HeroBase.model_validate(stored | self.model_dump(include=set(HERO_FIELDS), exclude_unset=True))
 
 
-class HeroRead(HeroBase):
+class HeroPublic(SQLModel):
+    """A hero as anyone sees it: without the secret identity (absent, not null), which only
+    admins see (HeroRead; `sees_secret_identities`)."""
+
+    name: str
+    age: int
+    power_level: float
     id: int
     team_id: int | None
+
+
+class HeroRead(HeroBase):
+    """A hero with its secret identity: admins only (their writes answer it; reads for them)."""
+
+    id: int
+    team_id: int | None
+
+
+def sees_secret_identities(viewer: Caller | None) -> bool:
+    """Whether `viewer` may see heroes' secret identities (and who requested a transfer, with
+    which idempotency key): admins only."""
+    return viewer is not None and viewer.role == Role.admin
 
 
 class ItemRead(SQLModel):
@@ -94,8 +115,14 @@ class TeamWithHeroesAndItems(TeamRead):
     heroes: list[HeroWithItems]
 
 
-class HeroInTeam(HeroRead):
-    """A hero inside a team detail; `items` is present only when asked for."""
+class HeroInTeam(HeroPublic):
+    """A hero inside a team detail, as anyone sees it; `items` is present only when asked for."""
+
+    items: list[ItemRead] | None = None
+
+
+class HeroInTeamAdmin(HeroRead):
+    """A hero inside a team detail, as admins see it (with its secret identity)."""
 
     items: list[ItemRead] | None = None
 
@@ -105,6 +132,12 @@ class TeamDetail(TeamRead):
     exclude_unset so what was not asked for is absent, not null."""
 
     heroes: list[HeroInTeam] | None = None
+
+
+class TeamDetailAdmin(TeamRead):
+    """TeamDetail as admins see it: its heroes with their secret identities."""
+
+    heroes: list[HeroInTeamAdmin] | None = None
 
 
 class TeamInclude(StrEnum):
@@ -170,7 +203,21 @@ class TransferRead(SQLModel):
     idempotency_key: str | None = None
 
 
+class TransferLogPublic(SQLModel):
+    """A logged transfer as anyone sees it: who requested it, and with which idempotency key, are
+    absent (not null); only admins see them (TransferLogRead)."""
+
+    id: int
+    hero_id: int
+    from_team_id: int | None
+    to_team_id: int | None
+    transfer_date: datetime
+    logged_at: datetime
+
+
 class TransferLogRead(SQLModel):
+    """A logged transfer with its requester and key: admins only."""
+
     id: int
     hero_id: int
     from_team_id: int | None

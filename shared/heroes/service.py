@@ -6,17 +6,20 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.auth.callers import Caller
 from shared.db import flush
 from shared.errors import RULES, ConstraintViolation, NotFound
 from shared.heroes import batch, queries
 from shared.heroes.schemas import (
     HeroCreate,
     HeroFilters,
+    HeroPublic,
     HeroRead,
     HeroUpdate,
     TeamCreate,
     TeamInclude,
     TeamWithCount,
+    sees_secret_identities,
 )
 from shared.models import Hero, Team
 from shared.schemas import IdPosition, NamePosition, Page
@@ -53,12 +56,21 @@ async def list_teams(session: AsyncSession, *, limit: int, cursor: str | None) -
     return Page(items=teams[:limit], next_cursor=next_cursor)
 
 
-async def get_team_json(session: AsyncSession, team_id: int, includes: Sequence[TeamInclude] = ()) -> str:
-    """The team as TeamDetail JSON text, with its heroes only if asked for, and their items only if
-    asked for (`heroes.items` implies `heroes`); fields not asked for are absent, not null."""
+async def get_team_json(
+    session: AsyncSession, team_id: int, includes: Sequence[TeamInclude] = (), viewer: Caller | None = None
+) -> str:
+    """The team as TeamDetail JSON text (TeamDetailAdmin, with secret identities, for admins), with
+    its heroes only if asked for, and their items only if asked for (`heroes.items` implies
+    `heroes`); fields not asked for are absent, not null."""
     with_items = TeamInclude.hero_items in includes
     with_heroes = with_items or TeamInclude.heroes in includes
-    document = await queries.team_detail_json(session, team_id, with_heroes=with_heroes, with_items=with_items)
+    document = await queries.team_detail_json(
+        session,
+        team_id,
+        with_heroes=with_heroes,
+        with_items=with_items,
+        with_secret_identity=sees_secret_identities(viewer),
+    )
     if document is None:
         raise NotFound("team", team_id)
     return document
@@ -67,8 +79,25 @@ async def get_team_json(session: AsyncSession, team_id: int, includes: Sequence[
 # --- heroes ----------------------------------------------------------------------------
 
 
-async def list_heroes(session: AsyncSession, filters: HeroFilters) -> Page[HeroRead]:
-    """One page of heroes by id (a keyset: stable while heroes are added or removed)."""
+def hero_view(hero: Hero, viewer: Caller | None) -> HeroPublic | HeroRead:
+    """The hero as `viewer` may see it: with its secret identity for admins only."""
+    if sees_secret_identities(viewer):
+        return HeroRead.model_validate(hero)
+    return HeroPublic.model_validate(hero)
+
+
+def heroes_view(heroes: Sequence[Hero], viewer: Caller | None) -> list[HeroPublic] | list[HeroRead]:
+    """`hero_view` of each hero."""
+    if sees_secret_identities(viewer):
+        return [HeroRead.model_validate(hero) for hero in heroes]
+    return [HeroPublic.model_validate(hero) for hero in heroes]
+
+
+async def list_heroes(
+    session: AsyncSession, filters: HeroFilters, viewer: Caller | None = None
+) -> Page[HeroPublic] | Page[HeroRead]:
+    """One page of heroes by id (a keyset: stable while heroes are added or removed), with their
+    secret identities for admins only."""
     position = IdPosition.decode(filters.cursor)
     after_id = position.id if position else None
     heroes = await queries.filter_heroes(
@@ -80,9 +109,11 @@ async def list_heroes(session: AsyncSession, filters: HeroFilters) -> Page[HeroR
         limit=filters.limit + 1,
         after_id=after_id,
     )
-    page = [HeroRead.model_validate(hero) for hero in heroes[: filters.limit]]
-    next_cursor = IdPosition(id=page[-1].id).encode() if len(heroes) > filters.limit else None
-    return Page(items=page, next_cursor=next_cursor)
+    page = heroes[: filters.limit]
+    next_cursor = IdPosition(id=page[-1].id).encode() if len(heroes) > filters.limit else None  # type: ignore[arg-type]
+    if sees_secret_identities(viewer):
+        return Page[HeroRead](items=[HeroRead.model_validate(hero) for hero in page], next_cursor=next_cursor)
+    return Page[HeroPublic](items=[HeroPublic.model_validate(hero) for hero in page], next_cursor=next_cursor)
 
 
 async def get_hero(session: AsyncSession, hero_id: int, *, for_update: bool = False) -> Hero:
@@ -192,6 +223,8 @@ __all__ = [
     "delete_hero",
     "get_hero",
     "get_team_json",
+    "hero_view",
+    "heroes_view",
     "list_heroes",
     "list_teams",
     "update_hero",

@@ -16,9 +16,10 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import idempotency
+from shared.auth.callers import Caller
 from shared.errors import Conflict, ConstraintViolation, NotFound, constraint_errors
 from shared.heroes import queries
-from shared.heroes.schemas import MAX_PAGE, TransferLogRead, TransferRead
+from shared.heroes.schemas import MAX_PAGE, TransferLogPublic, TransferLogRead, TransferRead, sees_secret_identities
 from shared.heroes.service import TEAM_REFERENCE, UnknownTeam
 from shared.jobs import outbox
 from shared.models import Hero, OutboxTopic
@@ -137,18 +138,30 @@ async def transfer_hero_once(
 
 
 async def transfer_history(
-    session: AsyncSession, hero_id: int, *, limit: int = MAX_PAGE, cursor: str | None = None
-) -> Page[TransferLogRead]:
+    session: AsyncSession,
+    hero_id: int,
+    *,
+    limit: int = MAX_PAGE,
+    cursor: str | None = None,
+    viewer: Caller | None = None,
+) -> Page[TransferLogPublic] | Page[TransferLogRead]:
     """The hero's logged transfers, newest first. The history outlives the hero: a deleted
-    hero's log is still served; 404 only when there is neither hero nor history."""
+    hero's log is still served; 404 only when there is neither hero nor history. Who requested
+    each transfer, and with which idempotency key, only admins see (TransferLogRead)."""
     position = TimeIdPosition.decode(cursor)
     before = (position.at, position.id) if position else None
     logs = await queries.transfer_history(session, hero_id, limit=limit + 1, before=before)
     if not logs and before is None and not await queries.hero_exists(session, hero_id):
         raise NotFound("hero", hero_id)
-    page = [TransferLogRead.model_validate(log, from_attributes=True) for log in logs[:limit]]
+    page = logs[:limit]
     next_cursor = None
     if len(logs) > limit:
         last = page[-1]
-        next_cursor = TimeIdPosition(at=last.transfer_date, id=last.id).encode()
-    return Page(items=page, next_cursor=next_cursor)
+        next_cursor = TimeIdPosition(at=last.transfer_date, id=last.id).encode()  # type: ignore[arg-type]
+    if sees_secret_identities(viewer):
+        return Page[TransferLogRead](
+            items=[TransferLogRead.model_validate(log, from_attributes=True) for log in page], next_cursor=next_cursor
+        )
+    return Page[TransferLogPublic](
+        items=[TransferLogPublic.model_validate(log, from_attributes=True) for log in page], next_cursor=next_cursor
+    )

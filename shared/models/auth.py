@@ -5,6 +5,8 @@ from datetime import datetime
 from sqlalchemy import DateTime, Index, String
 from sqlmodel import Field, SQLModel
 
+import shared.models.base  # noqa: F401  (the naming convention, before this table is defined)
+
 
 class RevokedToken(SQLModel, table=True):
     __tablename__ = "revoked_token"

@@ -7,7 +7,9 @@ from sqlalchemy import ColumnElement, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.auth.callers import Caller
 from shared.db import flush
+from shared.errors import PermissionDenied
 from shared.models import Comment, ModerationState
 from shared.models.base import now_utc
 from shared.moderation.rules import RuleConfig, normalized, rejection_reason
@@ -20,6 +22,20 @@ class Decision:
     state: ModerationState
     reason: str | None
     changed: bool
+
+
+OWN_COMMENT = (
+    "nobody moderates their own comment, admins included: another moderator (or the automatic rules) decides it"
+)
+
+
+def ensure_may_moderate(moderator: Caller, comment_author_id: int) -> None:
+    """A person's decision on a comment is a check by someone other than its author: a moderator
+    (or an admin) deciding their own comment is refused (403), whatever their role. Their comment
+    is still moderated by the rules (the worker) or by another moderator; they may still edit it
+    (back to pending) or delete it."""
+    if moderator.id == comment_author_id:
+        raise PermissionDenied(OWN_COMMENT)
 
 
 def rule_config(settings: Settings) -> RuleConfig:

@@ -9,10 +9,13 @@ from httpx import AsyncClient
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.auth.callers import Caller as DomainCaller
+from shared.errors import PermissionDenied
 from shared.jobs import outbox
 from shared.jobs.queues import Queue
 from shared.models import Comment, ModerationState, OutboxMessage, OutboxTopic, PostStatus, Role
 from shared.models.base import now_utc
+from shared.moderation.service import ensure_may_moderate
 from tests.api.conftest import Caller
 from tests.api.test_posts import aware, make_comment, make_post, walk
 from tests.conftest import StatementLog
@@ -314,6 +317,58 @@ async def test_only_moderators_and_admins_moderate(
     assert (await client.patch(url, json=decision, headers=author.headers)).status_code == 403
     unknown = await client.patch(f"{COMMENTS}/999999/moderation", json=decision, headers=moderator.headers)
     assert unknown.status_code == 404
+
+
+# Nobody decides their own comment, admins included (shared/moderation/service.py::ensure_may_moderate):
+# moderation is a check by someone other than the author. Their comment is still decided by the
+# automatic rules (the worker) or another moderator; they may still edit it (back to pending) or delete it.
+@pytest.mark.parametrize("role", [Role.moderator, Role.admin])
+@pytest.mark.parametrize("decision", [{"state": "approved"}, {"state": "rejected", "reason": "mine"}])
+async def test_nobody_moderates_their_own_comment_403_and_nothing_changes(
+    client: AsyncClient,
+    session: AsyncSession,
+    login,  # type: ignore[no-untyped-def]
+    role: Role,
+    decision: dict[str, Any],
+) -> None:
+    author: Caller = await login()
+    moderator: Caller = await login(role)
+    post = await make_post(session, author)
+    own = await make_comment(session, post, moderator, content="my own words")
+    response = await client.patch(f"{COMMENTS}/{own.id}/moderation", json=decision, headers=moderator.headers)
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 403 and "their own comment" in response.json()["detail"]
+    session.expunge_all()
+    stored = await session.get(Comment, own.id)
+    assert stored is not None
+    assert (stored.moderation_state, stored.moderated_at, stored.moderated_by_id) == ("pending", None, None)
+
+
+async def test_a_moderator_still_decides_everyone_elses_comments_and_the_author_cannot(
+    client: AsyncClient,
+    session: AsyncSession,
+    login,  # type: ignore[no-untyped-def]
+) -> None:
+    author: Caller = await login()
+    moderator: Caller = await login(Role.moderator)
+    admin: Caller = await login(Role.admin)
+    post = await make_post(session, author)
+    comment = await make_comment(session, post, author)
+    url = f"{COMMENTS}/{comment.id}/moderation"
+    assert (await client.patch(url, json={"state": "approved"})).status_code == 401
+    assert (await client.patch(url, json={"state": "approved"}, headers=author.headers)).status_code == 403
+    for caller in (moderator, admin):
+        response = await client.patch(url, json={"state": "approved"}, headers=caller.headers)
+        assert response.status_code == 200 and response.json()["moderated_by_id"] == caller.id
+
+
+@pytest.mark.parametrize("role", [Role.moderator, Role.admin])
+def test_the_own_comment_rule_refuses_the_author_whatever_their_role(role: Role) -> None:
+    moderator = DomainCaller(id=7, username="m", role=role)
+    with pytest.raises(PermissionDenied, match="their own comment"):
+        ensure_may_moderate(moderator, comment_author_id=7)
+    ensure_may_moderate(moderator, comment_author_id=8)  # anyone else's: allowed
 
 
 # --- deleting ---------------------------------------------------------------------------------

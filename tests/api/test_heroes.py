@@ -32,7 +32,7 @@ async def only_these_heroes(session: AsyncSession) -> None:
 # --- create, read ----------------------------------------------------------------------
 
 
-async def test_an_admin_creates_a_hero_that_anyone_can_read(
+async def test_an_admin_creates_a_hero_that_anyone_can_read_without_its_secret_identity(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
     admin: Caller = await login(Role.admin)
@@ -42,7 +42,9 @@ async def test_an_admin_creates_a_hero_that_anyone_can_read(
     assert created.status_code == 201, created.text
     hero = created.json()
     assert hero == data | {"id": hero["id"]}
-    assert (await client.get(f"{HEROES}/{hero['id']}")).json() == hero
+    assert (await client.get(f"{HEROES}/{hero['id']}", headers=admin.headers)).json() == hero
+    public = {key: value for key, value in hero.items() if key != "secret_identity"}
+    assert (await client.get(f"{HEROES}/{hero['id']}")).json() == public  # absent, not null
 
 
 async def test_hero_writes_need_an_admin(client: AsyncClient, session: AsyncSession, login: Login) -> None:

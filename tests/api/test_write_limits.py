@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import func
 from sqlmodel import select
@@ -20,6 +21,7 @@ KINDS: dict[str, tuple[str, Body, type]] = {
     "comments": ("/api/v1/posts/{post_id}/comments", lambda i: {"content": f"comment {i}"}, Comment),
     "articles": ("/api/v1/articles", lambda i: {"title": f"article {i}", "content": "c"}, Article),
     "images": ("/api/v1/images", lambda i: {"filename": f"i{i}.png", "alt_text": "alt"}, Image),
+    "posts": ("/api/v1/posts", lambda i: {"title": f"post {i}", "content": "c"}, Post),
 }
 
 
@@ -71,3 +73,21 @@ async def test_bulk_jobs_are_limited_per_admin(client: AsyncClient, login) -> No
         for _ in range(limit + 1)
     ]
     assert statuses == [202] * limit + [429]
+
+
+async def test_transfers_are_limited_per_admin(app: FastAPI, client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
+    # The default is per second (50/s, admin automation); a per-minute limit makes the test exact.
+    app.state.settings = app.state.settings.model_copy(update={"write_limits": {"transfers": "3/minute"}})
+    admin: Caller = await login(Role.admin)
+    teams = [(await client.post("/api/v1/teams", headers=admin.headers, json={"name": n})).json()["id"] for n in "AB"]
+    hero = await client.post(
+        "/api/v1/heroes",
+        headers=admin.headers,
+        json={"name": "mover", "secret_identity": "m", "age": 30, "power_level": 10, "team_id": teams[0]},
+    )
+    url = f"/api/v1/heroes/{hero.json()['id']}/transfer"
+    statuses = [
+        (await client.post(url, headers=admin.headers, json={"to_team_id": teams[(i + 1) % 2]})).status_code
+        for i in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]

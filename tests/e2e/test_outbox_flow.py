@@ -19,8 +19,8 @@ def create_hero(api: Api, users: Users, team_id: int | None) -> int:
     return hero_id
 
 
-def transfer_logs(api: Api, hero_id: int) -> list[dict[str, Any]]:
-    response = api.client.get(f"/api/v1/heroes/{hero_id}/transfers")
+def transfer_logs(api: Api, hero_id: int, headers: dict[str, str]) -> list[dict[str, Any]]:
+    response = api.client.get(f"/api/v1/heroes/{hero_id}/transfers", headers=headers)
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
@@ -33,7 +33,7 @@ def test_a_committed_transfer_gets_its_transfer_log_from_the_worker(api: Api, us
     response = api.client.post(f"/api/v1/heroes/{hero_id}/transfer", json={"to_team_id": to_team}, headers=users.admin)
     assert response.status_code == 200, response.text
 
-    logs = wait_until(lambda: transfer_logs(api, hero_id), timeout=AUDIT_TIMEOUT, what="the TransferLog")
+    logs = wait_until(lambda: transfer_logs(api, hero_id, users.admin), timeout=AUDIT_TIMEOUT, what="the TransferLog")
     assert len(logs) == 1
     assert logs[0]["hero_id"] == hero_id
     assert (logs[0]["from_team_id"], logs[0]["to_team_id"]) == (from_team, to_team)
@@ -89,11 +89,11 @@ def test_transfers_committed_while_redis_is_down_succeed_and_are_all_audited_onc
     assert [response.status_code for response in transfers] == [200] * OUTAGE_TRANSFERS, [
         response.text for response in transfers
     ]
-    assert all(transfer_logs(api, hero_id) == [] for hero_id in heroes)
+    assert all(transfer_logs(api, hero_id, users.admin) == [] for hero_id in heroes)
     running.redis_server.start()  # same port, empty: nothing of the lost enqueues survived
 
     def all_audited() -> bool:
-        return all(len(transfer_logs(api, hero_id)) == 1 for hero_id in heroes)
+        return all(len(transfer_logs(api, hero_id, users.admin)) == 1 for hero_id in heroes)
 
     try:
         wait_until(all_audited, timeout=RECOVERY_TIMEOUT, interval=0.5, what="every TransferLog after the outage")
@@ -101,6 +101,6 @@ def test_transfers_committed_while_redis_is_down_succeed_and_are_all_audited_onc
         workers = f"short worker {running.short_worker.state()}, bulk worker {running.bulk_worker.state()}"
         raise AssertionError(f"{error} ({workers})") from None
     for hero_id in heroes:
-        [log] = transfer_logs(api, hero_id)
+        [log] = transfer_logs(api, hero_id, users.admin)
         assert (log["from_team_id"], log["to_team_id"]) == (teams[0], teams[1])
     assert api.server_errors == [], "no request may fail with a 5xx because Redis was down"

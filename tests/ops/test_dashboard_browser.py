@@ -14,6 +14,7 @@ import json
 import socket
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 import uvicorn
 from arq import ArqRedis
@@ -142,6 +143,16 @@ async def test_the_dashboard_shows_a_failed_jobs_traceback_and_its_retry_button_
             await expect(message).to_contain_text("retried as ")
             new_job_id = (await message.text_content() or "").removeprefix("retried as ").strip()
             await expect(page.locator("#failed")).to_contain_text(f"retried as {new_job_id}")
+
+            # Sign out revokes the token on the server, not only in this tab.
+            async with httpx.AsyncClient(base_url=server_url) as api:
+                me = {"Authorization": f"Bearer {token}"}
+                assert (await api.get("/api/v1/users/me", headers=me)).status_code == 200
+                await page.keyboard.press("Escape")  # the job dialog is open
+                await page.click("#logout")
+                await expect(page.locator("#login")).to_be_visible()
+                revoked = await api.get("/api/v1/users/me", headers=me)
+                assert revoked.status_code == 401, revoked.text
             csp_violations = await page.evaluate("window.__cspViolations")
         finally:
             await browser.close()

@@ -1,19 +1,26 @@
-"""Students, courses and enrollments. Reads are public; writes are for admins."""
+"""Students, courses and enrollments. Reads are public; writes are for admins.
+
+Students' emails and grades are for admins only (shared.courses.schemas.sees_student_records);
+anyone else gets the public shapes (StudentPublic, ...EnrollmentPublic) without those fields,
+and OpenAPI documents both."""
 
 from fastapi import APIRouter, status
 
-from services.api.deps import AdminUser, SessionDep
+from services.api.deps import AdminUser, OptionalUser, SessionDep
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.courses import service
 from shared.courses.schemas import (
     CourseCreate,
     CourseEnrollment,
+    CourseEnrollmentPublic,
     CourseRead,
     EnrollmentCreate,
     EnrollmentGrade,
     EnrollmentRead,
     StudentCreate,
     StudentEnrollment,
+    StudentEnrollmentPublic,
+    StudentPublic,
     StudentRead,
 )
 from shared.schemas import RowId
@@ -27,15 +34,18 @@ async def create_student(data: StudentCreate, session: SessionDep, admin: AdminU
     return StudentRead.model_validate(await service.create_student(session, data))
 
 
-@router.get("/students/{student_id}", responses=problem_responses(404))
-async def read_student(student_id: RowId, session: SessionDep) -> StudentRead:
-    return StudentRead.model_validate(await service.get_student(session, student_id))
+@router.get("/students/{student_id}", responses=problem_responses(401, 404))
+async def read_student(student_id: RowId, session: SessionDep, viewer: OptionalUser) -> StudentPublic | StudentRead:
+    """A student; their email for admins only (StudentRead), anyone else gets StudentPublic."""
+    return service.student_view(await service.get_student(session, student_id), viewer)
 
 
-@router.get("/students/{student_id}/courses", responses=problem_responses(404))
-async def read_student_courses(student_id: RowId, session: SessionDep) -> list[CourseEnrollment]:
-    """The student's courses, each with its enrollment (date, term, grade), by year and term."""
-    return await service.courses_of_student(session, student_id)
+@router.get("/students/{student_id}/courses", responses=problem_responses(401, 404))
+async def read_student_courses(
+    student_id: RowId, session: SessionDep, viewer: OptionalUser
+) -> list[CourseEnrollmentPublic] | list[CourseEnrollment]:
+    """The student's courses, each with its enrollment (date, term; the grade for admins only), by year and term."""
+    return await service.courses_of_student(session, student_id, viewer)
 
 
 @router.post("/courses", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_ERRORS, 401, 403, 409))
@@ -49,10 +59,13 @@ async def read_course(course_id: RowId, session: SessionDep) -> CourseRead:
     return CourseRead.model_validate(await service.get_course(session, course_id))
 
 
-@router.get("/courses/{course_id}/students", responses=problem_responses(404))
-async def read_course_students(course_id: RowId, session: SessionDep) -> list[StudentEnrollment]:
-    """The course's students, each with their enrollment (date, term, grade), by name."""
-    return await service.students_of_course(session, course_id)
+@router.get("/courses/{course_id}/students", responses=problem_responses(401, 404))
+async def read_course_students(
+    course_id: RowId, session: SessionDep, viewer: OptionalUser
+) -> list[StudentEnrollmentPublic] | list[StudentEnrollment]:
+    """The course's students, each with their enrollment (date, term), by name; their emails and
+    grades for admins only."""
+    return await service.students_of_course(session, course_id, viewer)
 
 
 @router.post(

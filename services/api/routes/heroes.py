@@ -1,10 +1,15 @@
-"""Teams, heroes and transfers. Reads are public; every write is for admins."""
+"""Teams, heroes and transfers. Reads are public; every write is for admins.
+
+What a read shows depends on who asks: heroes' secret identities, and who requested a transfer with
+which idempotency key, are for admins only (shared.heroes.schemas.sees_secret_identities). Anyone
+else gets the public schema (HeroPublic, TeamDetail, TransferLogPublic), where those fields are
+absent, not null; OpenAPI documents both shapes."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
-from services.api.deps import AdminUser, CursorParam, ReadsDep, SessionDep
+from services.api.deps import AdminUser, CursorParam, OptionalUser, ReadsDep, SessionDep, write_limit
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.heroes import service, transfers
 from shared.heroes.queries import heroes_of_oldest_team
@@ -15,13 +20,16 @@ from shared.heroes.schemas import (
     HeroBatchCreated,
     HeroCreate,
     HeroFilters,
+    HeroPublic,
     HeroRead,
     HeroUpdate,
     TeamCreate,
     TeamDetail,
+    TeamDetailAdmin,
     TeamIncludes,
     TeamRead,
     TeamWithCount,
+    TransferLogPublic,
     TransferLogRead,
     TransferRead,
     TransferRequest,
@@ -56,23 +64,31 @@ async def list_teams(reads: ReadsDep, limit: Limit = DEFAULT_PAGE, cursor: Curso
 
 
 # Before /teams/{team_id}: "top" is not a team id.
-@router.get("/teams/top")
-async def heroes_of_top_team(reads: ReadsDep) -> list[HeroRead]:
-    """The heroes of the team with the highest average hero age (ties: lowest team id); [] if no team has heroes."""
-    return [HeroRead.model_validate(hero) for hero in await reads.run(heroes_of_oldest_team)]
+@router.get("/teams/top", responses=problem_responses(401))
+async def heroes_of_top_team(reads: ReadsDep, viewer: OptionalUser) -> list[HeroPublic] | list[HeroRead]:
+    """The heroes of the team with the highest average hero age (ties: lowest team id); [] if no team has heroes.
+    Secret identities for admins only (HeroRead); anyone else gets HeroPublic."""
+    return service.heroes_view(await reads.run(heroes_of_oldest_team), viewer)
 
 
 @router.get(
-    "/teams/{team_id}", response_model=TeamDetail, response_model_exclude_unset=True, responses=problem_responses(404)
+    "/teams/{team_id}",
+    response_model=TeamDetail | TeamDetailAdmin,
+    response_model_exclude_unset=True,
+    responses=problem_responses(401, 404),
 )
 async def read_team(
     team_id: TeamId,
     session: SessionDep,
+    viewer: OptionalUser,
     include: Annotated[TeamIncludes, Query(description="comma-separated: heroes, heroes.items (implies heroes)")] = [],  # noqa: B006 (FastAPI copies defaults; never mutated)
 ) -> Response:
-    """A team; with `include=heroes` its heroes, with `include=heroes.items` their items too (each by id)."""
-    # PostgreSQL builds the document (one statement); it is sent as it comes, never parsed here.
-    return Response(await service.get_team_json(session, team_id, include), media_type="application/json")
+    """A team; with `include=heroes` its heroes, with `include=heroes.items` their items too (each by id).
+    The heroes' secret identities for admins only (TeamDetailAdmin); anyone else gets TeamDetail."""
+    # PostgreSQL builds the document (one statement), leaving out what the caller may not see;
+    # it is sent as it comes, never parsed here.
+    document = await service.get_team_json(session, team_id, include, viewer)
+    return Response(document, media_type="application/json")
 
 
 # --- heroes ----------------------------------------------------------------------------
@@ -84,11 +100,14 @@ async def create_hero(data: HeroCreate, session: SessionDep, admin: AdminUser) -
     return HeroRead.model_validate(await service.create_hero(session, data))
 
 
-@router.get("/heroes")
-async def list_heroes(reads: ReadsDep, filters: Annotated[HeroFilters, Query()]) -> Page[HeroRead]:
+@router.get("/heroes", responses=problem_responses(401))
+async def list_heroes(
+    reads: ReadsDep, viewer: OptionalUser, filters: Annotated[HeroFilters, Query()]
+) -> Page[HeroPublic] | Page[HeroRead]:
     """Heroes by id, filtered by team name, minimum age and power range; teamless heroes are
-    included unless a team is asked for. Pass `next_cursor` back as `cursor` for the next page."""
-    return await reads.run(lambda session: service.list_heroes(session, filters))
+    included unless a team is asked for. Pass `next_cursor` back as `cursor` for the next page.
+    Secret identities for admins only (HeroRead); anyone else gets HeroPublic."""
+    return await reads.run(lambda session: service.list_heroes(session, filters, viewer))
 
 
 @router.post(
@@ -102,9 +121,10 @@ async def create_heroes(data: HeroBatch, session: SessionDep, admin: AdminUser) 
     return HeroBatchCreated(ids=await service.create_hero_batch(session, data.heroes))
 
 
-@router.get("/heroes/{hero_id}", responses=problem_responses(404))
-async def read_hero(hero_id: HeroId, session: SessionDep) -> HeroRead:
-    return HeroRead.model_validate(await service.get_hero(session, hero_id))
+@router.get("/heroes/{hero_id}", responses=problem_responses(401, 404))
+async def read_hero(hero_id: HeroId, session: SessionDep, viewer: OptionalUser) -> HeroPublic | HeroRead:
+    """One hero; its secret identity for admins only (HeroRead), anyone else gets HeroPublic."""
+    return service.hero_view(await service.get_hero(session, hero_id), viewer)
 
 
 @router.patch("/heroes/{hero_id}", responses=problem_responses(*BODY_WRITE_ERRORS, 404, 409))
@@ -124,7 +144,11 @@ async def delete_hero(hero_id: HeroId, session: SessionDep, admin: AdminUser) ->
 # --- transfers -------------------------------------------------------------------------
 
 
-@router.post("/heroes/{hero_id}/transfer", responses=problem_responses(*BODY_WRITE_ERRORS, 404, 409))
+@router.post(
+    "/heroes/{hero_id}/transfer",
+    responses=problem_responses(429, *BODY_WRITE_ERRORS, 404, 409),
+    dependencies=[Depends(write_limit("transfers"))],
+)
 async def transfer_hero(
     hero_id: HeroId,
     data: TransferRequest,
@@ -160,9 +184,11 @@ async def transfer_hero(
     return outcome.transfer
 
 
-@router.get("/heroes/{hero_id}/transfers", responses=problem_responses(404))
+@router.get("/heroes/{hero_id}/transfers", responses=problem_responses(401, 404))
 async def transfer_history(
-    hero_id: HeroId, session: SessionDep, limit: Limit = MAX_PAGE, cursor: CursorParam = None
-) -> Page[TransferLogRead]:
-    """The hero's logged transfers, newest first; still served after the hero is deleted."""
-    return await transfers.transfer_history(session, hero_id, limit=limit, cursor=cursor)
+    hero_id: HeroId, session: SessionDep, viewer: OptionalUser, limit: Limit = MAX_PAGE, cursor: CursorParam = None
+) -> Page[TransferLogPublic] | Page[TransferLogRead]:
+    """The hero's logged transfers, newest first; still served after the hero is deleted. Who
+    requested each, and with which idempotency key, for admins only (TransferLogRead); anyone
+    else gets TransferLogPublic."""
+    return await transfers.transfer_history(session, hero_id, limit=limit, cursor=cursor, viewer=viewer)

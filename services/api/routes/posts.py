@@ -2,10 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi import status as http_status
 
-from services.api.deps import CurrentUser, CursorParam, OptionalUser, ReadsDep, SessionDep
+from services.api.deps import CurrentUser, CursorParam, OptionalUser, ReadsDep, SessionDep, write_limit
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.blog import queries, service
 from shared.blog.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PostFilters
@@ -16,7 +16,12 @@ from shared.schemas import Page, RowId, StoredText
 router = APIRouter(prefix="/posts", tags=["posts"], responses=problem_responses(422))
 
 
-@router.post("", status_code=http_status.HTTP_201_CREATED, responses=problem_responses(*BODY_ERRORS, 401, 409))
+@router.post(
+    "",
+    status_code=http_status.HTTP_201_CREATED,
+    responses=problem_responses(429, *BODY_ERRORS, 401, 409),
+    dependencies=[Depends(write_limit("posts"))],
+)
 async def create_post(data: PostCreate, session: SessionDep, user: CurrentUser) -> PostRead:
     """Write a post (any logged-in user; a draft unless `status` says otherwise).
     An unknown `category_id` is a 409 naming the rule."""
@@ -33,7 +38,15 @@ async def list_posts(
     category_id: RowId | None = None,
     include_subcategories: Annotated[bool, Query(description="with category_id: its whole subtree too")] = False,
     q: Annotated[
-        StoredText | None, Query(min_length=1, max_length=200, description="title contains (any case)")
+        StoredText | None,
+        Query(
+            min_length=3,
+            max_length=200,
+            description="title contains (any case). Only terms the trigram title index can serve (a shorter"
+            " or blank one would read every post): at least 3 characters, with 3 letters or digits in a row or"
+            " 1 or 2 beside a space or punctuation mark; 422 naming `query.q` otherwise (rule"
+            " search_term_indexable for the second)",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: CursorParam = None,

@@ -113,7 +113,15 @@ $("token-form").addEventListener("submit", (event) => {
   signedIn(new FormData(event.target).get("token").trim());
 });
 
-$("logout").addEventListener("click", () => showLogin());
+// Signing out revokes the token on the server (it would otherwise stay valid until it expires),
+// then forgets it here whatever the answer: a token that is already invalid is signed out too.
+$("logout").addEventListener("click", async () => {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) {
+    await fetch(`${API}/auth/logout`, { method: "POST", headers: { Authorization: `Bearer ${token}` } }).catch(() => {});
+  }
+  showLogin("signed out");
+});
 
 // ---- polling --------------------------------------------------------------------------------
 
