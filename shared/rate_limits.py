@@ -40,17 +40,20 @@ class Verdict:
 class RateLimits:
     """Moving-window limits shared through Redis, with a per-process fallback."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
-        # wrap_exceptions: a Redis fault is one StorageError type here, whatever the client raised.
-        storage = RedisStorage(
-            "async+redis://",
-            implementation="redispy",
-            connection_pool=pool,
-            key_prefix=KEY_PREFIX,
-            wrap_exceptions=True,
-        )
-        self._shared = MovingWindowRateLimiter(storage)
+    def __init__(self, pool: ConnectionPool | None) -> None:
+        """On `pool`'s Redis; with None, in this process's memory only."""
         self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._shared = self._local
+        if pool is not None:
+            # wrap_exceptions: a Redis fault is one StorageError type here, whatever the client raised.
+            storage = RedisStorage(
+                "async+redis://",
+                implementation="redispy",
+                connection_pool=pool,
+                key_prefix=KEY_PREFIX,
+                wrap_exceptions=True,
+            )
+            self._shared = MovingWindowRateLimiter(storage)
         self._degraded_since: float | None = None
 
     async def check(self, limits: Sequence[RateLimitItem], *key: str) -> Verdict:
