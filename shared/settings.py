@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Good enough for a laptop, refused anywhere else (see Settings.refuse_default_secret).
@@ -192,6 +192,11 @@ class Settings(BaseSettings):
         description="host:port to serve /metrics on instead of the API's address (e.g. 127.0.0.1:9108).",
     )
 
+    @field_validator("database_url", "database_direct_url", "database_read_url")
+    @classmethod
+    def asyncpg_url(cls, url: str | None) -> str | None:
+        return None if url is None else asyncpg_url(url)
+
     @property
     def direct_database_url(self) -> str:
         """Where a real server session is needed: migrations, CREATE DATABASE, start-up checks."""
@@ -236,6 +241,23 @@ class Settings(BaseSettings):
             except ValueError as error:
                 raise ValueError(f"{name}: {value!r} is not in limits notation (e.g. 5/minute;20/hour)") from error
         return self
+
+
+# The schemes hosting providers hand out (Heroku, Render, Fly, Supabase, Neon: postgres:// or
+# postgresql://) name SQLAlchemy's default driver, psycopg, or none at all; Guildhall runs on asyncpg.
+_PLAIN_SCHEMES = ("postgres://", "postgresql://")
+
+
+def asyncpg_url(url: str) -> str:
+    """A PostgreSQL URL as a provider gives it, for SQLAlchemy's asyncpg dialect: the scheme
+    becomes postgresql+asyncpg, and libpq's `sslmode=` becomes asyncpg's `ssl=` (same values)."""
+    for scheme in _PLAIN_SCHEMES:
+        if url.startswith(scheme):
+            url = "postgresql+asyncpg://" + url.removeprefix(scheme)
+            break
+    if url.startswith("postgresql+asyncpg://") and "sslmode=" in url and "ssl=" not in url.replace("sslmode=", ""):
+        url = url.replace("sslmode=", "ssl=")
+    return url
 
 
 def weak_key(key: str) -> str | None:

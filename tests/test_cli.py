@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from sqlalchemy.engine import URL
 
-from tests.conftest import alembic_config, recreate_database
+from tests.conftest import alembic_config, recreate_database, redis_url_for_tests
 
 
 def run_cli(
@@ -114,3 +114,21 @@ def test_seed_demo_refuses_outside_development_in_one_line_and_writes_nothing(
     assert seeded.returncode == 0, seeded.stderr
     assert seeded.stdout.startswith("demo data: ")
     assert asyncio.run(_count_rows(empty_migrated_database, "user_account"))["user_account"] == 4
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
+def test_database_urls_as_hosting_providers_give_them_work(database_url: URL, scheme: str) -> None:
+    """`postgres://` and `postgresql://` (what Heroku, Render, Fly, Supabase or Neon hand out) name
+    no driver or psycopg's; the settings read them as asyncpg's, so every command works with them."""
+    plain = database_url.render_as_string(hide_password=False).replace("postgresql+asyncpg://", f"{scheme}://", 1)
+    env = {"DATABASE_URL": plain, "REDIS_URL": redis_url_for_tests()}
+    for args in (["check"], ["queue", "--json"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "shared.cli", *args],
+            env=os.environ | env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, (args, result.stderr[-2000:])
+        assert "Traceback" not in result.stderr
