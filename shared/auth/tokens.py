@@ -65,10 +65,6 @@ def verify_token(token: str, settings: Settings) -> TokenClaims:
     return claims
 
 
-def user_id_from_token(token: str, settings: Settings) -> int:
-    return verify_token(token, settings).user_id
-
-
 # A verified token's claims by token text: the HMAC and JSON work is done once per token, not once
 # per request. Only valid tokens are cached (a raise is never cached).
 @lru_cache(maxsize=10_000)

@@ -84,8 +84,3 @@ async def revoke_token(session: AsyncSession, caller: Caller) -> None:
         .on_conflict_do_nothing(index_elements=["jti"])
     )
     await session.exec(delete(RevokedToken).where(col(RevokedToken.expires_at) < func.now()))  # type: ignore[call-overload]
-
-
-async def token_generation(session: AsyncSession, user_id: int) -> int:
-    value = (await session.exec(select(User.token_generation).where(col(User.id) == user_id))).one()
-    return int(value)
