@@ -10,13 +10,14 @@ from typing import Any
 import asyncpg
 import httpx
 
-# The fields of Guildhall's TeamDetail / HeroInTeam / ItemRead (shared/heroes/schemas.py).
+# The fields of Guildhall's public TeamDetail / HeroInTeam / ItemRead (shared/heroes/schemas.py): the
+# bench reads anonymously, and only admins see secret identities.
 TEAM_JSON = """
 SELECT json_build_object(
     'id', t.id, 'name', t.name, 'headquarters', t.headquarters,
     'heroes', COALESCE((
         SELECT json_agg(json_build_object(
-            'id', h.id, 'name', h.name, 'secret_identity', h.secret_identity, 'age', h.age,
+            'id', h.id, 'name', h.name, 'age', h.age,
             'power_level', h.power_level, 'team_id', h.team_id,
             'items', COALESCE(i.items, '[]'::json)
         ) ORDER BY h.id)
