@@ -57,6 +57,17 @@ def _without_null(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
+def describe(**descriptions: str) -> Callable[[dict[str, Any]], None]:
+    """A model's `json_schema_extra` describing fields it inherits (from a table's base class, say),
+    whose Field() it does not declare: `model_config = ConfigDict(json_schema_extra=describe(name=...))`."""
+
+    def add(schema: dict[str, Any]) -> None:
+        for name, description in descriptions.items():
+            schema["properties"][name].setdefault("description", description)
+
+    return add
+
+
 def omittable(**constraints: Any) -> Any:
     """A PATCH field that may be left out (it is then None, and not in `model_fields_set`) but
     never sent as null (the model refuses that, 422 "cannot be null"). Its OpenAPI schema says

@@ -80,6 +80,11 @@ async def get_current_user(user: Annotated[Caller | None, Depends(get_optional_u
 OptionalUser = Annotated[Caller | None, Depends(get_optional_user)]
 CurrentUser = Annotated[Caller, Depends(get_current_user)]
 
+# `openapi_extra` of a route taking OptionalUser (and not CurrentUser): a public read that shows a
+# signed-in caller more. FastAPI documents the bearer scheme as required; this adds the empty
+# requirement (anonymous) as the other alternative: security [{"OAuth2PasswordBearer": []}, {}].
+OPTIONAL_AUTH: dict[str, Any] = {"security": [{}]}
+
 
 def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Caller]]:
     """A dependency admitting only callers with one of `roles` (admins always pass)."""

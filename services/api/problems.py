@@ -1,7 +1,11 @@
 """Every error leaves as RFC 9457 problem details (`application/problem+json`), one shape.
 
 422 lists each invalid field with its path and rule; 409 names the violated rule;
-nothing here ever turns bad input into a 500.
+nothing here ever turns bad input into a 500. A body sent without `Content-Type: application/json`,
+or JSON sent to the login form, is a 422 that says what to send instead.
+
+The OpenAPI document says so too (`document_problems`): every error response carries the Problem
+schema under `application/problem+json`, the media type actually sent.
 """
 
 import logging
@@ -9,7 +13,7 @@ from http import HTTPStatus
 from typing import Any
 
 import asyncpg
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -39,18 +43,31 @@ MAX_REPORTED_ERRORS = 100
 
 
 class FieldError(BaseModel):
-    field: str
-    message: str
-    type: str
+    """One invalid input."""
+
+    field: str = Field(description="Where: `body.heroes.3.age`, `query.cursor`, `path.post_id`, `body`.")
+    message: str = Field(description="What is wrong with it, for people.")
+    type: str = Field(description="The rule it broke, for programs: `missing`, `string_too_long`, ...")
 
 
 class Problem(BaseModel):
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    rule: str | None = None
-    errors: list[FieldError] | None = Field(default=None, description=f"The first {MAX_REPORTED_ERRORS} at most.")
+    """RFC 9457 problem details: the body of every error answer (`application/problem+json`)."""
+
+    type: str = Field(default="about:blank", description="Always `about:blank`: `status` and `title` say it all.")
+    title: str = Field(description="The HTTP status phrase.", examples=["Unprocessable Entity"])
+    status: int = Field(description="The HTTP status code, repeated.", examples=[422])
+    detail: str = Field(
+        description="What went wrong with this request, for people.",
+        examples=["invalid input: body.title: String should have at least 1 character"],
+    )
+    rule: str | None = Field(
+        default=None,
+        description="The rule refused, for programs: a constraint name on 409 (`uq_team_name`), or"
+        " `write_limit`, `concurrent_update`, `outcome_unknown`, ...",
+    )
+    errors: list[FieldError] | None = Field(
+        default=None, description=f"Each invalid input (422): the first {MAX_REPORTED_ERRORS} at most."
+    )
     error_count: int | None = Field(default=None, description="How many field errors there were in all.")
 
 
@@ -82,16 +99,45 @@ def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in location)
 
 
+# What a JSON body must be sent with; FastAPI reads any other (or none) as bytes, which no body
+# model accepts ("Input should be a valid dictionary").
+NOT_JSON_HINT = "the body must be JSON, sent with `Content-Type: application/json`"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+FORM_HINT = (
+    "this route takes form data, not JSON: send `Content-Type: application/x-www-form-urlencoded`"
+    " with username=...&password=... (the OAuth2 password flow)"
+)
+
+
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _takes_a_form(request: Request) -> bool:
+    """Whether the matched route reads its body as a form (the OAuth2 login)."""
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    return body_field is not None and isinstance(body_field.field_info, params.Form)
+
+
+def _field_error(request: Request, found: dict[str, Any]) -> FieldError:
+    if tuple(found["loc"]) == ("body",) and isinstance(found.get("input"), bytes | bytearray):
+        # The body came as bytes: its Content-Type was not JSON's.
+        sent = _content_type(request) or "none"
+        return FieldError(field="body", message=f"{NOT_JSON_HINT} (Content-Type sent: {sent})", type="content_type")
+    return FieldError(field=_field_path(found["loc"]), message=found["msg"], type=found["type"])
+
+
 async def on_validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     found = error.errors()
     # Only the errors shown become objects: 100,000 bad bulk items need not build 100,000.
-    errors = [
-        FieldError(field=_field_path(e["loc"]), message=e["msg"], type=e["type"]) for e in found[:MAX_REPORTED_ERRORS]
-    ]
+    errors = [_field_error(request, e) for e in found[:MAX_REPORTED_ERRORS]]
     summary = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
     more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
-    return problem_response(422, f"invalid input: {summary}{more}", errors=errors, error_count=len(found))
+    hint = ""
+    if _takes_a_form(request) and _content_type(request) not in FORM_TYPES:
+        hint = f"; {FORM_HINT}"
+    return problem_response(422, f"invalid input: {summary}{more}{hint}", errors=errors, error_count=len(found))
 
 
 async def on_http_error(request: Request, error: Exception) -> JSONResponse:
@@ -179,6 +225,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(Exception, on_unexpected_error)
+    document_problems(app)
 
 
 # What every route that reads a request body may answer before its own rules are looked at, so
@@ -187,10 +234,46 @@ def install(app: FastAPI) -> None:
 # MAX_BODY_BYTES (MAX_BULK_BODY_BYTES for the bulk job routes; services.api.limits).
 BODY_ERRORS = (400, 413)
 
+PROBLEM_REF = "#/components/schemas/Problem"
 
-# Documented on every router, so OpenAPI shows the problem shape for each error status.
+
+# Documented on every router, so OpenAPI shows the problem shape for each error status. The model
+# puts the Problem schema in the document; FastAPI files it under the route's media type
+# (application/json), and document_problems moves it to application/problem+json.
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {
-        status: {"model": Problem, "description": HTTPStatus(status).phrase, "content": {PROBLEM_JSON: {}}}
-        for status in statuses
-    }
+    return {status: {"model": Problem, "description": HTTPStatus(status).phrase} for status in statuses}
+
+
+def _problem_content() -> dict[str, Any]:
+    return {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the app's OpenAPI document say what its error answers are, once, when it is built:
+
+    - every error response's Problem schema under `application/problem+json`, not `application/json`;
+    - 422 where, and only where, an operation takes input: FastAPI documents its own 422
+      (HTTPValidationError) on each operation with parameters or a body (no router declares 422);
+      it is the Problem here, and FastAPI's error shapes leave the document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        for path_item in document.get("paths", {}).values():
+            for operation in path_item.values():
+                for code, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if code == "422" and "HTTPValidationError" in str(content):
+                        response["description"] = HTTPStatus.UNPROCESSABLE_ENTITY.phrase
+                        response["content"] = _problem_content()
+                    elif content.get("application/json", {}).get("schema") == {"$ref": PROBLEM_REF}:
+                        del content["application/json"]
+                        content.update(_problem_content())
+        schemas = document.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -16,19 +16,21 @@ REASON_MAX = 500  # the column's length
 
 
 class PostCreate(Strict):
-    title: StoredText = Field(min_length=1, max_length=TITLE_MAX)
-    content: StoredText = Field(min_length=1, max_length=CONTENT_MAX)
-    status: Annotated[PostStatus, FromText] = PostStatus.draft
-    category_id: RowId | None = None
+    title: StoredText = Field(min_length=1, max_length=TITLE_MAX, description="The post's title.")
+    content: StoredText = Field(min_length=1, max_length=CONTENT_MAX, description="The post's text.")
+    status: Annotated[PostStatus, FromText] = Field(
+        default=PostStatus.draft, description="`draft` (only you and admins see it), `published` or `archived`."
+    )
+    category_id: RowId | None = Field(default=None, description="The post's category, if any.")
 
 
 class PostUpdate(Strict):
     """A partial update: only the fields sent change; `category_id: null` removes the category."""
 
-    title: StoredText | None = omittable(min_length=1, max_length=TITLE_MAX)
-    content: StoredText | None = omittable(min_length=1, max_length=CONTENT_MAX)
-    status: Annotated[PostStatus, FromText] | None = omittable()
-    category_id: RowId | None = None
+    title: StoredText | None = omittable(min_length=1, max_length=TITLE_MAX, description="A new title.")
+    content: StoredText | None = omittable(min_length=1, max_length=CONTENT_MAX, description="A new text.")
+    status: Annotated[PostStatus, FromText] | None = omittable(description="`draft`, `published` or `archived`.")
+    category_id: RowId | None = Field(default=None, description="A new category; null removes the category.")
 
     @model_validator(mode="after")
     def no_explicit_nulls_for_required(self) -> Self:
@@ -56,7 +58,9 @@ class PostRead(BaseModel):
 
 
 class CommentCreate(Strict):
-    content: StoredText = Field(min_length=1, max_length=COMMENT_MAX)
+    content: StoredText = Field(
+        min_length=1, max_length=COMMENT_MAX, description="The comment's text; it waits for moderation."
+    )
 
 
 class CommentUpdate(CommentCreate):
@@ -85,8 +89,14 @@ class CommentModeratedRead(CommentRead):
 class ModerationDecision(Strict):
     """A moderator's verdict. Going back to pending is not a decision, so it is not accepted."""
 
-    state: Literal["approved", "rejected"]
-    reason: StoredText | None = Field(default=None, min_length=1, max_length=REASON_MAX, validate_default=True)
+    state: Literal["approved", "rejected"] = Field(description="The verdict.")
+    reason: StoredText | None = Field(
+        default=None,
+        min_length=1,
+        max_length=REASON_MAX,
+        validate_default=True,
+        description="Why: required when rejecting, shown to moderators.",
+    )
 
     @field_validator("reason")
     @classmethod

@@ -18,17 +18,19 @@ CENT = Decimal("0.01")
 
 
 class CategoryCreate(Strict):
-    name: CategoryName
-    description: str | None = Field(default=None, max_length=2000)
-    parent_id: RowId | None = None
+    name: CategoryName = Field(description="Unique among its siblings; trimmed.")
+    description: str | None = Field(default=None, max_length=2000, description="Free text.")
+    parent_id: RowId | None = Field(default=None, description="The parent category; none makes it a root.")
 
 
 class CategoryUpdate(Strict):
     """A partial update: rename, redescribe, or move (`parent_id`; null moves it to the top)."""
 
-    name: CategoryName | None = omittable()
-    description: str | None = Field(default=None, max_length=2000)
-    parent_id: RowId | None = None
+    name: CategoryName | None = omittable(description="A new name, unique among its siblings; trimmed.")
+    description: str | None = Field(default=None, max_length=2000, description="A new description.")
+    parent_id: RowId | None = Field(
+        default=None, description="A new parent (not the category itself nor below it); null makes it a root."
+    )
 
     @model_validator(mode="after")
     def name_cannot_be_null(self) -> Self:
@@ -84,9 +86,9 @@ Price = Annotated[
 
 
 class ProductCreate(Strict):
-    name: ProductName
-    price: Price
-    category_id: RowId | None = None
+    name: ProductName = Field(description="The product's name; trimmed.")
+    price: Price = Field(description='At least 0, at most 2 decimals: a number or a string ("9.90").')
+    category_id: RowId | None = Field(default=None, description="The product's category, if any.")
 
     @field_validator("price")
     @classmethod

@@ -26,8 +26,8 @@ CourseCode = trimmed_text(20, lambda code: code.strip().upper())
 
 
 class StudentCreate(Strict):
-    name: trimmed_text(100)  # type: ignore[valid-type]
-    email: EmailStr = Field(max_length=320)
+    name: trimmed_text(100) = Field(description="The student's name; trimmed.")  # type: ignore[valid-type]
+    email: EmailStr = Field(max_length=320, description="Unique in any case; shown to admins only.")
 
 
 class StudentPublic(SQLModel):
@@ -51,8 +51,8 @@ def sees_student_records(viewer: Caller | None) -> bool:
 
 
 class CourseCreate(Strict):
-    name: trimmed_text(200)  # type: ignore[valid-type]
-    code: CourseCode
+    name: trimmed_text(200) = Field(description="The course's name; trimmed.")  # type: ignore[valid-type]
+    code: CourseCode = Field(description="Unique; stored upper-case (`cs101` is `CS101`).")
 
 
 class CourseRead(SQLModel):
@@ -62,16 +62,16 @@ class CourseRead(SQLModel):
 
 
 class EnrollmentCreate(Strict):
-    student_id: RowId
-    semester: Annotated[Semester, FromText]
-    year: Year
-    grade: Grade | None = None
+    student_id: RowId = Field(description="The student to enroll.")
+    semester: Annotated[Semester, FromText] = Field(description="The term.")
+    year: Year = Field(description="The term's year.")
+    grade: Grade | None = Field(default=None, description="A-D with an optional + or -, or F; usually left out.")
 
 
 class EnrollmentGrade(Strict):
     """The grade to record; null clears it (say, a grade entered by mistake)."""
 
-    grade: Grade | None
+    grade: Grade | None = Field(description="A-D with an optional + or -, or F; null clears it.")
 
 
 class EnrollmentPublic(SQLModel):

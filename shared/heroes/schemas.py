@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 from shared.auth.callers import Caller
 from shared.models import Role
 from shared.models.heroes import ADULT_AGE, YOUNG_HERO_MAX_POWER, HeroBase, TeamBase
-from shared.schemas import INT4_MAX, RowId, Strict, omittable
+from shared.schemas import INT4_MAX, RowId, Strict, describe, omittable
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
@@ -20,7 +20,9 @@ HERO_FIELDS = ("name", "secret_identity", "age", "power_level")
 
 
 class TeamCreate(TeamBase, Strict):
-    pass
+    model_config = ConfigDict(
+        json_schema_extra=describe(name="Unique.", headquarters="Where the team is based, if anywhere.")
+    )
 
 
 class TeamRead(TeamBase):
@@ -35,18 +37,28 @@ class TeamWithCount(SQLModel):
 
 
 class HeroCreate(HeroBase, Strict):
-    age: int = Field(gt=0, le=INT4_MAX)
-    team_id: RowId | None = None
+    model_config = ConfigDict(
+        json_schema_extra=describe(
+            name='The hero\'s public name; not "secret" (in any case).',
+            secret_identity="Who the hero really is: shown to admins only. (name, secret_identity) is unique.",
+            power_level=f"0 to 100; at most {YOUNG_HERO_MAX_POWER} under the age of {ADULT_AGE}.",
+        )
+    )
+
+    age: int = Field(gt=0, le=INT4_MAX, description="In years.")
+    team_id: RowId | None = Field(default=None, description="The hero's team, if any.")
 
 
 class HeroUpdate(Strict):
     """A partial update. Cross-field rules need the stored row too: see `merged_with`."""
 
-    name: str | None = omittable(min_length=1, max_length=100)
-    secret_identity: str | None = omittable(min_length=1, max_length=100)
-    age: int | None = omittable(gt=0, le=INT4_MAX)
-    power_level: float | None = omittable(ge=0, le=100)
-    team_id: RowId | None = None
+    name: str | None = omittable(min_length=1, max_length=100, description='A new public name; not "secret".')
+    secret_identity: str | None = omittable(min_length=1, max_length=100, description="A new secret identity.")
+    age: int | None = omittable(gt=0, le=INT4_MAX, description="A new age, in years.")
+    power_level: float | None = omittable(
+        ge=0, le=100, description=f"0 to 100; at most {YOUNG_HERO_MAX_POWER} under the age of {ADULT_AGE}."
+    )
+    team_id: RowId | None = Field(default=None, description="A new team; null: the hero leaves any team.")
 
     @field_validator("name")
     @classmethod
@@ -181,7 +193,7 @@ class HeroFilters(Strict):
 class HeroBatch(Strict):
     """Up to 1,000 heroes created together or not at all; errors name `heroes.<index>`."""
 
-    heroes: list[HeroCreate] = Field(min_length=1, max_length=MAX_BATCH)
+    heroes: list[HeroCreate] = Field(min_length=1, max_length=MAX_BATCH, description="1 to 1,000 new heroes.")
 
 
 class HeroBatchCreated(SQLModel):

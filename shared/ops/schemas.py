@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from shared.models.outbox import MAX_SWEEPS
 from shared.schemas import FromText, Strict
 
 
@@ -120,7 +121,7 @@ class OutboxBacklog(BaseModel):
     waiting: int = Field(description="Outbox rows not yet processed.")
     oldest_age_seconds: float | None
     dead: int = Field(
-        default=0, description="Of those, rows the sweeper gave up on after MAX_SWEEPS tries: they need a person."
+        default=0, description=f"Of those, rows the sweeper gave up on after {MAX_SWEEPS} tries: they need a person."
     )
 
 
@@ -214,7 +215,9 @@ class PurgeScope(StrEnum):
 
 
 class PurgeRequest(Strict):
-    status: Annotated[PurgeScope, FromText] = PurgeScope.all
+    status: Annotated[PurgeScope, FromText] = Field(
+        default=PurgeScope.all, description="Which results: `all`, or only `complete` or `failed` jobs'."
+    )
 
 
 class PurgeResult(BaseModel):

@@ -33,22 +33,24 @@ def normalize_tag(name: str) -> str:
 class TagsReplace(Strict):
     """The item's complete new tag set; [] removes every tag."""
 
-    tags: TagNames
+    tags: TagNames = Field(description=f"At most {MAX_TAGS} names, trimmed and lower-cased.")
 
 
 class ArticleCreate(Strict):
-    title: Title
-    content: Content
-    status: Annotated[ArticleStatus, FromText] = ArticleStatus.draft
-    tags: TagNames = []
+    title: Title = Field(description="The article's title; trimmed.")
+    content: Content = Field(description="The article's text.")
+    status: Annotated[ArticleStatus, FromText] = Field(
+        default=ArticleStatus.draft, description="`draft` (only you and admins see it) or `published`."
+    )
+    tags: TagNames = Field(default=[], description=f"At most {MAX_TAGS} names, trimmed and lower-cased.")
 
 
 class ArticleUpdate(Strict):
     """A partial update by the author (or an admin); publishing is `{"status": "published"}`."""
 
-    title: Title | None = omittable()
-    content: Content | None = omittable()
-    status: Annotated[ArticleStatus, FromText] | None = omittable()
+    title: Title | None = omittable(description="A new title; trimmed.")
+    content: Content | None = omittable(description="A new text.")
+    status: Annotated[ArticleStatus, FromText] | None = omittable(description="`draft` or `published`.")
 
     @model_validator(mode="after")
     def no_explicit_nulls(self) -> Self:
@@ -74,16 +76,16 @@ AltText = Annotated[str, StringConstraints(max_length=500)]
 
 
 class ImageCreate(Strict):
-    filename: Filename
-    alt_text: AltText
-    tags: TagNames = []
+    filename: Filename = Field(description="The image's file name; trimmed.")
+    alt_text: AltText = Field(description="The text that stands for the image.")
+    tags: TagNames = Field(default=[], description=f"At most {MAX_TAGS} names, trimmed and lower-cased.")
 
 
 class ImageUpdate(Strict):
     """A partial update by the author (or an admin); tags are replaced with PUT .../tags."""
 
-    filename: Filename | None = omittable()
-    alt_text: AltText | None = omittable()
+    filename: Filename | None = omittable(description="A new file name; trimmed.")
+    alt_text: AltText | None = omittable(description="A new alt text.")
 
     @model_validator(mode="after")
     def no_explicit_nulls(self) -> Self:

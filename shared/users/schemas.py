@@ -10,10 +10,12 @@ from shared.models.blog import Role
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
-    email: EmailStr = Field(max_length=320)
-    password: str = Field(min_length=8, max_length=256)
-    role: Role = Role.author
+    username: str = Field(
+        min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$", description="Unique; letters, digits, _ . -"
+    )
+    email: EmailStr = Field(max_length=320, description="Unique.")
+    password: str = Field(min_length=8, max_length=256, description="At least 8 characters.")
+    role: Role = Field(default=Role.author, description="What the user may do.")
 
 
 class UserUpdate(BaseModel):
@@ -21,15 +23,15 @@ class UserUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    is_active: bool | None = None
-    role: Role | None = None
+    is_active: bool | None = Field(default=None, description="false: the user can no longer log in.")
+    role: Role | None = Field(default=None, description="A new role.")
 
 
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    current_password: str = Field(min_length=1, max_length=256)
-    new_password: str = Field(min_length=8, max_length=256)
+    current_password: str = Field(min_length=1, max_length=256, description="The password in use now.")
+    new_password: str = Field(min_length=8, max_length=256, description="At least 8 characters.")
 
 
 class UserRead(BaseModel):
@@ -53,6 +55,6 @@ class UserPublic(BaseModel):
 
 
 class Token(BaseModel):
-    access_token: str
-    token_type: str = "bearer"
-    expires_in: int
+    access_token: str = Field(description="Send it as `Authorization: Bearer <access_token>`.")
+    token_type: str = Field(default="bearer", description="Always `bearer`.")
+    expires_in: int = Field(description="Seconds until the token expires.", examples=[3600])

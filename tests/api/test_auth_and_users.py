@@ -44,6 +44,23 @@ async def test_a_wrong_password_is_401_and_a_missing_one_422_in_problem_form(
     assert response.json()["status"] == response.status_code
 
 
+async def test_json_sent_to_the_login_form_is_a_422_that_says_to_send_form_data(
+    client: AsyncClient, session: AsyncSession
+) -> None:
+    await make_user(session, username="carol", hashed_password=hash_password("right password"))
+    response = await client.post("/api/v1/auth/token", json={"username": "carol", "password": "right password"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 422 and problem["title"] == "Unprocessable Entity"
+    assert [e["field"] for e in problem["errors"]] == ["body.username", "body.password"]
+    assert "form data, not JSON" in problem["detail"]
+    assert "application/x-www-form-urlencoded" in problem["detail"] and "OAuth2 password flow" in problem["detail"]
+    # A form with a field missing is told only what is missing.
+    missing = await client.post("/api/v1/auth/token", data={"username": "carol"})
+    assert missing.status_code == 422 and "form data" not in missing.json()["detail"]
+
+
 async def test_expired_forged_and_missing_tokens_are_refused(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
     caller: Caller = await login()
     secret = get_settings().secret_key.get_secret_value()

@@ -17,31 +17,39 @@ from shared.catalog.schemas import (
 )
 from shared.schemas import Page, RowId
 
-router = APIRouter(tags=["catalog"], responses=problem_responses(422))
+router = APIRouter(tags=["catalog"])
 
 Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
 
 
 @router.post(
-    "/categories", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_ERRORS, 401, 403, 404, 409)
+    "/categories",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a category",
+    responses=problem_responses(*BODY_ERRORS, 401, 403, 404, 409),
 )
 async def create_category(data: CategoryCreate, session: SessionDep, admin: AdminUser) -> CategoryRead:
     """Create a category (admins). 404 for an unknown parent, 409 when a sibling has the name."""
     return CategoryRead.model_validate(await service.create_category(session, data))
 
 
-@router.get("/categories/tree")
+@router.get("/categories/tree", summary="Read the whole category tree")
 async def read_tree(reads: ReadsDep) -> list[CategoryNode]:
     """The whole tree, nested: the roots, each with its children, sorted by name."""
     return await reads.run(queries.category_tree)
 
 
-@router.get("/categories/{category_id}", responses=problem_responses(404))
+@router.get("/categories/{category_id}", summary="Read a category", responses=problem_responses(404))
 async def read_category(category_id: RowId, session: SessionDep) -> CategoryRead:
+    """One category, without its children (GET /categories/tree has the tree)."""
     return CategoryRead.model_validate(await service.get_category(session, category_id))
 
 
-@router.patch("/categories/{category_id}", responses=problem_responses(*BODY_ERRORS, 401, 403, 404, 409))
+@router.patch(
+    "/categories/{category_id}",
+    summary="Rename or move a category",
+    responses=problem_responses(*BODY_ERRORS, 401, 403, 404, 409),
+)
 async def update_category(
     category_id: RowId, data: CategoryUpdate, session: SessionDep, admin: AdminUser
 ) -> CategoryRead:
@@ -50,13 +58,17 @@ async def update_category(
     return CategoryRead.model_validate(await service.update_category(session, category_id, data))
 
 
-@router.get("/categories/{category_id}/ancestors", responses=problem_responses(404))
+@router.get(
+    "/categories/{category_id}/ancestors", summary="Read a category's breadcrumb", responses=problem_responses(404)
+)
 async def read_breadcrumb(category_id: RowId, session: SessionDep) -> list[CategoryRead]:
     """The breadcrumb: from the root down to this category (included, last)."""
     return [CategoryRead.model_validate(row) for row in await service.breadcrumb(session, category_id)]
 
 
-@router.get("/categories/{category_id}/products", responses=problem_responses(404))
+@router.get(
+    "/categories/{category_id}/products", summary="List a category's products", responses=problem_responses(404)
+)
 async def read_products(
     category_id: RowId,
     session: SessionDep,
@@ -68,12 +80,18 @@ async def read_products(
     return await service.products_of_category(session, category_id, descendants=descendants, limit=limit, cursor=cursor)
 
 
-@router.post("/products", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_ERRORS, 401, 403, 404))
+@router.post(
+    "/products",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a product",
+    responses=problem_responses(*BODY_ERRORS, 401, 403, 404),
+)
 async def create_product(data: ProductCreate, session: SessionDep, admin: AdminUser) -> ProductRead:
     """Create a product (admins). Price: >= 0, at most 2 decimals, answered as a string ("9.90")."""
     return ProductRead.model_validate(await service.create_product(session, data))
 
 
-@router.get("/products/{product_id}", responses=problem_responses(404))
+@router.get("/products/{product_id}", summary="Read a product", responses=problem_responses(404))
 async def read_product(product_id: RowId, session: SessionDep) -> ProductRead:
+    """One product; its price as a string with two decimals ("9.90")."""
     return ProductRead.model_validate(await service.get_product(session, product_id))

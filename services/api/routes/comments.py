@@ -2,9 +2,17 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Body, Depends, Query, status
 
-from services.api.deps import CurrentUser, CursorParam, ModeratorUser, OptionalUser, SessionDep, write_limit
+from services.api.deps import (
+    OPTIONAL_AUTH,
+    CurrentUser,
+    CursorParam,
+    ModeratorUser,
+    OptionalUser,
+    SessionDep,
+    write_limit,
+)
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.auth.access import is_moderator
 from shared.blog import queries, service
@@ -12,29 +20,40 @@ from shared.blog.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from shared.blog.schemas import CommentCreate, CommentModeratedRead, CommentRead, CommentUpdate, ModerationDecision
 from shared.schemas import Page, RowId
 
-router = APIRouter(tags=["comments"], responses=problem_responses(422))
+router = APIRouter(tags=["comments"])
+
+COMMENT_EXAMPLES = {"comment": {"summary": "A comment (pending until moderated)", "value": {"content": "Great post!"}}}
 
 
 @router.post(
     "/posts/{post_id}/comments",
     status_code=status.HTTP_201_CREATED,
+    summary="Comment on a post",
     responses=problem_responses(429, *BODY_ERRORS, 401, 404),
     dependencies=[Depends(write_limit("comments"))],
 )
 async def create_comment(
-    post_id: RowId, data: CommentCreate, session: SessionDep, user: CurrentUser
+    post_id: RowId,
+    data: Annotated[CommentCreate, Body(openapi_examples=COMMENT_EXAMPLES)],
+    session: SessionDep,
+    user: CurrentUser,
 ) -> CommentModeratedRead:
     """Comment on a post the caller may see. The comment starts pending; the request for its
     moderation is recorded in the same transaction and carried out by the worker."""
     return await service.create_comment(session, post_id, user, data)
 
 
-@router.get("/posts/{post_id}/comments", responses=problem_responses(401, 404))
+@router.get(
+    "/posts/{post_id}/comments",
+    summary="List a post's comments",
+    responses=problem_responses(401, 404),
+    openapi_extra=OPTIONAL_AUTH,
+)
 async def list_comments(
     post_id: RowId,
     session: SessionDep,
     user: OptionalUser,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")] = DEFAULT_PAGE_SIZE,
     cursor: CursorParam = None,
 ) -> Page[CommentModeratedRead] | Page[CommentRead]:
     """A post's approved comments, oldest first. Moderators and admins see every comment,
@@ -44,7 +63,11 @@ async def list_comments(
     )
 
 
-@router.patch("/comments/{comment_id}/moderation", responses=problem_responses(*BODY_ERRORS, 401, 403, 404))
+@router.patch(
+    "/comments/{comment_id}/moderation",
+    summary="Approve or reject a comment",
+    responses=problem_responses(*BODY_ERRORS, 401, 403, 404),
+)
 async def moderate_comment(
     comment_id: RowId, decision: ModerationDecision, session: SessionDep, moderator: ModeratorUser
 ) -> CommentModeratedRead:
@@ -52,7 +75,9 @@ async def moderate_comment(
     return await service.moderate_comment(session, comment_id, moderator, decision)
 
 
-@router.patch("/comments/{comment_id}", responses=problem_responses(*BODY_ERRORS, 401, 403, 404))
+@router.patch(
+    "/comments/{comment_id}", summary="Edit a comment", responses=problem_responses(*BODY_ERRORS, 401, 403, 404)
+)
 async def edit_comment(
     comment_id: RowId, data: CommentUpdate, session: SessionDep, user: CurrentUser
 ) -> CommentModeratedRead:
@@ -61,7 +86,10 @@ async def edit_comment(
 
 
 @router.delete(
-    "/comments/{comment_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 403, 404)
+    "/comments/{comment_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a comment",
+    responses=problem_responses(401, 403, 404),
 )
 async def delete_comment(comment_id: RowId, session: SessionDep, user: CurrentUser) -> None:
     """Delete a comment (its author or an admin)."""

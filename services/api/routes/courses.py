@@ -6,7 +6,7 @@ and OpenAPI documents both."""
 
 from fastapi import APIRouter, status
 
-from services.api.deps import AdminUser, OptionalUser, SessionDep
+from services.api.deps import OPTIONAL_AUTH, AdminUser, OptionalUser, SessionDep
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.courses import service
 from shared.courses.schemas import (
@@ -25,22 +25,37 @@ from shared.courses.schemas import (
 )
 from shared.schemas import RowId
 
-router = APIRouter(tags=["courses"], responses=problem_responses(422))
+router = APIRouter(tags=["courses"])
 
 
-@router.post("/students", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_ERRORS, 401, 403, 409))
+@router.post(
+    "/students",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a student",
+    responses=problem_responses(*BODY_ERRORS, 401, 403, 409),
+)
 async def create_student(data: StudentCreate, session: SessionDep, admin: AdminUser) -> StudentRead:
     """Register a student (admins). An email already registered, in any case, is a 409."""
     return StudentRead.model_validate(await service.create_student(session, data))
 
 
-@router.get("/students/{student_id}", responses=problem_responses(401, 404))
+@router.get(
+    "/students/{student_id}",
+    summary="Read a student",
+    responses=problem_responses(401, 404),
+    openapi_extra=OPTIONAL_AUTH,
+)
 async def read_student(student_id: RowId, session: SessionDep, viewer: OptionalUser) -> StudentPublic | StudentRead:
     """A student; their email for admins only (StudentRead), anyone else gets StudentPublic."""
     return service.student_view(await service.get_student(session, student_id), viewer)
 
 
-@router.get("/students/{student_id}/courses", responses=problem_responses(401, 404))
+@router.get(
+    "/students/{student_id}/courses",
+    summary="List a student's courses",
+    responses=problem_responses(401, 404),
+    openapi_extra=OPTIONAL_AUTH,
+)
 async def read_student_courses(
     student_id: RowId, session: SessionDep, viewer: OptionalUser
 ) -> list[CourseEnrollmentPublic] | list[CourseEnrollment]:
@@ -48,18 +63,29 @@ async def read_student_courses(
     return await service.courses_of_student(session, student_id, viewer)
 
 
-@router.post("/courses", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_ERRORS, 401, 403, 409))
+@router.post(
+    "/courses",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a course",
+    responses=problem_responses(*BODY_ERRORS, 401, 403, 409),
+)
 async def create_course(data: CourseCreate, session: SessionDep, admin: AdminUser) -> CourseRead:
     """Create a course (admins). Codes are stored upper-case; a code in use is a 409."""
     return CourseRead.model_validate(await service.create_course(session, data))
 
 
-@router.get("/courses/{course_id}", responses=problem_responses(404))
+@router.get("/courses/{course_id}", summary="Read a course", responses=problem_responses(404))
 async def read_course(course_id: RowId, session: SessionDep) -> CourseRead:
+    """One course: its name and (upper-case) code."""
     return CourseRead.model_validate(await service.get_course(session, course_id))
 
 
-@router.get("/courses/{course_id}/students", responses=problem_responses(401, 404))
+@router.get(
+    "/courses/{course_id}/students",
+    summary="List a course's students",
+    responses=problem_responses(401, 404),
+    openapi_extra=OPTIONAL_AUTH,
+)
 async def read_course_students(
     course_id: RowId, session: SessionDep, viewer: OptionalUser
 ) -> list[StudentEnrollmentPublic] | list[StudentEnrollment]:
@@ -71,6 +97,7 @@ async def read_course_students(
 @router.post(
     "/courses/{course_id}/enrollments",
     status_code=status.HTTP_201_CREATED,
+    summary="Enroll a student in a course",
     responses=problem_responses(*BODY_ERRORS, 401, 403, 404, 409),
 )
 async def enroll(course_id: RowId, data: EnrollmentCreate, session: SessionDep, admin: AdminUser) -> EnrollmentRead:
@@ -78,7 +105,11 @@ async def enroll(course_id: RowId, data: EnrollmentCreate, session: SessionDep, 
     return EnrollmentRead.model_validate(await service.enroll(session, course_id, data))
 
 
-@router.patch("/courses/{course_id}/enrollments/{student_id}", responses=problem_responses(*BODY_ERRORS, 401, 403, 404))
+@router.patch(
+    "/courses/{course_id}/enrollments/{student_id}",
+    summary="Grade an enrollment",
+    responses=problem_responses(*BODY_ERRORS, 401, 403, 404),
+)
 async def grade(
     course_id: RowId, student_id: RowId, data: EnrollmentGrade, session: SessionDep, admin: AdminUser
 ) -> EnrollmentRead:

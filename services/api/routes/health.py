@@ -15,7 +15,7 @@ PROBE_TIMEOUT = 2.0
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", summary="Liveness probe")
 async def healthz() -> dict[str, str]:
     """Liveness: the process answers; says nothing about PostgreSQL or Redis."""
     return {"status": "ok"}
@@ -41,7 +41,9 @@ async def _probe_redis(request: Request) -> str:
     return "ok"
 
 
-@router.get("/readyz", responses={503: {"description": "PostgreSQL or Redis is unreachable"}})
+@router.get(
+    "/readyz", summary="Readiness probe", responses={503: {"description": "PostgreSQL or Redis is unreachable"}}
+)
 async def readyz(request: Request, response: Response) -> dict[str, str]:
     """Readiness: 200 when PostgreSQL and Redis both answer, 503 naming the one that did not; with a
     read replica configured, whether reads go to it (`ok`) or to the primary (`skipped`)."""

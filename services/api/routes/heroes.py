@@ -7,9 +7,9 @@ absent, not null; OpenAPI documents both shapes."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 
-from services.api.deps import AdminUser, CursorParam, OptionalUser, ReadsDep, SessionDep, write_limit
+from services.api.deps import OPTIONAL_AUTH, AdminUser, CursorParam, OptionalUser, ReadsDep, SessionDep, write_limit
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.heroes import service, transfers
 from shared.heroes.queries import heroes_of_oldest_team
@@ -37,34 +37,44 @@ from shared.heroes.schemas import (
 from shared.idempotency import KEY_MAX_LENGTH, REPLAYED_HEADER, IdempotentRequest, fingerprint
 from shared.schemas import Page, RowId
 
-router = APIRouter(tags=["heroes"], responses=problem_responses(422))
+router = APIRouter(tags=["heroes"])
 
 WRITE_ERRORS = (401, 403)
 # Writes that read a JSON body.
 BODY_WRITE_ERRORS = (*BODY_ERRORS, *WRITE_ERRORS)
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="page size")]
 # Row ids, checked like every other route's (shared.schemas.RowId).
 TeamId = RowId
 HeroId = RowId
+
+# (No `{"to_team_id": null}` example: FastAPI drops the nulls of an OpenAPI document, examples included.)
+TRANSFER_EXAMPLES = {"to-team-2": {"summary": "Move the hero to team 2", "value": {"to_team_id": 2}}}
 
 
 # --- teams -----------------------------------------------------------------------------
 
 
-@router.post("/teams", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_WRITE_ERRORS, 409))
+@router.post(
+    "/teams",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a team",
+    responses=problem_responses(*BODY_WRITE_ERRORS, 409),
+)
 async def create_team(data: TeamCreate, session: SessionDep, admin: AdminUser) -> TeamRead:
     """Create a team (admins). A taken name is a 409 (uq_team_name)."""
     return TeamRead.model_validate(await service.create_team(session, data))
 
 
-@router.get("/teams")
+@router.get("/teams", summary="List teams with their hero counts")
 async def list_teams(reads: ReadsDep, limit: Limit = DEFAULT_PAGE, cursor: CursorParam = None) -> Page[TeamWithCount]:
     """Teams by name, each with its number of heroes (one statement)."""
     return await reads.run(lambda session: service.list_teams(session, limit=limit, cursor=cursor))
 
 
 # Before /teams/{team_id}: "top" is not a team id.
-@router.get("/teams/top", responses=problem_responses(401))
+@router.get(
+    "/teams/top", summary="The heroes of the oldest team", responses=problem_responses(401), openapi_extra=OPTIONAL_AUTH
+)
 async def heroes_of_top_team(reads: ReadsDep, viewer: OptionalUser) -> list[HeroPublic] | list[HeroRead]:
     """The heroes of the team with the highest average hero age (ties: lowest team id); [] if no team has heroes.
     Secret identities for admins only (HeroRead); anyone else gets HeroPublic."""
@@ -75,7 +85,9 @@ async def heroes_of_top_team(reads: ReadsDep, viewer: OptionalUser) -> list[Hero
     "/teams/{team_id}",
     response_model=TeamDetail | TeamDetailAdmin,
     response_model_exclude_unset=True,
+    summary="Read a team, with its heroes if asked",
     responses=problem_responses(401, 404),
+    openapi_extra=OPTIONAL_AUTH,
 )
 async def read_team(
     team_id: TeamId,
@@ -94,13 +106,18 @@ async def read_team(
 # --- heroes ----------------------------------------------------------------------------
 
 
-@router.post("/heroes", status_code=status.HTTP_201_CREATED, responses=problem_responses(*BODY_WRITE_ERRORS, 404, 409))
+@router.post(
+    "/heroes",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a hero",
+    responses=problem_responses(*BODY_WRITE_ERRORS, 404, 409),
+)
 async def create_hero(data: HeroCreate, session: SessionDep, admin: AdminUser) -> HeroRead:
     """Create a hero (admins). 404 for an unknown team, 409 for a taken (name, secret identity)."""
     return HeroRead.model_validate(await service.create_hero(session, data))
 
 
-@router.get("/heroes", responses=problem_responses(401))
+@router.get("/heroes", summary="List heroes", responses=problem_responses(401), openapi_extra=OPTIONAL_AUTH)
 async def list_heroes(
     reads: ReadsDep, viewer: OptionalUser, filters: Annotated[HeroFilters, Query()]
 ) -> Page[HeroPublic] | Page[HeroRead]:
@@ -113,6 +130,7 @@ async def list_heroes(
 @router.post(
     "/heroes/batch",
     status_code=status.HTTP_201_CREATED,
+    summary="Create up to 1,000 heroes at once",
     responses=problem_responses(*BODY_WRITE_ERRORS, 404, 409),
 )
 async def create_heroes(data: HeroBatch, session: SessionDep, admin: AdminUser) -> HeroBatchCreated:
@@ -121,20 +139,25 @@ async def create_heroes(data: HeroBatch, session: SessionDep, admin: AdminUser) 
     return HeroBatchCreated(ids=await service.create_hero_batch(session, data.heroes))
 
 
-@router.get("/heroes/{hero_id}", responses=problem_responses(401, 404))
+@router.get(
+    "/heroes/{hero_id}", summary="Read a hero", responses=problem_responses(401, 404), openapi_extra=OPTIONAL_AUTH
+)
 async def read_hero(hero_id: HeroId, session: SessionDep, viewer: OptionalUser) -> HeroPublic | HeroRead:
     """One hero; its secret identity for admins only (HeroRead), anyone else gets HeroPublic."""
     return service.hero_view(await service.get_hero(session, hero_id), viewer)
 
 
-@router.patch("/heroes/{hero_id}", responses=problem_responses(*BODY_WRITE_ERRORS, 404, 409))
+@router.patch("/heroes/{hero_id}", summary="Change a hero", responses=problem_responses(*BODY_WRITE_ERRORS, 404, 409))
 async def update_hero(hero_id: HeroId, data: HeroUpdate, session: SessionDep, admin: AdminUser) -> HeroRead:
     """Change some fields (admins). The hero as a whole must still follow every rule (422)."""
     return HeroRead.model_validate(await service.update_hero(session, hero_id, data))
 
 
 @router.delete(
-    "/heroes/{hero_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(*WRITE_ERRORS, 404)
+    "/heroes/{hero_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a hero",
+    responses=problem_responses(*WRITE_ERRORS, 404),
 )
 async def delete_hero(hero_id: HeroId, session: SessionDep, admin: AdminUser) -> None:
     """Delete a hero and its items (admins). Its transfer history stays."""
@@ -146,12 +169,13 @@ async def delete_hero(hero_id: HeroId, session: SessionDep, admin: AdminUser) ->
 
 @router.post(
     "/heroes/{hero_id}/transfer",
+    summary="Transfer a hero to another team",
     responses=problem_responses(429, *BODY_WRITE_ERRORS, 404, 409),
     dependencies=[Depends(write_limit("transfers"))],
 )
 async def transfer_hero(
     hero_id: HeroId,
-    data: TransferRequest,
+    data: Annotated[TransferRequest, Body(openapi_examples=TRANSFER_EXAMPLES)],
     request: Request,
     response: Response,
     session: SessionDep,
@@ -184,7 +208,12 @@ async def transfer_hero(
     return outcome.transfer
 
 
-@router.get("/heroes/{hero_id}/transfers", responses=problem_responses(401, 404))
+@router.get(
+    "/heroes/{hero_id}/transfers",
+    summary="List a hero's transfers",
+    responses=problem_responses(401, 404),
+    openapi_extra=OPTIONAL_AUTH,
+)
 async def transfer_history(
     hero_id: HeroId, session: SessionDep, viewer: OptionalUser, limit: Limit = MAX_PAGE, cursor: CursorParam = None
 ) -> Page[TransferLogPublic] | Page[TransferLogRead]:

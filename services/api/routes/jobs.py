@@ -8,18 +8,22 @@ from typing import Annotated
 
 from arq import ArqRedis
 from fastapi import APIRouter, Depends, Request, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.api.deps import AdminUser, SessionDep, write_limit
-from services.api.problems import problem_responses
+from services.api.problems import BODY_ERRORS, problem_responses
 from shared.blog.bulk import BulkPostRequest
 from shared.errors import NotFound
 from shared.heroes import bulk as hero_bulk
 from shared.heroes.bulk import BulkHeroDeleteRequest, BulkHeroUpdateRequest
 from shared.jobs import records
+from shared.jobs.records import JOB_RECORD_RETENTION_DAYS
 from shared.jobs.status import JobRead, read_job
 
-router = APIRouter(prefix="/jobs", tags=["jobs"], responses=problem_responses(401, 403, 413, 422, 503))
+# 503: PostgreSQL unavailable, or (the bulk routes) more bulk bodies being read at once than allowed.
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses=problem_responses(401, 403, 503))
+# The bulk routes: their body's errors, and the write limit.
+BULK_ERRORS = problem_responses(*BODY_ERRORS, 429)
 
 
 def job_pool(request: Request) -> ArqRedis:
@@ -31,8 +35,8 @@ JobPool = Annotated[ArqRedis, Depends(job_pool)]
 
 
 class JobAccepted(BaseModel):
-    job_id: str
-    status_url: str
+    job_id: str = Field(description="The job's id.")
+    status_url: str = Field(description="Where to follow it: GET this path.")
 
 
 def accepted(request: Request, job_id: str) -> JobAccepted:
@@ -42,7 +46,8 @@ def accepted(request: Request, job_id: str) -> JobAccepted:
 @router.post(
     "/heroes/bulk-update",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=problem_responses(429, 400),
+    summary="Update many heroes (a job)",
+    responses=BULK_ERRORS,
     dependencies=[Depends(write_limit("jobs"))],
 )
 async def bulk_update_heroes(
@@ -55,7 +60,8 @@ async def bulk_update_heroes(
 @router.post(
     "/heroes/bulk-delete",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=problem_responses(429, 400),
+    summary="Delete many heroes (a job)",
+    responses=BULK_ERRORS,
     dependencies=[Depends(write_limit("jobs"))],
 )
 async def bulk_delete_heroes(
@@ -68,7 +74,8 @@ async def bulk_delete_heroes(
 @router.post(
     "/posts/bulk",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=problem_responses(429, 400),
+    summary="Publish, archive or delete many posts (a job)",
+    responses=BULK_ERRORS,
     dependencies=[Depends(write_limit("jobs"))],
 )
 async def bulk_post_operation(
@@ -79,10 +86,15 @@ async def bulk_post_operation(
     return accepted(request, await records.accept(session, "bulk_post_operation", arguments, admin.id))
 
 
-@router.get("/{job_id}", name="read_job_status", responses=problem_responses(404))
+@router.get(
+    "/{job_id}",
+    name="read_job_status",
+    summary="Follow a job",
+    description="A job's state from its durable record: queued, in_progress (with progress), complete (with"
+    f" result) or failed (with error). Answered for {JOB_RECORD_RETENTION_DAYS} days after it finished.",
+    responses=problem_responses(404),
+)
 async def read_job_status(job_id: str, session: SessionDep, pool: JobPool, admin: AdminUser) -> JobRead:
-    """A job's state from its durable record: queued, in_progress (with progress), complete (with
-    result) or failed (with error). Answered for records.JOB_RECORD_RETENTION_DAYS after it finished."""
     job = await read_job(session, pool, job_id)
     if job is None:
         raise NotFound("job", job_id)

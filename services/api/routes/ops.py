@@ -14,7 +14,7 @@ from shared.ops.inspect import read_summary
 from shared.ops.queries import add_database_views
 from shared.ops.schemas import AbortRequested, JobDetail, OpsSummary, PurgeRequest, PurgeResult, RetryAccepted
 
-router = APIRouter(prefix="/ops", tags=["ops"], responses=problem_responses(401, 403, 422))
+router = APIRouter(prefix="/ops", tags=["ops"], responses=problem_responses(401, 403))
 
 # arq job ids are uuid hex, or ours ("outbox:12", "cron:sweep_outbox:..."): short, no spaces.
 JobId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9:_.\-]+$")]
@@ -32,7 +32,7 @@ def actor_of(user: Caller) -> actions.Actor:
     return actions.Actor(username=user.username, user_id=user.id)
 
 
-@router.get("/queues")
+@router.get("/queues", summary="Summarize the job queues")
 async def read_queues(pool: JobPool, session: SessionDep, admin: AdminUser) -> OpsSummary:
     """Per queue: ready vs deferred depth, latency, running jobs with progress; recent and failed jobs,
     per-function counts and durations, per-worker health, the last hour's throughput, the outbox
@@ -41,7 +41,7 @@ async def read_queues(pool: JobPool, session: SessionDep, admin: AdminUser) -> O
     return await add_database_views(await read_summary(pool), session)
 
 
-@router.get("/jobs/{job_id}", responses=problem_responses(404))
+@router.get("/jobs/{job_id}", summary="Inspect a job", responses=problem_responses(404))
 async def read_job(job_id: JobId, pool: JobPool, session: SessionDep, admin: AdminUser) -> JobDetail:
     """One job in any state, with its arguments, result, or error and traceback (a bulk job's
     state from its durable record)."""
@@ -51,7 +51,12 @@ async def read_job(job_id: JobId, pool: JobPool, session: SessionDep, admin: Adm
     return detail
 
 
-@router.post("/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED, responses=problem_responses(404, 409))
+@router.post(
+    "/jobs/{job_id}/retry",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Retry a failed job",
+    responses=problem_responses(404, 409),
+)
 async def retry_job(job_id: JobId, pool: JobPool, session: SessionDep, admin: AdminUser) -> RetryAccepted:
     """Run a failed job again, same function and arguments: a bulk job under its own id (its record
     queued again), any other as a new job `<id>:retry` on its queue."""
@@ -60,7 +65,12 @@ async def retry_job(job_id: JobId, pool: JobPool, session: SessionDep, admin: Ad
     return await actions.retry_job(pool, job_id, actor_of(admin))
 
 
-@router.post("/jobs/{job_id}/abort", status_code=status.HTTP_202_ACCEPTED, responses=problem_responses(404, 409))
+@router.post(
+    "/jobs/{job_id}/abort",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Abort a job",
+    responses=problem_responses(404, 409),
+)
 async def abort_job(job_id: JobId, pool: JobPool, session: SessionDep, admin: AdminUser) -> AbortRequested:
     """Abort a queued, deferred or running job: a bulk job's record fails at once (a run still going
     rolls back); any job's trigger is cancelled by its worker and ends as failed (CancelledError)."""
@@ -69,7 +79,7 @@ async def abort_job(job_id: JobId, pool: JobPool, session: SessionDep, admin: Ad
     return await actions.abort_job(pool, job_id, actor_of(admin))
 
 
-@router.post("/results/purge", responses=problem_responses(*BODY_ERRORS))
+@router.post("/results/purge", summary="Purge finished jobs' results", responses=problem_responses(*BODY_ERRORS))
 async def purge_results(body: PurgeRequest, pool: JobPool, admin: AdminUser) -> PurgeResult:
     """Delete finished jobs' stored results (all, or only complete / failed ones)."""
     return await actions.purge_results(pool, body.status, actor_of(admin))
