@@ -19,6 +19,7 @@ from services.worker.context import after_job_end, on_job_start, shutdown, start
 from services.worker.jobs.bulk import bulk_delete_heroes, bulk_post_operation, bulk_update_heroes
 from services.worker.jobs.outbox import process_outbox_message, process_transfer_audits, sweep_outbox
 from services.worker.jobs.sweep_jobs import sweep_jobs
+from services.worker.logs import quiet_routine_lines
 from shared.jobs.queues import Queue, redis_settings
 from shared.jobs.serialization import deserialize, serialize
 from shared.settings import get_settings
@@ -88,3 +89,8 @@ class BulkWorkerSettings:
     health_check_interval = 5
     allow_abort_jobs = True
     job_completion_wait = _settings.bulk_job_timeout_seconds
+
+
+# For `arq services.worker.main.WorkerSettings` too, whose Worker is arq's own (ResilientWorker, which
+# `guildhall worker` runs, installs it as well): cron runs at DEBUG (services.worker.logs).
+quiet_routine_lines(job.name for job in WorkerSettings.cron_jobs)

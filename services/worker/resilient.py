@@ -28,6 +28,7 @@ from arq.constants import in_progress_key_prefix
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
+from services.worker.logs import quiet_routine_lines
 from services.worker.telemetry import TELEMETRY
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ class ResilientWorker(Worker):
 
     def __init__(self, *args: Any, lease_seconds: float | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Its cron runs and health line at DEBUG, refusals in one line (services.worker.logs).
+        quiet_routine_lines(job.name for job in self.cron_jobs)
         if lease_seconds is not None:
             self.in_progress_timeout_s = lease_seconds
         self.lease_seconds = self.in_progress_timeout_s

@@ -61,4 +61,7 @@ async def sweep_outbox(ctx: Ctx) -> dict[str, int]:
     if enqueued:
         async with transaction(ctx) as session:
             await outbox.count_sweeps(session, enqueued)
+        # The one INFO line of a sweep, and only of one that did something: arq's own lines for
+        # cron runs are DEBUG (services.worker.logs), an empty pass every 5 s is no news.
+        logger.info("outbox sweep: enqueued %d of %d waiting row(s) again", len(enqueued), len(waiting))
     return {"waiting": len(waiting), "enqueued": len(enqueued)}

@@ -42,4 +42,6 @@ async def sweep_jobs(ctx: Ctx) -> dict[str, int]:
         except RedisError as error:
             logger.warning("job sweeper could not enqueue %s: %r", record.id, error)
             break
+    if sent or pruned:  # one INFO line for a pass that did something; an empty pass says nothing
+        logger.info("job sweep: re-sent the trigger of %d unfinished job(s), deleted %d old record(s)", sent, pruned)
     return {"unfinished": len(stranded), "enqueued": sent, "pruned": pruned}
