@@ -6,41 +6,42 @@ ServiceUnreachable; main() prints its one line to stderr and exits 2.
 """
 
 import argparse
-import asyncio
-import getpass
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from pydantic import ValidationError
-from sqlalchemy.engine import make_url
-
-from shared.bootstrap import ServiceUnreachable, check_postgres, check_redis, ensure_database, redact
-from shared.cli_errors import explain, preflight
-from shared.db import create_engine, create_session_factory, unit_of_work
-from shared.demo import DEMO_PASSWORD, DemoSummary, seed_demo
-from shared.embedded import EmbeddedError, EmbeddedServers, choose_servers
-from shared.embedded.servers import configured
-from shared.errors import DomainError
-from shared.models import Role
-from shared.ops.schemas import OpsSummary
-from shared.redis_connect import RedisTarget
-from shared.settings import Settings, get_settings
-from shared.users.schemas import UserCreate
-from shared.users.service import create_user
+# Only what every call needs is imported here: `guildhall --help` and the quick commands (check,
+# create-db, worker --check, servers status) start in a fraction of the time the whole stack takes to
+# import (SQLAlchemy's ORM and the models, Alembic, FastAPI, arq's worker, pydantic's e-mail type).
+# Each command imports what it uses; tests/test_cli_startup.py holds that `import shared.cli` stays light.
+if TYPE_CHECKING:
+    from shared.demo import DemoSummary
+    from shared.ops.schemas import OpsSummary
+    from shared.redis_connect import RedisTarget
+    from shared.users.schemas import UserCreate
 
 EXIT_UNREACHABLE = 2
+# The role names of shared.models.Role, spelled out so that building the parser (and --help) does
+# not import the models; tests/test_cli_startup.py holds the two equal.
+ROLES = ("author", "moderator", "admin")
 
 
-async def _check_services(database_url: str, redis: RedisTarget) -> None:
+async def _check_services(database_url: str, redis: "RedisTarget") -> None:
+    from shared.bootstrap import check_postgres, check_redis
+
     await check_postgres(database_url)
     await check_redis(redis)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from shared.bootstrap import redact
+    from shared.redis_connect import RedisTarget
+    from shared.settings import get_settings
+
     settings = get_settings()
     redis = RedisTarget.from_settings(settings)
     asyncio.run(_check_services(settings.direct_database_url, redis))
@@ -49,6 +50,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_create_db(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from sqlalchemy.engine import make_url
+
+    from shared.bootstrap import ensure_database
+    from shared.settings import get_settings
+
     url = get_settings().direct_database_url
     # ensure_database connects to the server first and raises ServiceUnreachable, so it is the check.
     created = asyncio.run(ensure_database(url))
@@ -67,6 +75,9 @@ def alembic_ini() -> Path:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from alembic import command
+    from alembic.config import Config
+
     cmd_create_db(args)
     # Outside any event loop: migrations/env.py calls asyncio.run itself.
     command.upgrade(Config(str(alembic_ini())), "head")
@@ -76,6 +87,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def read_password() -> str:
     """Prompted twice on a terminal; otherwise the first line of standard input (for scripts)."""
     if sys.stdin.isatty():
+        import getpass
+
         password = getpass.getpass("Password: ")
         if getpass.getpass("Repeat password: ") != password:
             raise SystemExit("guildhall create-user: the passwords differ")
@@ -83,7 +96,10 @@ def read_password() -> str:
     return sys.stdin.readline().rstrip("\n")
 
 
-async def _create_user(data: UserCreate) -> int:
+async def _create_user(data: "UserCreate") -> int:
+    from shared.db import create_engine, create_session_factory, unit_of_work
+    from shared.users.service import create_user
+
     engine = create_engine()
     try:
         async with unit_of_work(create_session_factory(engine)) as session:
@@ -95,6 +111,13 @@ async def _create_user(data: UserCreate) -> int:
 
 
 def cmd_create_user(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from shared.errors import DomainError
+    from shared.users.schemas import UserCreate
+
     try:
         data = UserCreate(username=args.username, email=args.email, password=read_password(), role=args.role)
     except ValidationError as error:
@@ -110,7 +133,10 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _seed_demo() -> DemoSummary:
+async def _seed_demo() -> "DemoSummary":
+    from shared.db import create_engine, create_session_factory, unit_of_work
+    from shared.demo import seed_demo
+
     engine = create_engine()
     try:
         async with unit_of_work(create_session_factory(engine)) as session:
@@ -122,7 +148,11 @@ async def _seed_demo() -> DemoSummary:
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     """Demo data, with a known admin password: refused (exit 1, nothing written, before any session
     opens) outside ENVIRONMENT=development."""
-    from shared.demo import demo_refusal
+    import asyncio
+
+    from shared.demo import DEMO_PASSWORD, demo_refusal
+    from shared.errors import DomainError
+    from shared.settings import get_settings
 
     refusal = demo_refusal(get_settings().environment)
     if refusal is not None:
@@ -144,6 +174,8 @@ async def _local_worker_is_up(queue: str) -> bool:
 
     from shared.jobs.queues import Queue, create_job_pool
     from shared.ops.inspect import local_worker_is_up
+    from shared.redis_connect import RedisTarget
+    from shared.settings import get_settings
 
     pool = create_job_pool(RedisTarget.from_settings(get_settings()))
     try:
@@ -155,6 +187,8 @@ async def _local_worker_is_up(queue: str) -> bool:
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run one queue's arq worker in the foreground (SIGTERM/Ctrl-C let running jobs finish).
     With --check: exit 0 if a worker of that queue on this host has a fresh heartbeat (health check)."""
+    import asyncio
+
     if args.check:
         up = asyncio.run(_local_worker_is_up(args.queue))
         print(f"{args.queue} worker on this host: {'up' if up else 'DOWN'}")
@@ -162,11 +196,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import logging.config
 
     from arq.logs import default_log_config
-    from arq.worker import get_kwargs  # imported here: only this command needs the worker
+    from arq.worker import get_kwargs
 
     from services.worker.main import BulkWorkerSettings, WorkerSettings
     from services.worker.resilient import ResilientWorker
     from shared.jobs.queues import create_worker_pool
+    from shared.redis_connect import RedisTarget
+    from shared.settings import get_settings
 
     logging.config.dictConfig(default_log_config(verbose=False))
     settings_class = WorkerSettings if args.queue == "short" else BulkWorkerSettings
@@ -177,10 +213,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _queue_summary() -> OpsSummary:
+async def _queue_summary() -> "OpsSummary":
+    from shared.db import create_engine, create_session_factory
     from shared.jobs.queues import create_job_pool
     from shared.ops.inspect import read_summary
     from shared.ops.queries import add_database_views
+    from shared.redis_connect import RedisTarget
+    from shared.settings import get_settings
 
     settings = get_settings()
     pool = create_job_pool(RedisTarget.from_settings(settings))
@@ -196,6 +235,7 @@ async def _queue_summary() -> OpsSummary:
 
 def cmd_queue(args: argparse.Namespace) -> int:
     """The ops summary as terminal tables (or JSON); --watch redraws it until Ctrl-C."""
+    import asyncio
     import time
 
     from shared.ops.text import render_summary
@@ -221,7 +261,8 @@ def cmd_api(args: argparse.Namespace) -> int:
     port, their metrics summed (services.api.serve). SIGTERM/Ctrl-C let running requests finish."""
     import ipaddress
 
-    from services.api.serve import api_processes, serve  # imported here: only this command serves
+    from services.api.serve import api_processes, serve
+    from shared.settings import get_settings
 
     # Fail closed: the development secret signs tokens anyone can forge (it is in the source), so it
     # never listens beyond this machine. Other environments refuse it in the settings already.
@@ -245,6 +286,8 @@ def cmd_api(args: argparse.Namespace) -> int:
 def cmd_servers(args: argparse.Namespace) -> int:
     """run: CMD with its servers (embedded ones started and stopped around it when none is
     configured or answers); stop: stop embedded servers left running; status: say what runs."""
+    from shared.embedded import EmbeddedError, EmbeddedServers, choose_servers
+
     if args.action == "run":
         from shared.embedded.supervise import run_with_servers
 
@@ -288,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create_user_cmd.add_argument("username")
     create_user_cmd.add_argument("email")
-    create_user_cmd.add_argument("--role", choices=[role.value for role in Role], default=Role.author.value)
+    create_user_cmd.add_argument("--role", choices=ROLES, default="author")
     create_user_cmd.set_defaults(handler=cmd_create_user)
     seed = commands.add_parser("seed-demo", help="fill an empty database with a small demo data set")
     seed.set_defaults(handler=cmd_seed_demo)
@@ -323,6 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
 def use_running_embedded_servers() -> None:
     """With no URL set, the embedded servers `make run` started for this checkout, while they run:
     `guildhall create-user` in a second terminal finds them."""
+    from shared.embedded import EmbeddedError, EmbeddedServers
+    from shared.embedded.servers import configured
+    from shared.settings import Settings, get_settings
+
     mode = os.environ.get("GUILDHALL_EMBEDDED", "").strip().lower()
     if mode in ("0", "false", "no") or configured(Settings()):
         return
@@ -352,6 +399,12 @@ PREFLIGHT: dict[str, tuple[bool, bool]] = {
 def run_preflight(args: argparse.Namespace) -> None:
     if args.command not in PREFLIGHT or getattr(args, "check", False):  # worker --check reads Redis only
         return
+    import asyncio
+
+    from shared.cli_errors import preflight
+    from shared.redis_connect import RedisTarget
+    from shared.settings import get_settings
+
     needs_redis, needs_schema = PREFLIGHT[args.command]
     settings = get_settings()
     redis = RedisTarget.from_settings(settings) if needs_redis else None
@@ -363,12 +416,49 @@ def run_preflight(args: argparse.Namespace) -> None:
 
 
 def _unreachable_hint() -> str:
+    from pydantic import ValidationError
+
+    from shared.embedded.servers import configured
+    from shared.settings import Settings
+
     try:
         if configured(Settings()):
             return ""
     except ValidationError:
         return ""
     return "; with no DATABASE_URL or REDIS_URL set, `make run` starts servers of its own"
+
+
+def report(command: str, exc: Exception) -> int | None:
+    """The one line main() prints for an error a person can act on, and the exit code; None for
+    any other error (a bug: its traceback is what is useful). The error classes are imported here,
+    once something went wrong, so that a command imports only what it uses."""
+    from pydantic import ValidationError
+
+    from shared.bootstrap import ServiceUnreachable
+    from shared.embedded import EmbeddedError
+
+    doing = "cannot read the queues: " if command == "queue" else ""
+    if isinstance(exc, ServiceUnreachable):
+        hint = _unreachable_hint() if "not reachable" in str(exc) else ""
+        print(f"guildhall {command}: {doing}{exc}{hint}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    if isinstance(exc, EmbeddedError):
+        print(f"guildhall {command}: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    if isinstance(exc, ValidationError):  # the settings: a person's typo, said as such
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        print(f"guildhall {command}: invalid configuration: {problems}", file=sys.stderr)
+        return 1
+    from shared.cli_errors import explain
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    message = explain(exc, settings.database_url, settings.redis_url)
+    if message is None:
+        return None
+    print(f"guildhall {command}: {doing}{message}", file=sys.stderr)
+    return EXIT_UNREACHABLE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -378,26 +468,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             use_running_embedded_servers()
             run_preflight(args)
         return args.handler(args)
-    except ServiceUnreachable as exc:
-        hint = _unreachable_hint() if "not reachable" in str(exc) else ""
-        doing = "cannot read the queues: " if args.command == "queue" else ""
-        print(f"guildhall {args.command}: {doing}{exc}{hint}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    except EmbeddedError as exc:
-        print(f"guildhall {args.command}: {exc}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    except ValidationError as exc:  # the settings: a person's typo, said as such
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
-        print(f"guildhall {args.command}: invalid configuration: {problems}", file=sys.stderr)
-        return 1
-    except Exception as error:
-        settings = get_settings()
-        message = explain(error, settings.database_url, settings.redis_url)
-        if message is None:
+    except Exception as exc:
+        code = report(args.command, exc)
+        if code is None:
             raise
-        doing = "cannot read the queues: " if args.command == "queue" else ""
-        print(f"guildhall {args.command}: {doing}{message}", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        return code
 
 
 if __name__ == "__main__":
