@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from shared.users.schemas import UserCreate
 
 EXIT_UNREACHABLE = 2
+# A command stopped by Ctrl-C exits as shells report a process ended by SIGINT: 128 + 2.
+EXIT_INTERRUPTED = 130
 # The role names of shared.models.Role, spelled out so that building the parser (and --help) does
 # not import the models; tests/test_cli_startup.py holds the two equal.
 ROLES = ("author", "moderator", "admin")
@@ -233,27 +235,59 @@ async def _queue_summary() -> "OpsSummary":
         await engine.dispose()
 
 
-def cmd_queue(args: argparse.Namespace) -> int:
-    """The ops summary as terminal tables (or JSON); --watch redraws it until Ctrl-C."""
-    import asyncio
-    import time
-
+def _draw_summary(summary: "OpsSummary", args: argparse.Namespace) -> None:
     from shared.ops.text import render_summary
 
-    while True:
-        summary = asyncio.run(_queue_summary())
-        if args.json:
-            print(summary.model_dump_json(indent=None if args.watch else 2), flush=True)
-        else:
-            if args.watch:
-                print("\x1b[2J\x1b[H", end="")  # clear the terminal, cursor home
-            print(render_summary(summary), flush=True)
-        if not args.watch:
-            return 0
-        try:
-            time.sleep(args.interval)
-        except KeyboardInterrupt:
-            return 0
+    if args.json:
+        print(summary.model_dump_json(indent=None if args.watch else 2), flush=True)
+        return
+    if args.watch:
+        print("\x1b[2J\x1b[H", end="")  # clear the terminal, cursor home
+    print(render_summary(summary), flush=True)
+
+
+async def _watch_queues(args: argparse.Namespace) -> None:
+    """Redraw every `args.interval` seconds until Ctrl-C, then return.
+
+    Ctrl-C is how --watch ends, so it must not cancel whatever is awaited when it lands (mostly a
+    read, or its connections closing: asyncio.run's own handler cancels there, and SQLAlchemy's pool
+    then logs a traceback about the connection it could not close). Here the first Ctrl-C only asks
+    the loop to stop: the read under way finishes (milliseconds, bounded by the connect and statement
+    timeouts) and closes its connections, and nothing more is drawn. A second Ctrl-C is Python's own
+    KeyboardInterrupt, at once, for a read stuck on a server that went silent."""
+    import asyncio
+    import contextlib
+    import signal
+
+    loop = asyncio.get_running_loop()
+    interrupted = asyncio.Event()
+
+    def on_interrupt() -> None:
+        interrupted.set()
+        loop.remove_signal_handler(signal.SIGINT)  # restores Python's handler, for a second Ctrl-C
+
+    loop.add_signal_handler(signal.SIGINT, on_interrupt)
+    try:
+        while not interrupted.is_set():
+            summary = await _queue_summary()
+            if interrupted.is_set():
+                break
+            _draw_summary(summary, args)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(interrupted.wait(), args.interval)
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    """The ops summary as terminal tables (or JSON); --watch redraws it until Ctrl-C (exit 130)."""
+    import asyncio
+
+    if not args.watch:
+        _draw_summary(asyncio.run(_queue_summary()), args)
+        return 0
+    asyncio.run(_watch_queues(args))
+    return EXIT_INTERRUPTED  # the loop ends only on Ctrl-C
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -468,6 +502,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             use_running_embedded_servers()
             run_preflight(args)
         return args.handler(args)
+    except KeyboardInterrupt:
+        # Ctrl-C, in any command: the person asked it to stop, and its traceback says nothing they
+        # need (asyncio.run re-raises it once the command's task is cancelled and cleaned up).
+        return EXIT_INTERRUPTED
     except Exception as exc:
         code = report(args.command, exc)
         if code is None:
