@@ -11,21 +11,65 @@ Every process bounds what a client may hold: a request head's size and the time 
 the silences in a request body, its open connections (services.api.http_limits, on uvicorn's
 httptools protocol) and idle keep-alive connections.
 
+Health probes and scrapes are not logged when they succeed: an orchestrator's /healthz and /readyz
+and Prometheus's /metrics come every few seconds each, and were most of uvicorn's access log (issue
+#19). A probe that fails (status 400 or above) is still logged: that is news. uvicorn's own
+`--log-level debug` (or a logging config with `uvicorn.access` at DEBUG) shows them as DEBUG lines.
+
 The client's address (request.client.host, which the login throttle counts failures by) is the
 socket's peer, or the last address of X-Forwarded-For only when that peer is one of
 FORWARDED_ALLOW_IPS (a proxy of ours; default 127.0.0.1): anyone else could name any address.
 """
 
+import copy
+import logging
 import os
 import tempfile
 from typing import Any
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from services.api.http_limits import PROTOCOL
 from shared.settings import get_settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# Paths whose successful GET or HEAD says nothing (services.api.routes.health, services.api.metrics).
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+ACCESS_LOGGER = "uvicorn.access"
+
+
+class QuietProbes(logging.Filter):
+    """On uvicorn's access logger: a successful probe or scrape becomes a DEBUG record, kept only if
+    that logger is enabled for DEBUG. Reads uvicorn's access record as it logs it (httptools_impl):
+    `'%s - "%s %s HTTP/%s" %d'` with (client address, method, path with query, HTTP version, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if not (isinstance(args, tuple) and len(args) == 5):
+            return True
+        _client, method, path, _version, status = args
+        quiet = (
+            method in ("GET", "HEAD")
+            and isinstance(path, str)
+            and path.partition("?")[0] in QUIET_PATHS
+            and isinstance(status, int)
+            and status < 400
+        )
+        if not quiet:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's default logging config, with QuietProbes on its access logger. A dict that names the
+    filter by import path: every API process (spawned by uvicorn with `workers`) applies it itself."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"quiet_probes": {"()": f"{QuietProbes.__module__}.{QuietProbes.__qualname__}"}}
+    config["loggers"][ACCESS_LOGGER]["filters"] = ["quiet_probes"]
+    return config
 
 
 def api_processes() -> int:
@@ -68,4 +112,6 @@ def uvicorn_options(host: str, port: int, processes: int) -> dict[str, Any]:
         "server_header": False,
         # The API has no WebSocket route: no upgrade for a client to ask for.
         "ws": "none",
+        # Successful health probes and scrapes are not access-logged (QuietProbes).
+        "log_config": log_config(),
     }
