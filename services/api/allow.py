@@ -2,7 +2,11 @@
 
 Starlette answers a method a path does not take from the first route whose path matched, so
 `DELETE /api/v1/posts` said `Allow: POST` though GET is allowed too (GET and POST are two
-routes). The methods of each path are taken from the OpenAPI document, once."""
+routes). The methods of each path are taken from the OpenAPI document, once; a path the document
+leaves out (/ops, /metrics, the docs) keeps the Allow of the route Starlette matched.
+
+HEAD is listed wherever GET is, and only there: services.api.head answers a HEAD as the path's GET
+(FastAPI's APIRoute, unlike Starlette's Route, takes no HEAD of its own)."""
 
 import re
 from functools import cache
@@ -22,11 +26,13 @@ def _methods_by_path(app: FastAPI) -> tuple[tuple[str, re.Pattern[str], frozense
     for template, operations in app.openapi()["paths"].items():
         parts = _PARAMETER.split(template)  # literal text and {parameters}, alternately
         pattern = re.compile("^" + "".join("[^/]+" if i % 2 else re.escape(part) for i, part in enumerate(parts)) + "$")
-        methods = {method.upper() for method in operations}
-        if "GET" in methods:
-            methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET
-        table.append((template, pattern, frozenset(methods)))
+        table.append((template, pattern, with_head({method.upper() for method in operations})))
     return tuple(table)
+
+
+def with_head(methods: set[str] | frozenset[str]) -> frozenset[str]:
+    """The methods with HEAD added where GET is among them (services.api.head answers it there)."""
+    return frozenset(methods | {"HEAD"}) if "GET" in methods else frozenset(methods)
 
 
 def allowed_methods(app: FastAPI, path: str) -> frozenset[str]:
@@ -46,7 +52,10 @@ def allowed_methods(app: FastAPI, path: str) -> frozenset[str]:
 async def on_method_not_allowed(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     methods = allowed_methods(request.app, request.url.path)
-    allow = ", ".join(sorted(methods)) if methods else (error.headers or {}).get("Allow", "")
+    if not methods:  # not in the OpenAPI document: the matched route's own (an APIRoute's lack HEAD)
+        listed = (error.headers or {}).get("Allow", "")
+        methods = with_head({method.strip().upper() for method in listed.split(",") if method.strip()})
+    allow = ", ".join(sorted(methods))
     return problem_response(405, "Method Not Allowed", headers={"Allow": allow})
 
 

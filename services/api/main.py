@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.api import allow, metrics, problems, security_headers
 from services.api.admission import AdmitBeforeBody
+from services.api.head import HeadAsGet
 from services.api.limits import BodySizeLimit
 from services.api.routes import auth, catalog, comments, courses, health, heroes, jobs, ops, posts, tags, users
 from shared.auth.callers import CallerCache
@@ -89,6 +90,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         guarded=lambda method, path: method == "POST" and is_bulk(path),
         at_once=settings.bulk_uploads_at_once,
     )
+    # A HEAD routed as a GET, its body dropped (services.api.head): added after the two above, so
+    # outside them (they see the GET), and before metrics.install, so inside the metrics middleware
+    # (which labels it HEAD, as the client sent it). Security headers wrap it all, by path.
+    app.add_middleware(HeadAsGet)
 
     # Any API operation may answer 503 (PostgreSQL unavailable, or a bound on a wait reached): say so.
     api = APIRouter(prefix=API_PREFIX, responses=problems.problem_responses(503))
