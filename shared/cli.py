@@ -367,7 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     create_user_cmd.add_argument("email")
     create_user_cmd.add_argument("--role", choices=ROLES, default="author")
     create_user_cmd.set_defaults(handler=cmd_create_user)
-    seed = commands.add_parser("seed-demo", help="fill an empty database with a small demo data set")
+    seed = commands.add_parser(
+        "seed-demo", help="add a small demo data set to a database without content (users of its own are fine)"
+    )
     seed.set_defaults(handler=cmd_seed_demo)
     api = commands.add_parser("api", help="serve the API (WEB_CONCURRENCY processes, default one per CPU)")
     api.add_argument("--host", default="127.0.0.1")

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlmodel import func, select
+from sqlmodel import col, exists, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth.passwords import hash_password
@@ -64,14 +64,46 @@ async def _categories(session: AsyncSession) -> dict[str, Category]:
     return made
 
 
+# Every table the demo fills but the users': one row in any of them and the demo would mix with
+# data already there (or trip over its unique names: a second run's "Avengers", "CS300").
+CONTENT = (Category, Product, Post, Comment, Team, Hero, Item, Student, Course, Enrollment, Article, Image, Tag)
+START_OVER = "to start over, empty the database with `guildhall reset-db --yes`"
+
+
+async def _refusal(session: AsyncSession) -> str | None:
+    """Why the demo cannot go into this database (one line), or None. Users of one's own are welcome
+    (the README creates an admin first); the demo's own usernames and e-mails, and any content, are not."""
+    names = [name for name, _ in DEMO_USERS]
+    emails = [_email(name) for name in names]
+    rows = (
+        await session.exec(
+            # lower(email): the unique index is on it, so "Admin@Guildhall.example" is taken too.
+            select(User.username, User.email).where(col(User.username).in_(names) | func.lower(User.email).in_(emails))
+        )
+    ).all()
+    taken = sorted({username if username in names else email for username, email in rows})
+    if taken:
+        return f"the demo's users are taken already ({', '.join(taken)}): {START_OVER}"
+    # One statement: an EXISTS per table, each stopping at its first row.
+    found = (await session.exec(select(*(exists().select_from(model) for model in CONTENT)))).one()
+    filled = [str(model.__tablename__) for model, present in zip(CONTENT, found, strict=True) if present]
+    if filled:
+        return f"the database has content already (rows in {', '.join(filled)}): {START_OVER}"
+    return None
+
+
+def _email(username: str) -> str:
+    return f"{username}@guildhall.example"
+
+
 async def seed_demo(session: AsyncSession) -> DemoSummary:
-    """Fill an EMPTY database (refused otherwise, so real data is never mixed with demo data)."""
-    if (await session.exec(select(func.count()).select_from(User))).one():
-        raise Conflict("database_not_empty", "seed-demo only fills an empty database: this one has users")
+    """Fill a database without content, beside any users of its own (refused otherwise, so real data
+    is never mixed with demo data, and nothing is written)."""
+    if (refusal := await _refusal(session)) is not None:
+        raise Conflict("database_not_empty", f"refused: {refusal}")
     hashed = hash_password(DEMO_PASSWORD)
     users = {
-        name: User(username=name, email=f"{name}@guildhall.example", hashed_password=hashed, role=role)
-        for name, role in DEMO_USERS
+        name: User(username=name, email=_email(name), hashed_password=hashed, role=role) for name, role in DEMO_USERS
     }
     session.add_all(users.values())
     await flush(session)

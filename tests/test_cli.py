@@ -132,3 +132,55 @@ def test_database_urls_as_hosting_providers_give_them_work(database_url: URL, sc
         )
         assert result.returncode == 0, (args, result.stderr[-2000:])
         assert "Traceback" not in result.stderr
+
+
+# Every table seed-demo fills (shared.demo: the users and CONTENT).
+ALL_DEMO_TABLES = (
+    "user_account", "category", "product", "post", "comment", "team", "hero", "item", "student", "course",
+    "enrollment", "article", "image", "tag",
+)  # fmt: skip
+DEVELOPMENT = {"ENVIRONMENT": "development"}
+
+
+def test_seed_demo_goes_in_beside_a_user_created_first_and_refuses_a_second_time(empty_migrated_database: URL) -> None:
+    """The README's order: create-user (the first admin), then seed-demo. A second seed-demo would mix
+    demo data with demo data: refused in one line naming reset-db, with nothing written."""
+    url = empty_migrated_database
+    made = run_cli(url, "create-user", "ada", "ada@example.com", "--role", "admin", stdin="a-long-password\n")
+    assert made.returncode == 0, made.stderr
+    seeded = run_cli(url, "seed-demo", env=DEVELOPMENT)
+    assert seeded.returncode == 0, seeded.stderr
+    counts = asyncio.run(_count_rows(url, *ALL_DEMO_TABLES))
+    assert counts["user_account"] == 5 and all(counts.values()), counts
+
+    again = run_cli(url, "seed-demo", env=DEVELOPMENT)
+    assert again.returncode == 1 and again.stdout == "" and "Traceback" not in again.stderr
+    [line] = again.stderr.strip().splitlines()
+    assert line.startswith("guildhall seed-demo: refused: the demo's users are taken already (admin, alice, bob, mod)")
+    assert line.endswith("to start over, empty the database with `guildhall reset-db --yes`")
+    assert asyncio.run(_count_rows(url, *ALL_DEMO_TABLES)) == counts
+
+
+async def _execute(url: URL, sql: str) -> None:
+    connection = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database=url.database)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def test_seed_demo_refuses_a_taken_demo_username_or_existing_content_naming_them(empty_migrated_database: URL) -> None:
+    url = empty_migrated_database
+    taken = run_cli(url, "create-user", "mod", "someone@example.com", stdin="a-long-password\n")
+    assert taken.returncode == 0, taken.stderr
+    refused = run_cli(url, "seed-demo", env=DEVELOPMENT)
+    assert refused.returncode == 1
+    assert "the demo's users are taken already (mod)" in refused.stderr and "reset-db --yes" in refused.stderr
+
+    asyncio.run(
+        _execute(url, "DELETE FROM user_account; INSERT INTO team (name, headquarters) VALUES ('Mine', 'Home')")
+    )
+    refused = run_cli(url, "seed-demo", env=DEVELOPMENT)
+    assert refused.returncode == 1
+    assert "the database has content already (rows in team)" in refused.stderr, refused.stderr
+    assert asyncio.run(_count_rows(url, *ALL_DEMO_TABLES)) == {table: int(table == "team") for table in ALL_DEMO_TABLES}
