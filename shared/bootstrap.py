@@ -135,3 +135,39 @@ async def ensure_database(url: str) -> bool:
         return True
     finally:
         await connection.close()
+
+
+# Emptying waits this long for the tables' locks, then gives up: a session in a transaction (a
+# stuck API request, a psql left open) would otherwise hold `guildhall reset-db` without a word.
+RESET_LOCK_TIMEOUT_MS = 5_000
+
+
+def describe_database(url: str) -> str:
+    """`database NAME at HOST:PORT`, no user or password: how a command names the database it acts on."""
+    parsed = make_url(url)
+    return f"database {parsed.database} at {parsed.host or 'localhost'}:{parsed.port or 5432}"
+
+
+async def reset_database(url: str) -> list[str]:
+    """Empty every table of the public schema but alembic_version (the schema stays migrated), their
+    ids restarting at 1, and return the tables' names. One TRUNCATE: every table at once, in one
+    transaction, whatever the foreign keys between them. `url` must reach the server directly
+    (DATABASE_DIRECT_URL): this is no work for a pooler's borrowed session."""
+    connection = await connect_postgres(url)
+    try:
+        async with connection.transaction():
+            await connection.execute(f"SET LOCAL lock_timeout = {RESET_LOCK_TIMEOUT_MS}")
+            tables: list[str] = [
+                row["tablename"]
+                for row in await connection.fetch(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                    " ORDER BY tablename"
+                )
+            ]
+            if tables:
+                names = ", ".join(f"public.{quote_identifier(table)}" for table in tables)
+                # asyncpg.LockNotAvailableError past RESET_LOCK_TIMEOUT_MS: nothing is emptied.
+                await connection.execute(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE")
+        return tables
+    finally:
+        await connection.close()

@@ -171,6 +171,50 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reset_db(args: argparse.Namespace) -> int:
+    """Empty a development database (every table but alembic_version, ids from 1): refused outside
+    ENVIRONMENT=development, and without --yes, before any connection is made."""
+    import asyncio
+
+    import asyncpg
+
+    from shared.bootstrap import RESET_LOCK_TIMEOUT_MS, database_env_var, describe_database, reset_database
+    from shared.demo import reset_refusal
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    if (refusal := reset_refusal(settings.environment)) is not None:
+        print(f"guildhall reset-db: {refusal}", file=sys.stderr)
+        return 1
+    url = settings.direct_database_url  # TRUNCATE is a server session's work, not a pooler's
+    where = f"{describe_database(url)} ({database_env_var(url)})"
+    if not args.yes:
+        print(
+            f"guildhall reset-db: this empties every table of {where}; add --yes to do it; nothing was emptied",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        tables = asyncio.run(reset_database(url))
+    except asyncpg.LockNotAvailableError:
+        print(
+            f"guildhall reset-db: another session kept a lock on a table of {where} for"
+            f" {RESET_LOCK_TIMEOUT_MS / 1000:g} s (an API request, a job or a psql in a transaction):"
+            " stop it and run reset-db again; nothing was emptied",
+            file=sys.stderr,
+        )
+        return 1
+    if not tables:
+        print(f"{where} has no tables to empty (not migrated: guildhall migrate)")
+        return 0
+    # Redis is not the database's: queued jobs, worker heartbeats and rate-limit counters stay there.
+    print(
+        f"emptied {len(tables)} tables of {where}; ids restart at 1; the migrations stay applied."
+        " Redis was left as it is (queued jobs, rate-limit counters)"
+    )
+    return 0
+
+
 async def _local_worker_is_up(queue: str) -> bool:
     import socket
 
@@ -371,6 +415,11 @@ def build_parser() -> argparse.ArgumentParser:
         "seed-demo", help="add a small demo data set to a database without content (users of its own are fine)"
     )
     seed.set_defaults(handler=cmd_seed_demo)
+    reset = commands.add_parser(
+        "reset-db", help="development only: empty every table (ids from 1), keeping the migrations; needs --yes"
+    )
+    reset.add_argument("--yes", action="store_true", help="do it (without: say which database it would empty)")
+    reset.set_defaults(handler=cmd_reset_db)
     api = commands.add_parser("api", help="serve the API (WEB_CONCURRENCY processes, default one per CPU)")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)

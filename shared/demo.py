@@ -36,14 +36,21 @@ DEMO_USERS = [("admin", Role.admin), ("mod", Role.moderator), ("alice", Role.aut
 DEMO_ENVIRONMENT = "development"
 
 
-def demo_refusal(environment: str) -> str | None:
-    """Why seed-demo must not run in `environment` (one line), or None where it may."""
+def development_only(environment: str, what: str, nothing: str = "nothing was written") -> str | None:
+    """Why `what` must not happen in `environment` (one line), or None where it may (development)."""
     if environment == DEMO_ENVIRONMENT:
         return None
-    return (
-        f"refused: ENVIRONMENT={environment}; the demo data (admin / {DEMO_PASSWORD}, a public password)"
-        f" is only for ENVIRONMENT={DEMO_ENVIRONMENT}; nothing was written"
-    )
+    return f"refused: ENVIRONMENT={environment}; {what} is only for ENVIRONMENT={DEMO_ENVIRONMENT}; {nothing}"
+
+
+def demo_refusal(environment: str) -> str | None:
+    """Why seed-demo must not run in `environment` (one line), or None where it may."""
+    return development_only(environment, f"the demo data (admin / {DEMO_PASSWORD}, a public password)")
+
+
+def reset_refusal(environment: str) -> str | None:
+    """Why reset-db must not run in `environment`: emptying every table is for a developer's own data."""
+    return development_only(environment, "emptying every table (reset-db)", "nothing was emptied")
 
 
 @dataclass(frozen=True)
