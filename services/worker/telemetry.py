@@ -6,6 +6,10 @@ per-function counts, durations or history. These hooks add, per worker process:
 - the set of jobs it is running (with their start time);
 - per function: completed / failed / retried counts and a duration histogram;
 - per minute: ended tries by outcome (the dashboard's last-hour chart);
+- cron runs (the sweepers, every few seconds) apart from the work: in the per-minute and per-worker
+  counts they are `sweeps` (and `sweeps_failed`), never complete / failed / retried, so an idle
+  worker's sweeps neither fill the chart nor raise its "done" count (issue #19). Per function they
+  keep their own stats like any function;
 - capped lists of recently finished and failed jobs (failed ones with their traceback, which
   outlives arq's result key).
 
@@ -50,6 +54,7 @@ class WorkerTelemetry:
     complete: int = 0
     failed: int = 0
     retried: int = 0
+    sweeps: int = 0  # cron runs ended, whatever their outcome (kept out of the three above)
     running: set[str] = field(default_factory=set)
     heartbeat_seconds: float = keys.HEARTBEAT_SECONDS
     task: asyncio.Task[None] | None = None
@@ -71,6 +76,7 @@ class WorkerTelemetry:
             "complete": self.complete,
             "failed": self.failed,
             "retried": self.retried,
+            "sweeps": self.sweeps,
             "ongoing": len(self.running),
             "faulting_since_ms": self.faulting_since_ms,
         }
@@ -188,7 +194,13 @@ async def record_outcome(
         entry = None
     else:  # finished without a kept result (keep_result=0): counted as complete, not listed
         outcome, function, duration, entry = "complete", _function_of_cron(job_id), ended - (started_ms or ended), None
-    setattr(telemetry, outcome, getattr(telemetry, outcome) + 1)
+    sweep = job_id.startswith(CRON_PREFIX)
+    if sweep:
+        telemetry.sweeps += 1
+        worker_counts = {keys.SWEEPS: telemetry.sweeps}
+    else:
+        setattr(telemetry, outcome, getattr(telemetry, outcome) + 1)
+        worker_counts = {outcome: getattr(telemetry, outcome)}
 
     minute = ended // 60_000
     async with redis.pipeline(transaction=False) as pipe:
@@ -200,10 +212,15 @@ async def record_outcome(
             pipe.hincrby(keys.stats(function), "duration_ms_sum", duration)
             pipe.hincrby(keys.stats(function), "duration_count", 1)
             pipe.hincrby(keys.stats(function), keys.bucket_for(duration), 1)
-        pipe.hincrby(keys.throughput(minute), outcome, 1)
+        if sweep:
+            pipe.hincrby(keys.throughput(minute), keys.SWEEPS, 1)
+            if outcome == "failed":
+                pipe.hincrby(keys.throughput(minute), keys.SWEEPS_FAILED, 1)
+        else:
+            pipe.hincrby(keys.throughput(minute), outcome, 1)
         pipe.expire(keys.throughput(minute), keys.THROUGHPUT_TTL_SECONDS)
-        pipe.hset(keys.worker(telemetry.name), mapping={outcome: getattr(telemetry, outcome)})
-        if entry is not None and not job_id.startswith(CRON_PREFIX):
+        pipe.hset(keys.worker(telemetry.name), mapping=worker_counts)
+        if entry is not None and not sweep:
             error = entry.pop("error", None)
             pipe.lpush(keys.RECENT, json.dumps(entry))
             pipe.ltrim(keys.RECENT, 0, keys.RECENT_CAP - 1)

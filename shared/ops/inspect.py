@@ -215,7 +215,10 @@ def _assemble(first: dict[str, Any], second: dict[str, Any], queues: tuple[str, 
     throughput = [
         ThroughputPoint(
             minute=at(minute * 60_000) or datetime.fromtimestamp(0, UTC),
-            **{outcome: _int(_decoded_hash(raw).get(outcome)) for outcome in ("complete", "failed", "retried")},
+            **{
+                field: _int(_decoded_hash(raw).get(field))
+                for field in ("complete", "failed", "retried", keys.SWEEPS, keys.SWEEPS_FAILED)
+            },
         )
         for minute, raw in first["throughput"]
     ]
@@ -229,6 +232,8 @@ def _assemble(first: dict[str, Any], second: dict[str, Any], queues: tuple[str, 
         complete_last_hour=sum(p.complete for p in throughput),
         failed_last_hour=sum(p.failed for p in throughput),
         retried_last_hour=sum(p.retried for p in throughput),
+        sweeps_last_hour=sum(p.sweeps for p in throughput),
+        sweeps_failed_last_hour=sum(p.sweeps_failed for p in throughput),
         workers_running=sum(w.state == WorkerState.running for w in workers),
         workers_down=sum(w.state == WorkerState.down for w in workers),
         workers_stalled=sum(w.state == WorkerState.stalled for w in workers),
@@ -285,6 +290,7 @@ def _worker(name: str, raw: dict[str, str], now: int) -> WorkerHealth:
         complete=_int(raw.get("complete")),
         failed=_int(raw.get("failed")),
         retried=_int(raw.get("retried")),
+        sweeps=_int(raw.get(keys.SWEEPS)),
         ongoing=_int(raw.get("ongoing")),
     )
 

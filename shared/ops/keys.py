@@ -19,11 +19,12 @@ Guildhall's keys (written by the worker's telemetry hooks, services/worker/telem
     guildhall:running:<queue>          ZSET  job id -> start ms, while a worker of that queue runs it
     guildhall:workers                  ZSET  worker name -> last heartbeat ms (the worker registry)
     guildhall:worker:<name>            HASH  name, queue, host, pid, started_ms, heartbeat_ms, state,
-                                             complete, failed, retried, ongoing, interval_ms
+                                             complete, failed, retried, sweeps, ongoing, interval_ms
     guildhall:functions                SET   function names that ever ran
     guildhall:stats:<function>         HASH  queue, complete, failed, retried, duration_ms_sum,
                                              duration_count, bucket:<le ms> (runs with le(previous) < ms <= le)
-    guildhall:throughput:<epoch minute> HASH complete, failed, retried (ended tries in that minute; lives 2 h)
+    guildhall:throughput:<epoch minute> HASH complete, failed, retried (ended tries in that minute; lives 2 h),
+                                             sweeps, sweeps_failed (cron runs, counted there only)
     guildhall:recent                   LIST  JSON entries of finished jobs, newest first (capped)
     guildhall:recent:failed            LIST  the same for failed jobs (error type and message) (capped)
     guildhall:ops:audit                LIST  JSON entries of admin actions, newest first (capped)
@@ -48,6 +49,11 @@ RECENT_FAILED_CAP = 200
 AUDIT_CAP = 1000
 TRACEBACK_CAP_CHARS = 16_000
 MESSAGE_CAP_CHARS = 2_000
+
+# Cron runs (job ids "cron:<name>:<ms>") are counted under these fields of the throughput and worker
+# hashes instead of complete / failed / retried: sweeps are routine, not work done.
+SWEEPS = "sweeps"
+SWEEPS_FAILED = "sweeps_failed"
 
 THROUGHPUT_TTL_SECONDS = 2 * 3600
 WORKER_TTL_SECONDS = 3600  # a worker that stopped heartbeating shows as down for this long, then vanishes

@@ -96,17 +96,22 @@ class WorkerHealth(BaseModel):
     )
     started_at: datetime | None
     heartbeat_age_seconds: float | None
-    complete: int
+    complete: int = Field(description="Jobs it completed; its cron runs (sweeps) are counted apart.")
     failed: int
     retried: int
+    sweeps: int = Field(default=0, description="Cron runs (the sweepers) it ended, whatever their outcome.")
     ongoing: int
 
 
 class ThroughputPoint(BaseModel):
+    """Tries that ended in one minute: jobs by outcome, and cron runs (sweeps) apart from them."""
+
     minute: datetime
     complete: int
     failed: int
     retried: int
+    sweeps: int = Field(default=0, description="Cron runs (the sweepers) that ended, whatever their outcome.")
+    sweeps_failed: int = Field(default=0, description="Of those, runs that failed.")
 
 
 class JobBacklog(BaseModel):
@@ -139,9 +144,11 @@ class Totals(BaseModel):
     deferred: int
     running: int
     oldest_ready_age_seconds: float | None
-    complete_last_hour: int
+    complete_last_hour: int = Field(description="Jobs done in the last hour; cron runs (sweeps) are not among them.")
     failed_last_hour: int
     retried_last_hour: int
+    sweeps_last_hour: int = Field(default=0, description="Cron runs (the sweepers) ended in the last hour.")
+    sweeps_failed_last_hour: int = Field(default=0, description="Of those, runs that failed.")
     workers_running: int
     workers_down: int
     workers_stalled: int = 0

@@ -39,7 +39,8 @@ def render_summary(summary: OpsSummary) -> str:
     head = (
         f"Guildhall queues at {clock(summary.generated_at)}: ready {t.ready}, deferred {t.deferred}, "
         f"running {t.running}, oldest wait {seconds(t.oldest_ready_age_seconds)}; last hour: "
-        f"{t.complete_last_hour} complete, {t.failed_last_hour} failed, {t.retried_last_hour} retried; "
+        f"{t.complete_last_hour} complete, {t.failed_last_hour} failed, {t.retried_last_hour} retried, "
+        f"{t.sweeps_last_hour} sweeps ({t.sweeps_failed_last_hour} failed); "
         f"workers {t.workers_running} up, {t.workers_down} down, {t.workers_stalled} stalled"
         + (
             f"; outbox {outbox.waiting} waiting (oldest {seconds(outbox.oldest_age_seconds)}, {outbox.dead} dead)"
@@ -95,7 +96,7 @@ def render_summary(summary: OpsSummary) -> str:
         ),
         table(
             "WORKERS",
-            ["worker", "queue", "state", "heartbeat", "done", "failed", "retried", "ongoing"],
+            ["worker", "queue", "state", "heartbeat", "done", "failed", "retried", "sweeps", "ongoing"],
             [
                 [
                     w.name,
@@ -105,6 +106,7 @@ def render_summary(summary: OpsSummary) -> str:
                     w.complete,
                     w.failed,
                     w.retried,
+                    w.sweeps,
                     w.ongoing,
                 ]
                 for w in summary.workers

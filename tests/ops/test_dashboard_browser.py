@@ -90,6 +90,7 @@ async def test_the_dashboard_shows_a_failed_jobs_traceback_and_its_retry_button_
     await enqueue(job_pool, "ops_ok", 20)
     failed = await enqueue(job_pool, "ops_fail", "shown in the browser")
     await ops_worker.run(jobs=2)
+    await ops_worker.sweep()  # a cron run: a sweep, not work done
     await enqueue(job_pool, "ops_ok", 21, _defer_by=600)
     token, _ = create_access_token(committed_admin.id, get_settings())  # type: ignore[arg-type]
 
@@ -126,7 +127,12 @@ async def test_the_dashboard_shows_a_failed_jobs_traceback_and_its_retry_button_
             await expect(failed_link).to_be_visible()
             await expect(page.locator('[data-card="Failed (1 h)"] .value')).to_have_text("1")
             await expect(page.locator('[data-card="Deferred"] .value')).to_have_text("1")
-            await expect(page.locator("#chart svg rect")).not_to_have_count(0)
+            # The cron run is a sweep, apart from the work: not in Done, its own card and chart lane.
+            await expect(page.locator('[data-card="Done (1 h)"] .value')).to_have_text("1")
+            await expect(page.locator('[data-card="Sweeps (1 h)"] .value')).to_have_text("1")
+            await expect(page.locator('#chart svg rect[data-series="complete"]')).to_have_count(1)
+            await expect(page.locator('#chart svg rect[data-series="failed"]')).to_have_count(1)
+            await expect(page.locator('#chart svg rect[data-series="sweeps"]')).to_have_count(1)
             await expect(page.locator("#functions")).to_contain_text("ops_fail")
             await expect(page.locator("#workers")).to_contain_text("ops-test-host:4242")
 

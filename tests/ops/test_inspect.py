@@ -2,6 +2,7 @@
 bounded Redis work with 100,000 queued jobs, and reads that never change anything."""
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -16,7 +17,7 @@ from shared.ops import keys
 from shared.ops.inspect import LIST_LIMIT, now_ms, read_job_detail, read_summary
 from shared.ops.peek import peek_head, peek_tail
 from shared.ops.schemas import JobStatus, WorkerState
-from tests.ops.conftest import GATES, CountingRedis, OpsWorker, snapshot_keys, wait_until
+from tests.ops.conftest import GATES, TEST_WORKER, CountingRedis, OpsWorker, snapshot_keys, wait_until
 
 
 async def enqueue(pool: ArqRedis, function: str, *args: object, queue: Queue = Queue.short, **options: object) -> str:
@@ -87,6 +88,42 @@ async def test_function_stats_keep_counts_and_a_duration_histogram(job_pool: Arq
     assert stats["ops_fail"].failed == 1
     assert sum(point.complete for point in summary.throughput) == 4
     assert len(summary.throughput) == 60 and summary.throughput[-1].complete == 4
+
+
+async def test_a_cron_pass_is_a_sweep_and_does_not_raise_the_done_count(
+    job_pool: ArqRedis, ops_worker: OpsWorker
+) -> None:
+    await enqueue(job_pool, "ops_ok", 1)
+    await ops_worker.run(jobs=1)
+    await ops_worker.sweep()
+
+    summary = await read_summary(job_pool)
+    totals = summary.totals
+    assert (totals.complete_last_hour, totals.failed_last_hour, totals.retried_last_hour) == (1, 0, 0)
+    assert (totals.sweeps_last_hour, totals.sweeps_failed_last_hour) == (1, 0)
+    assert sum(p.complete for p in summary.throughput) == 1 and sum(p.sweeps for p in summary.throughput) == 1
+    [worker] = [w for w in summary.workers if w.name == TEST_WORKER]  # the entry of the last, sweeping, run
+    assert (worker.complete, worker.failed, worker.retried, worker.sweeps) == (0, 0, 0, 1)
+    assert [job.function for job in summary.recent] == ["ops_ok"]  # as before: sweeps are not listed
+    stats = {s.function: s for s in summary.functions}
+    assert (stats["ops_sweep"].complete, stats["ops_ok"].complete) == (1, 1)  # per function, as any
+
+
+async def test_a_failed_sweep_counts_as_a_failed_sweep_not_as_a_failed_job(job_pool: ArqRedis) -> None:
+    ctx: dict[str, object] = {"redis": job_pool}
+    health = await telemetry.start(ctx, Queue.short, name="host-s:3", heartbeat_seconds=5)
+    try:
+        job_id = f"cron:ops_sweep:{now_ms()}"
+        failure = {"t": 1, "f": "cron:ops_sweep", "a": [], "k": {}, "et": now_ms(), "s": False, "st": now_ms()}
+        await job_pool.set(keys.result(job_id), json.dumps({**failure, "r": "boom", "ft": now_ms(), "q": "x"}))
+        await telemetry.record_outcome(job_pool, health, job_id, job_try=1, started_ms=now_ms())
+    finally:
+        await telemetry.stop(ctx)
+
+    totals = (await read_summary(job_pool)).totals
+    assert (totals.failed_last_hour, totals.sweeps_last_hour, totals.sweeps_failed_last_hour) == (0, 1, 1)
+    assert await job_pool.hget(keys.worker("host-s:3"), "failed") == b"0"
+    assert await job_pool.hget(keys.worker("host-s:3"), "sweeps") == b"1"
 
 
 async def _later_heartbeat(redis: ArqRedis, name: str, than_ms: int) -> bool:

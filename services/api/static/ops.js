@@ -152,6 +152,9 @@ function render(s) {
     ["Done (1 h)", t.complete_last_hour, ""],
     ["Failed (1 h)", t.failed_last_hour, t.failed_last_hour ? "bad" : ""],
     ["Retried (1 h)", t.retried_last_hour, t.retried_last_hour ? "warn" : ""],
+    // Cron runs (the sweepers, every few seconds) are routine, not work: counted here, not in Done.
+    ["Sweeps (1 h)", t.sweeps_failed_last_hour ? `${t.sweeps_last_hour} · ${t.sweeps_failed_last_hour} failed` : t.sweeps_last_hour,
+      t.sweeps_failed_last_hour ? "bad" : ""],
     ["Workers up", t.workers_running, t.workers_running ? "" : "bad"],
     ["Workers down", t.workers_down, t.workers_down ? "bad" : ""],
     ["Workers stalled", t.workers_stalled, t.workers_stalled ? "bad" : ""],
@@ -193,9 +196,9 @@ function render(s) {
     s.functions.map((f) => [f.function, f.queue, f.complete, f.failed, f.retried, ms(f.mean_ms), percentile(f, 0.95)]),
     "no jobs have run");
 
-  table("workers", ["Worker", "Queue", "State", "#Heartbeat", "#Done", "#Failed", "#Retried", "#Ongoing"],
+  table("workers", ["Worker", "Queue", "State", "#Heartbeat", "#Done", "#Failed", "#Retried", "#Sweeps", "#Ongoing"],
     s.workers.map((w) => [w.name, w.queue, badge(w.state), `${seconds(w.heartbeat_age_seconds)} ago`, w.complete, w.failed,
-      w.retried, w.ongoing]), "no workers have reported");
+      w.retried, w.sweeps, w.ongoing]), "no workers have reported");
 
   table("audit", ["When", "Who", "Action", "Job", "Detail"],
     s.audit.map((a) => [time(a.at), a.user, a.action, a.job_id ? jobLink(a.job_id) : "–", { wrap: JSON.stringify(a.detail) }]),
@@ -211,17 +214,21 @@ function percentile(stats, q) {
   return bucket && bucket.le_ms !== null ? ms(bucket.le_ms) : "> 10 min";
 }
 
+// Work (complete, retried, failed) stacked on its own scale; below it, in a lane of its own with its
+// own scale, the sweeps (cron runs). Two sweepers every 5 s would otherwise set the scale and bury
+// the work under 24 routine bars a minute.
 function drawChart(points) {
-  const width = 720, height = 160, pad = 22;
+  const width = 720, height = 190, left = 40;
+  const workTop = 14, workBase = 132, laneTop = 142, laneBase = 166;
   const max = Math.max(1, ...points.map((p) => p.complete + p.retried + p.failed));
-  const barWidth = (width - pad) / points.length;
-  const y = (value) => ((height - pad) * value) / max;
+  const maxSweeps = Math.max(1, ...points.map((p) => p.sweeps || 0));
+  const barWidth = (width - left) / points.length;
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("preserveAspectRatio", "none");
   svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", "jobs per minute over the last hour");
+  svg.setAttribute("aria-label", "jobs per minute over the last hour, and sweeps per minute below");
   const add = (tag, attrs, text) => {
     const node = document.createElementNS(ns, tag);
     for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
@@ -229,21 +236,34 @@ function drawChart(points) {
     svg.append(node);
     return node;
   };
-  add("line", { x1: pad, x2: width, y1: height - pad, y2: height - pad, stroke: "#ccc" });
-  add("text", { x: 0, y: 10, "font-size": 10, fill: "#6b7380" }, String(max));
-  add("text", { x: pad, y: height - 6, "font-size": 10, fill: "#6b7380" }, "−60 min");
-  add("text", { x: width - 30, y: height - 6, "font-size": 10, fill: "#6b7380" }, "now");
-  points.forEach((p, i) => {
-    let base = height - pad;
-    for (const [value, color] of [[p.complete, "#2f9e66"], [p.retried, "#d99a1e"], [p.failed, "#d64545"]]) {
+  const label = { "font-size": 10, fill: "#6b7380" };
+  add("line", { x1: left, x2: width, y1: workBase, y2: workBase, stroke: "#ccc" });
+  add("line", { x1: left, x2: width, y1: laneBase, y2: laneBase, stroke: "#ccc" });
+  add("text", { x: 0, y: workTop - 2, ...label }, String(max));
+  add("text", { x: 0, y: laneBase - 4, ...label }, "sweeps");
+  add("text", { x: left, y: height - 6, ...label }, "−60 min");
+  add("text", { x: width - 30, y: height - 6, ...label }, "now");
+  // One stack of bars per minute from `base` upwards, `scale` pixels per unit; each bar says what it is.
+  const stack = (i, base, scale, series, title) => {
+    for (const [name, value, color] of series) {
       if (!value) continue;
-      const h = y(value);
-      const rect = add("rect", { x: pad + i * barWidth + 1, y: base - h, width: Math.max(1, barWidth - 2), height: h, fill: color });
-      const title = document.createElementNS(ns, "title");
-      title.textContent = `${time(p.minute)}: ${p.complete} complete, ${p.retried} retried, ${p.failed} failed`;
-      rect.append(title);
+      const h = Math.max(1, value * scale);
+      const rect = add("rect", { x: left + i * barWidth + 1, y: base - h, width: Math.max(1, barWidth - 2), height: h,
+        fill: color, "data-series": name });
+      const tip = document.createElementNS(ns, "title");
+      tip.textContent = title;
+      rect.append(tip);
       base -= h;
     }
+  };
+  points.forEach((p, i) => {
+    stack(i, workBase, (workBase - workTop) / max,
+      [["complete", p.complete, "#2f9e66"], ["retried", p.retried, "#d99a1e"], ["failed", p.failed, "#d64545"]],
+      `${time(p.minute)}: ${p.complete} complete, ${p.retried} retried, ${p.failed} failed`);
+    const sweeps = p.sweeps || 0, sweepsFailed = p.sweeps_failed || 0;
+    stack(i, laneBase, (laneBase - laneTop) / maxSweeps,
+      [["sweeps", sweeps - sweepsFailed, "#9aa3b0"], ["sweeps-failed", sweepsFailed, "#d64545"]],
+      `${time(p.minute)}: ${sweeps} sweeps` + (sweepsFailed ? `, ${sweepsFailed} failed` : ""));
   });
   $("chart").replaceChildren(svg);
 }
