@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.api import allow, metrics, problems, security_headers
+from services.api import allow, docs, metrics, problems, security_headers
 from services.api.admission import AdmitBeforeBody
 from services.api.head import HeadAsGet
 from services.api.limits import BodySizeLimit
@@ -24,6 +24,7 @@ from shared.replica import Replica
 from shared.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
+OPENAPI_URL = "/openapi.json"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
@@ -62,15 +63,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     # The interactive docs and the schema map every route for whoever asks: served in development
     # (or with API_DOCS=true), 404 elsewhere. app.openapi() builds the schema either way.
-    docs = settings.docs_enabled
+    docs_enabled = settings.docs_enabled
     app = FastAPI(
         title="Guildhall",
         version="0.1.0",
         summary="Async SQLModel reference service: posts, comments, heroes, catalog, courses, tags.",
         lifespan=lifespan,
-        openapi_url="/openapi.json" if docs else None,
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        openapi_url=OPENAPI_URL if docs_enabled else None,
+        # FastAPI's own docs pages load their assets from a CDN: services.api.docs serves them instead.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.caller_cache = CallerCache(settings.caller_cache_seconds)
@@ -102,6 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(health.router)
     install_ops_pages(app)
+    if docs_enabled:
+        docs.install(app, OPENAPI_URL)
     metrics.install(app, settings)
     # Around everything, 500s included (services.api.security_headers).
     security_headers.install(app)
