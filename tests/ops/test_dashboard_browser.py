@@ -13,12 +13,14 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 import httpx
 import pytest
 import uvicorn
 from arq import ArqRedis
-from playwright.async_api import ConsoleMessage, async_playwright, expect
+from playwright.async_api import ConsoleMessage, Page, async_playwright, expect
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import delete
@@ -44,6 +46,7 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOT = ROOT / "artifacts" / "ops-dashboard.png"
+SCREENSHOT_NOT_ADMIN = ROOT / "artifacts" / "ops-dashboard-not-admin.png"
 
 
 def free_port() -> int:
@@ -52,18 +55,30 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@asynccontextmanager
+async def committed_user(engine: AsyncEngine, role: Role) -> AsyncIterator[User]:
+    """A user the real server can see: committed (the server has its own connections), removed after."""
+    name = unique(f"ops{role}")
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        user = User(username=name, email=f"{name}@example.com", hashed_password="unused", role=role)
+        session.add(user)
+        await session.commit()
+    yield user
+    async with AsyncSession(engine) as session:
+        await session.exec(delete(User).where(User.id == user.id))  # type: ignore[arg-type]
+        await session.commit()
+
+
 @pytest.fixture
 async def committed_admin(engine: AsyncEngine) -> AsyncIterator[User]:
-    """An admin the real server can see: committed (the server has its own connections), removed after."""
-    name = unique("opsadmin")
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        admin = User(username=name, email=f"{name}@example.com", hashed_password="unused", role=Role.admin)
-        session.add(admin)
-        await session.commit()
-    yield admin
-    async with AsyncSession(engine) as session:
-        await session.exec(delete(User).where(User.id == admin.id))  # type: ignore[arg-type]
-        await session.commit()
+    async with committed_user(engine, Role.admin) as admin:
+        yield admin
+
+
+@pytest.fixture
+async def committed_author(engine: AsyncEngine) -> AsyncIterator[User]:
+    async with committed_user(engine, Role.author) as author:
+        yield author
 
 
 @pytest.fixture
@@ -84,6 +99,62 @@ async def server_url(database_url: URL) -> AsyncIterator[str]:
     await task
 
 
+@dataclass
+class WatchedPage:
+    """A dashboard tab, and what it did that it must not: page errors, requests to other origins,
+    CSP violations (events, and console messages) — asserted empty by check()."""
+
+    page: Page
+    server_url: str
+    page_errors: list[str] = field(default_factory=list)
+    offsite: list[str] = field(default_factory=list)
+    csp_messages: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        assert self.page_errors == [] and self.offsite == []
+        assert self.csp_violations == [] and self.csp_messages == [], (self.csp_violations, self.csp_messages)
+
+
+@asynccontextmanager
+async def dashboard_tab(server_url: str) -> AsyncIterator[WatchedPage]:
+    """A headless Chromium tab, watched, on /ops under its CSP, showing the sign-in form."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 1100})
+            await page.add_init_script(RECORD_CSP_VIOLATIONS)
+            watched = WatchedPage(page, server_url)
+            page.on("pageerror", lambda error: watched.page_errors.append(str(error)))
+
+            def on_console(message: ConsoleMessage) -> None:
+                if "Content Security Policy" in message.text:
+                    watched.csp_messages.append(message.text)
+
+            page.on("console", on_console)
+            page.on(
+                "request",
+                lambda request: None if request.url.startswith(server_url) else watched.offsite.append(request.url),
+            )
+
+            response = await page.goto(f"{server_url}/ops")
+            assert response is not None
+            policy = await response.header_value("content-security-policy") or ""
+            assert "default-src 'self'" in policy and "unsafe-inline" not in policy, policy
+            assert await response.header_value("server") is None
+            await expect(page.locator("#login")).to_be_visible()
+            yield watched
+            watched.csp_violations = await page.evaluate("window.__cspViolations")
+        finally:
+            await browser.close()
+
+
+async def sign_in_with_token(page: Page, token: str) -> None:
+    await page.click("#login summary")
+    await page.fill("#token-form input[name=token]", token)
+    await page.click("#token-form button")
+
+
 async def test_the_dashboard_shows_a_failed_jobs_traceback_and_its_retry_button_requeues_it(
     server_url: str, committed_admin: User, job_pool: ArqRedis, ops_worker: OpsWorker
 ) -> None:
@@ -94,78 +165,79 @@ async def test_the_dashboard_shows_a_failed_jobs_traceback_and_its_retry_button_
     await enqueue(job_pool, "ops_ok", 21, _defer_by=600)
     token, _ = create_access_token(committed_admin.id, get_settings())  # type: ignore[arg-type]
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 1100})
-            await page.add_init_script(RECORD_CSP_VIOLATIONS)
-            page_errors: list[str] = []
-            page.on("pageerror", lambda error: page_errors.append(str(error)))
-            csp_messages: list[str] = []
+    async with dashboard_tab(server_url) as tab:
+        page = tab.page
+        await sign_in_with_token(page, token)
 
-            def on_console(message: ConsoleMessage) -> None:
-                if "Content Security Policy" in message.text:
-                    csp_messages.append(message.text)
+        failed_link = page.locator(f'#failed button[data-job="{failed}"]')
+        await expect(failed_link).to_be_visible()
+        await expect(page.locator('[data-card="Failed (1 h)"] .value')).to_have_text("1")
+        await expect(page.locator('[data-card="Deferred"] .value')).to_have_text("1")
+        # The cron run is a sweep, apart from the work: not in Done, its own card and chart lane.
+        await expect(page.locator('[data-card="Done (1 h)"] .value')).to_have_text("1")
+        await expect(page.locator('[data-card="Sweeps (1 h)"] .value')).to_have_text("1")
+        await expect(page.locator('#chart svg rect[data-series="complete"]')).to_have_count(1)
+        await expect(page.locator('#chart svg rect[data-series="failed"]')).to_have_count(1)
+        await expect(page.locator('#chart svg rect[data-series="sweeps"]')).to_have_count(1)
+        await expect(page.locator("#functions")).to_contain_text("ops_fail")
+        await expect(page.locator("#workers")).to_contain_text("ops-test-host:4242")
 
-            page.on("console", on_console)
-            offsite: list[str] = []
-            page.on(
-                "request", lambda request: None if request.url.startswith(server_url) else offsite.append(request.url)
-            )
+        await failed_link.click()
+        traceback = page.locator("#job-traceback")
+        await expect(traceback).to_be_visible()
+        await expect(traceback).to_contain_text("Traceback (most recent call last)")
+        await expect(traceback).to_contain_text("OpsJobFailed: refused: shown in the browser")
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOT), full_page=True)
 
-            response = await page.goto(f"{server_url}/ops")
-            assert response is not None
-            policy = await response.header_value("content-security-policy") or ""
-            assert "default-src 'self'" in policy and "unsafe-inline" not in policy, policy
-            assert await response.header_value("server") is None
+        await page.click("#job-retry")
+        message = page.locator("#job-message")
+        await expect(message).to_contain_text("retried as ")
+        new_job_id = (await message.text_content() or "").removeprefix("retried as ").strip()
+        await expect(page.locator("#failed")).to_contain_text(f"retried as {new_job_id}")
+
+        # Sign out revokes the token on the server, not only in this tab.
+        async with httpx.AsyncClient(base_url=server_url) as api:
+            me = {"Authorization": f"Bearer {token}"}
+            assert (await api.get("/api/v1/users/me", headers=me)).status_code == 200
+            await page.keyboard.press("Escape")  # the job dialog is open
+            await page.click("#logout")
             await expect(page.locator("#login")).to_be_visible()
-            await page.click("#login summary")
-            await page.fill("#token-form input[name=token]", token)
-            await page.click("#token-form button")
+            revoked = await api.get("/api/v1/users/me", headers=me)
+            assert revoked.status_code == 401, revoked.text
 
-            failed_link = page.locator(f'#failed button[data-job="{failed}"]')
-            await expect(failed_link).to_be_visible()
-            await expect(page.locator('[data-card="Failed (1 h)"] .value')).to_have_text("1")
-            await expect(page.locator('[data-card="Deferred"] .value')).to_have_text("1")
-            # The cron run is a sweep, apart from the work: not in Done, its own card and chart lane.
-            await expect(page.locator('[data-card="Done (1 h)"] .value')).to_have_text("1")
-            await expect(page.locator('[data-card="Sweeps (1 h)"] .value')).to_have_text("1")
-            await expect(page.locator('#chart svg rect[data-series="complete"]')).to_have_count(1)
-            await expect(page.locator('#chart svg rect[data-series="failed"]')).to_have_count(1)
-            await expect(page.locator('#chart svg rect[data-series="sweeps"]')).to_have_count(1)
-            await expect(page.locator("#functions")).to_contain_text("ops_fail")
-            await expect(page.locator("#workers")).to_contain_text("ops-test-host:4242")
-
-            await failed_link.click()
-            traceback = page.locator("#job-traceback")
-            await expect(traceback).to_be_visible()
-            await expect(traceback).to_contain_text("Traceback (most recent call last)")
-            await expect(traceback).to_contain_text("OpsJobFailed: refused: shown in the browser")
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            await page.screenshot(path=str(SCREENSHOT), full_page=True)
-
-            await page.click("#job-retry")
-            message = page.locator("#job-message")
-            await expect(message).to_contain_text("retried as ")
-            new_job_id = (await message.text_content() or "").removeprefix("retried as ").strip()
-            await expect(page.locator("#failed")).to_contain_text(f"retried as {new_job_id}")
-
-            # Sign out revokes the token on the server, not only in this tab.
-            async with httpx.AsyncClient(base_url=server_url) as api:
-                me = {"Authorization": f"Bearer {token}"}
-                assert (await api.get("/api/v1/users/me", headers=me)).status_code == 200
-                await page.keyboard.press("Escape")  # the job dialog is open
-                await page.click("#logout")
-                await expect(page.locator("#login")).to_be_visible()
-                revoked = await api.get("/api/v1/users/me", headers=me)
-                assert revoked.status_code == 401, revoked.text
-            csp_violations = await page.evaluate("window.__cspViolations")
-        finally:
-            await browser.close()
-
-    assert page_errors == [] and offsite == []
-    assert csp_violations == [] and csp_messages == [], (csp_violations, csp_messages)
+    tab.check()
     definition = json.loads(await job_pool.get(keys.job(new_job_id)) or b"{}")
     assert (definition["f"], definition["a"]) == ("ops_fail", ["shown in the browser"])
     assert await job_pool.zscore("guildhall:short", new_job_id) is not None
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+async def test_a_signed_in_non_admin_is_told_the_board_is_for_admins_and_who_they_are_and_can_sign_out(
+    server_url: str, committed_author: User
+) -> None:
+    token, _ = create_access_token(committed_author.id, get_settings())  # type: ignore[arg-type]
+    me = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=server_url) as api:
+        refused = await api.get("/api/v1/ops/queues", headers=me)
+        assert refused.status_code == 403, refused.text  # what the page is answered
+
+        async with dashboard_tab(server_url) as tab:
+            page = tab.page
+            await sign_in_with_token(page, token)
+            notice = page.locator("#not-admin")
+            await expect(notice).to_be_visible()
+            await expect(notice.locator("h2")).to_have_text("The ops board is for admins")
+            await expect(page.locator("#not-admin-user")).to_have_text(f"{committed_author.username} (author)")
+            await expect(page.locator("#status")).to_have_text("signed in, not an admin")
+            await expect(page.locator("#board")).to_be_hidden()
+            SCREENSHOT_NOT_ADMIN.parent.mkdir(exist_ok=True)
+            await page.screenshot(path=str(SCREENSHOT_NOT_ADMIN), full_page=True)
+
+            await page.click("#not-admin-logout")
+            await expect(page.locator("#login")).to_be_visible()
+            await expect(notice).to_be_hidden()
+            revoked = await api.get("/api/v1/users/me", headers=me)
+            assert revoked.status_code == 401, revoked.text  # signed out on the server too
+
+    tab.check()

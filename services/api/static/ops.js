@@ -66,6 +66,7 @@ function jobLink(id) {
 // ---- API ------------------------------------------------------------------------------------
 
 class Unauthorized extends Error {}
+class Forbidden extends Error {}
 
 async function api(path, options = {}) {
   const token = sessionStorage.getItem(TOKEN_KEY);
@@ -75,6 +76,7 @@ async function api(path, options = {}) {
   });
   if (response.status === 401) throw new Unauthorized();
   const body = await response.json().catch(() => ({}));
+  if (response.status === 403) throw new Forbidden(body.detail || "forbidden");
   if (!response.ok) throw new Error(body.detail || `${response.status} ${response.statusText}`);
   return body;
 }
@@ -85,6 +87,7 @@ function showLogin(message) {
   clearTimeout(timer);
   sessionStorage.removeItem(TOKEN_KEY);
   $("board").hidden = true;
+  $("not-admin").hidden = true;
   $("logout").hidden = true;
   $("login").hidden = false;
   $("status").textContent = "not signed in";
@@ -94,6 +97,7 @@ function showLogin(message) {
 function signedIn(token) {
   sessionStorage.setItem(TOKEN_KEY, token);
   $("login").hidden = true;
+  $("not-admin").hidden = true;
   $("board").hidden = false;
   $("logout").hidden = false;
   refresh();
@@ -115,13 +119,33 @@ $("token-form").addEventListener("submit", (event) => {
 
 // Signing out revokes the token on the server (it would otherwise stay valid until it expires),
 // then forgets it here whatever the answer: a token that is already invalid is signed out too.
-$("logout").addEventListener("click", async () => {
+async function signOut() {
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) {
     await fetch(`${API}/auth/logout`, { method: "POST", headers: { Authorization: `Bearer ${token}` } }).catch(() => {});
   }
   showLogin("signed out");
-});
+}
+
+$("logout").addEventListener("click", signOut);
+$("not-admin-logout").addEventListener("click", signOut);
+
+// A valid token that is not an admin's (the ops API answers 403): say so, and who it is, instead of
+// an empty board, and stop polling (the answer would not change until someone changes the role).
+async function showNotAdmin() {
+  clearTimeout(timer);
+  $("board").hidden = true;
+  $("login").hidden = true;
+  $("not-admin").hidden = false;
+  $("logout").hidden = false;
+  $("status").textContent = "signed in, not an admin";
+  try {
+    const me = await api("/users/me");
+    $("not-admin-user").textContent = `${me.username} (${me.role})`;
+  } catch (error) {
+    if (error instanceof Unauthorized) showLogin("your session expired");
+  }
+}
 
 // ---- polling --------------------------------------------------------------------------------
 
@@ -133,7 +157,8 @@ async function refresh() {
     render(summary);
     $("status").textContent = `live · updated ${new Date(lastOk).toLocaleTimeString([], { hour12: false })}`;
   } catch (error) {
-    if (error instanceof Unauthorized) return showLogin("your session expired or the token is not an admin's");
+    if (error instanceof Unauthorized) return showLogin("your session expired or the token is not valid");
+    if (error instanceof Forbidden) return showNotAdmin();
     $("status").textContent = `cannot refresh: ${error.message}` + (lastOk ? ` (last data ${seconds((Date.now() - lastOk) / 1000)} old)` : "");
   }
   timer = setTimeout(refresh, POLL_MS);
