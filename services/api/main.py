@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_ops_pages(app)
     if docs_enabled:
         docs.install(app, OPENAPI_URL)
+    install_index(app, docs_enabled)
     metrics.install(app, settings)
     # Around everything, 500s included (services.api.security_headers).
     security_headers.install(app)
@@ -122,6 +123,29 @@ def install_ops_pages(app: FastAPI) -> None:
     @app.get("/ops", include_in_schema=False)
     async def ops_dashboard() -> FileResponse:
         return FileResponse(STATIC_DIR / "ops.html", headers={"Cache-Control": "no-store"})
+
+
+def install_index(app: FastAPI, docs_enabled: bool) -> None:
+    """`GET /`: what this service is and where its doors are, for whoever opens the bare address
+    (a person or a probe). JSON, as everything else here (a browser shows it as is). The docs are
+    named only where they are served. Not in the OpenAPI document: it is no API operation."""
+    doors = {
+        "api_base": API_PREFIX,
+        **({"docs": docs.DOCS_URL, "redoc": docs.REDOC_URL, "openapi": OPENAPI_URL} if docs_enabled else {}),
+        "ops": "/ops",
+        "healthz": "/healthz",
+        "readyz": "/readyz",
+    }
+
+    @app.get("/", include_in_schema=False)
+    async def index(request: Request) -> dict[str, object]:
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        return {
+            "service": app.title,
+            "version": app.version,
+            "summary": app.summary,
+            "links": {name: root + path for name, path in doors.items()},
+        }
 
 
 app = create_app()

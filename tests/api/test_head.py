@@ -38,7 +38,7 @@ async def assert_head_is_get(client: AsyncClient, path: str, headers: dict[str, 
 async def test_head_answers_what_get_answers(client: AsyncClient, session: AsyncSession, login) -> None:  # type: ignore[no-untyped-def]
     author: Caller = await login(Role.author)
     post = await make_post(session, author, status=PostStatus.published)
-    for path in ("/healthz", "/readyz", POSTS, f"{POSTS}/{post.id}", "/ops", "/ops/static/ops.js"):
+    for path in ("/healthz", "/readyz", POSTS, f"{POSTS}/{post.id}", "/ops", "/ops/static/ops.js", "/"):
         head = await assert_head_is_get(client, path)
         assert head.status_code == 200, path
     assert (await assert_head_is_get(client, f"{POSTS}/999999999")).status_code == 404
@@ -73,6 +73,7 @@ async def test_allow_lists_head_exactly_where_get_is(client: AsyncClient) -> Non
         ("DELETE", POSTS, "GET, HEAD, POST"),
         ("DELETE", "/healthz", "GET, HEAD"),
         ("DELETE", "/ops", "GET, HEAD"),  # not in the OpenAPI document: the route's own, HEAD added
+        ("DELETE", "/", "GET, HEAD"),
         ("GET", "/api/v1/auth/token", "POST"),
     ):
         response = await client.request(method, path)
