@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 from redis.exceptions import RedisError
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -58,23 +59,24 @@ async def connect_postgres(url: str, database: str | None = None) -> asyncpg.Con
     env_var = database_env_var(url)
     try:
         parsed: URL = make_url(url)
-    except ArgumentError:
-        raise _unreachable("PostgreSQL", env_var, url, "not a valid SQLAlchemy URL") from None
-    # SQLAlchemy's asyncpg dialect reads TLS settings from ?ssl=; libpq-style URLs use ?sslmode=.
-    ssl = parsed.query.get("ssl") or parsed.query.get("sslmode")
+        # The keyword arguments SQLAlchemy's asyncpg dialect gives asyncpg.connect() for this URL:
+        # the engine's connections and this one reach the same server, as the same user, with the
+        # same query options (ssl=, several hosts, target_session_attrs=, ...).
+        _, options = PGDialect_asyncpg().create_connect_args(parsed)
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number, say
+        raise _unreachable("PostgreSQL", env_var, url, f"not a valid SQLAlchemy URL: {exc}") from None
+    options.pop("prepared_statement_cache_size", None)  # the dialect's own option, not asyncpg's
+    if "sslmode" in options:  # a libpq-style URL not read through the settings (which say ssl=)
+        options.setdefault("ssl", options.pop("sslmode"))
+    options |= {"timeout": CONNECT_TIMEOUT, "statement_cache_size": 0}
+    if database:
+        options["database"] = database
     try:
-        return await asyncpg.connect(
-            host=parsed.host,
-            port=parsed.port,
-            user=parsed.username,
-            password=parsed.password,
-            database=database or parsed.database,
-            ssl=ssl,
-            timeout=CONNECT_TIMEOUT,
-            statement_cache_size=0,
-        )
+        return await asyncpg.connect(**options)
     except asyncpg.InvalidCatalogNameError:
         raise
+    except TypeError as exc:  # a query option asyncpg does not take: the engine would fail alike
+        raise _unreachable("PostgreSQL", env_var, url, f"the URL's options: {exc}") from None
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise _unreachable("PostgreSQL", env_var, url, exc) from exc
 

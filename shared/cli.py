@@ -532,7 +532,11 @@ def report(command: str, exc: Exception) -> int | None:
         print(f"guildhall {command}: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
     if isinstance(exc, ValidationError):  # the settings: a person's typo, said as such
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        # A validator's own message is a sentence already (shared.settings); pydantic prefixes it.
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
         print(f"guildhall {command}: invalid configuration: {problems}", file=sys.stderr)
         return 1
     from shared.cli_errors import explain

@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Good enough for a laptop, refused anywhere else (see Settings.refuse_default_secret).
@@ -194,8 +194,8 @@ class Settings(BaseSettings):
 
     @field_validator("database_url", "database_direct_url", "database_read_url")
     @classmethod
-    def asyncpg_url(cls, url: str | None) -> str | None:
-        return None if url is None else asyncpg_url(url)
+    def asyncpg_url(cls, url: str | None, info: ValidationInfo) -> str | None:
+        return None if url is None else asyncpg_url(url, (info.field_name or "database_url").upper())
 
     @property
     def direct_database_url(self) -> str:
@@ -245,19 +245,52 @@ class Settings(BaseSettings):
 
 # The schemes hosting providers hand out (Heroku, Render, Fly, Supabase, Neon: postgres:// or
 # postgresql://) name SQLAlchemy's default driver, psycopg, or none at all; Guildhall runs on asyncpg.
-_PLAIN_SCHEMES = ("postgres://", "postgresql://")
+# A URL written for SQLAlchemy's other PostgreSQL drivers names the same server, user and database:
+# only the driver differs, so it is swapped too.
+OTHER_DRIVERS = frozenset({"psycopg", "psycopg_async", "psycopg2", "psycopg2cffi", "pg8000"})
+WANTED_URL = "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE (or postgresql://...)"
+# libpq's connection parameters that asyncpg does not take: the engine would pass each to
+# asyncpg.connect() and fail with a TypeError at the first connection, so they are refused up front.
+# (sslmode= is libpq's too, but asyncpg has the same setting under the name ssl=.)
+LIBPQ_ONLY = frozenset(
+    {
+        "application_name", "channel_binding", "client_encoding", "connect_timeout", "dbname",
+        "fallback_application_name", "gssencmode", "hostaddr", "keepalives", "keepalives_count",
+        "keepalives_idle", "keepalives_interval", "load_balance_hosts", "options", "replication",
+        "require_auth", "requiressl", "sslcert", "sslcompression", "sslcrl", "sslcrldir", "sslkey",
+        "ssl_max_protocol_version", "ssl_min_protocol_version", "sslpassword", "sslrootcert", "sslsni",
+        "tcp_user_timeout",
+    }
+)  # fmt: skip
 
 
-def asyncpg_url(url: str) -> str:
-    """A PostgreSQL URL as a provider gives it, for SQLAlchemy's asyncpg dialect: the scheme
-    becomes postgresql+asyncpg, and libpq's `sslmode=` becomes asyncpg's `ssl=` (same values)."""
-    for scheme in _PLAIN_SCHEMES:
-        if url.startswith(scheme):
-            url = "postgresql+asyncpg://" + url.removeprefix(scheme)
-            break
-    if url.startswith("postgresql+asyncpg://") and "sslmode=" in url and "ssl=" not in url.replace("sslmode=", ""):
-        url = url.replace("sslmode=", "ssl=")
-    return url
+def asyncpg_url(url: str, variable: str = "DATABASE_URL") -> str:
+    """A PostgreSQL URL as a provider (or another driver's configuration) gives it, for SQLAlchemy's
+    asyncpg dialect: the scheme becomes postgresql+asyncpg, and libpq's `sslmode=` becomes asyncpg's
+    `ssl=` (same values). Anything else is refused with one line naming the form wanted (ValueError;
+    the message never repeats the URL, which may hold a password)."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        raise ValueError(f"{variable} is not a URL: use {WANTED_URL}")
+    dialect, _, driver = scheme.lower().partition("+")
+    if dialect not in ("postgres", "postgresql"):
+        raise ValueError(f"{variable} is a {scheme}:// URL, not PostgreSQL's: use {WANTED_URL}")
+    if driver not in ("", "asyncpg", *OTHER_DRIVERS):
+        raise ValueError(
+            f"{variable} names the driver {driver!r} ({scheme}://), which Guildhall does not use: use {WANTED_URL}"
+        )
+    # The query is what follows the host: a password may hold "?" or "sslmode=" itself.
+    userinfo, at, address = rest.rpartition("@")
+    location, mark, query = address.partition("?")
+    pairs = [piece.partition("=") for piece in query.split("&") if piece]
+    names = {name for name, _, _ in pairs}
+    if refused := sorted(names & LIBPQ_ONLY):
+        options = ", ".join(f"{name}=" for name in refused)
+        them = "it" if len(refused) == 1 else "them"
+        raise ValueError(f"{variable} has {options}, which asyncpg (Guildhall's driver) does not take: remove {them}")
+    if "sslmode" in names and "ssl" not in names:
+        query = "&".join(("ssl" if name == "sslmode" else name) + equals + value for name, equals, value in pairs)
+    return f"postgresql+asyncpg://{userinfo}{at}{location}{mark}{query}"
 
 
 def weak_key(key: str) -> str | None:
