@@ -167,7 +167,9 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
         return 1
     print("demo data: " + ", ".join(f"{count} {name}" for name, count in summary.counts.items()))
     print(f"users (password {DEMO_PASSWORD!r} for each): " + ", ".join(f"{u} ({r})" for u, r in summary.users))
-    print("log in:  curl -s -X POST localhost:8000/api/v1/auth/token -d username=admin -d password=" + DEMO_PASSWORD)
+    # The API's address from HOST and PORT, as `make run` and `guildhall api` serve it.
+    login = f"curl -s -X POST {get_settings().api_url}/api/v1/auth/token -d username=admin -d password={DEMO_PASSWORD}"
+    print(f"log in:  {login}")
     return 0
 
 
@@ -342,22 +344,25 @@ def cmd_api(args: argparse.Namespace) -> int:
     from services.api.serve import api_processes, serve
     from shared.settings import get_settings
 
+    settings = get_settings()
+    host = settings.host if args.host is None else args.host
+    port = settings.port if args.port is None else args.port
     # Fail closed: the development secret signs tokens anyone can forge (it is in the source), so it
     # never listens beyond this machine. Other environments refuse it in the settings already.
     # Loopback is 127.0.0.0/8, ::1 or `localhost`; any other name or address (0.0.0.0, "", a hostname)
     # may be reachable from elsewhere.
     try:
-        loopback = args.host.lower() == "localhost" or ipaddress.ip_address(args.host.strip("[]")).is_loopback
+        loopback = host.lower() == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         loopback = False
-    if get_settings().uses_development_secret and not loopback:
+    if settings.uses_development_secret and not loopback:
         print(
-            f"guildhall api: refusing to listen on {args.host} with the development SECRET_KEY:"
+            f"guildhall api: refusing to listen on {host} with the development SECRET_KEY:"
             " set SECRET_KEY (python -c 'import secrets; print(secrets.token_urlsafe(48))') or bind 127.0.0.1",
             file=sys.stderr,
         )
         return 1
-    serve(args.host, args.port, api_processes())
+    serve(host, port, api_processes())
     return 0
 
 
@@ -421,8 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("--yes", action="store_true", help="do it (without: say which database it would empty)")
     reset.set_defaults(handler=cmd_reset_db)
     api = commands.add_parser("api", help="serve the API (WEB_CONCURRENCY processes, default one per CPU)")
-    api.add_argument("--host", default="127.0.0.1")
-    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--host", help="the address to listen on (default: HOST, else 127.0.0.1)")
+    api.add_argument("--port", type=int, help="the port (default: PORT, else 8000)")
     api.set_defaults(handler=cmd_api)
     worker = commands.add_parser("worker", help="run a job worker (one per queue: short and bulk)")
     worker.add_argument("--queue", choices=["short", "bulk"], default="short")

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     # statements are bounded by their queue's job timeout.
     job_lock_timeout_ms: int = Field(default=30_000, ge=10, description="Longest wait for a lock in a job.")
 
+    # Where `guildhall api` listens when not told (--host, --port), as `make run` does
+    # (scripts/run-all.sh reads the same variables); seed-demo prints this address to log in at.
+    host: str = Field(default="127.0.0.1", description="The API's address (HOST), unless `guildhall api --host`.")
+    port: int = Field(default=8000, ge=1, le=65535, description="The API's port (PORT), unless `guildhall api --port`.")
+
     environment: Literal["development", "test", "production"] = Field(
         default="development", description="Outside development, a real SECRET_KEY is required."
     )
@@ -207,6 +212,13 @@ class Settings(BaseSettings):
         if self.redis_sentinels and not self.redis_sentinel_master:
             raise ValueError("REDIS_SENTINEL_MASTER must be set with REDIS_SENTINELS")
         return self
+
+    @property
+    def api_url(self) -> str:
+        """The API's address to connect to: a wildcard (0.0.0.0, ::, "") listens on loopback too."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::", "[::]") else self.host
+        host = f"[{host}]" if ":" in host and not host.startswith("[") else host  # an IPv6 address
+        return f"http://{host}:{self.port}"
 
     @property
     def docs_enabled(self) -> bool:

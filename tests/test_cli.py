@@ -11,6 +11,8 @@ import pytest
 from alembic import command
 from sqlalchemy.engine import URL
 
+from shared.demo import DEMO_PASSWORD
+from shared.settings import DEVELOPMENT_SECRET, Settings
 from tests.conftest import alembic_config, recreate_database, redis_url_for_tests
 
 
@@ -184,3 +186,32 @@ def test_seed_demo_refuses_a_taken_demo_username_or_existing_content_naming_them
     assert refused.returncode == 1
     assert "the database has content already (rows in team)" in refused.stderr, refused.stderr
     assert asyncio.run(_count_rows(url, *ALL_DEMO_TABLES)) == {table: int(table == "team") for table in ALL_DEMO_TABLES}
+
+
+def test_seed_demo_prints_the_api_address_of_host_and_port(empty_migrated_database: URL) -> None:
+    """The login line names where `make run` (and `guildhall api`) serve: PORT and HOST, not a fixed 8000."""
+    seeded = run_cli(empty_migrated_database, "seed-demo", env=DEVELOPMENT | {"PORT": "8123", "HOST": "0.0.0.0"})
+    assert seeded.returncode == 0, seeded.stderr
+    login = seeded.stdout.strip().splitlines()[-1]
+    # 0.0.0.0 listens on every address, loopback included: the one to connect to on this machine.
+    wanted = f"curl -s -X POST http://127.0.0.1:8123/api/v1/auth/token -d username=admin -d password={DEMO_PASSWORD}"
+    assert login == f"log in:  {wanted}"
+
+
+def test_the_api_address_defaults_and_its_ipv6_form() -> None:
+    assert Settings(_env_file=None).api_url == "http://127.0.0.1:8000"
+    assert Settings(host="::1", port=9000).api_url == "http://[::1]:9000"
+    assert Settings(host="localhost", port=9000).api_url == "http://localhost:9000"
+
+
+def test_guildhall_api_listens_on_host_and_port_when_not_told(database_url: URL) -> None:
+    """HOST is read as `make run` reads it: a wildcard with the development secret is refused, naming it."""
+    env = {
+        "ENVIRONMENT": "development",
+        "SECRET_KEY": DEVELOPMENT_SECRET,
+        "HOST": "0.0.0.0",
+        "REDIS_URL": redis_url_for_tests(),
+    }
+    result = run_cli(database_url, "api", env=env)
+    assert result.returncode == 1, result.stderr
+    assert "guildhall api: refusing to listen on 0.0.0.0 with the development SECRET_KEY" in result.stderr
