@@ -370,6 +370,8 @@ def cmd_servers(args: argparse.Namespace) -> int:
     """run: CMD with its servers (embedded ones started and stopped around it when none is
     configured or answers); stop: stop embedded servers left running; status: say what runs."""
     from shared.embedded import EmbeddedError, EmbeddedServers, choose_servers
+    from shared.embedded.servers import status_lines
+    from shared.settings import Settings
 
     if args.action == "run":
         from shared.embedded.supervise import run_with_servers
@@ -385,12 +387,9 @@ def cmd_servers(args: argparse.Namespace) -> int:
             servers.stop()
         print(f"embedded servers of {servers.directory}: stopped")
         return 0
-    for name, server, pid in (
-        ("PostgreSQL", servers.postgres, servers.postgres.running_pid()),
-        ("Valkey", servers.valkey, servers.valkey.running_pid()),
-    ):
-        state = f"running (pid {pid}), {server.description}" if pid else f"not running ({server.directory})"
-        print(f"{name}: {state}")
+    # The test harness's pair is used by test runs alone (tests/conftest.py decides): no "in use" there.
+    for line in status_lines(servers, os.environ, Settings(), mark_use=not args.tests):
+        print(line)
     try:
         choice = choose_servers()
     except EmbeddedError as error:
@@ -457,14 +456,15 @@ def use_running_embedded_servers() -> None:
     """With no URL set, the embedded servers `make run` started for this checkout, while they run:
     `guildhall create-user` in a second terminal finds them."""
     from shared.embedded import EmbeddedError, EmbeddedServers
-    from shared.embedded.servers import configured
+    from shared.embedded.servers import commands_use_embedded, configured
     from shared.settings import Settings, get_settings
 
     mode = os.environ.get("GUILDHALL_EMBEDDED", "").strip().lower()
-    if mode in ("0", "false", "no") or configured(Settings()):
+    settings = Settings()
+    if mode in ("0", "false", "no") or configured(settings):
         return
     servers = EmbeddedServers.for_run()
-    if servers.running():
+    if commands_use_embedded(servers, os.environ, settings):  # what `servers status` calls "in use"
         os.environ["DATABASE_URL"] = servers.database_url()
         os.environ["REDIS_URL"] = servers.redis_url()
         get_settings.cache_clear()

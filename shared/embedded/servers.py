@@ -188,3 +188,45 @@ def choose_servers(env: Mapping[str, str] = os.environ, settings: Settings | Non
     if silent:
         return ServerChoice(True, f"no DATABASE_URL or REDIS_URL set and nothing answers on {', '.join(silent)}")
     return ServerChoice(False, "the defaults", *urls)
+
+
+def commands_use_embedded(servers: EmbeddedServers, env: Mapping[str, str], settings: Settings) -> bool:
+    """Whether a `guildhall` command run now uses these embedded servers (shared.cli finds them so):
+    no URL set, GUILDHALL_EMBEDDED not 0, and both servers running."""
+    refused = env.get("GUILDHALL_EMBEDDED", "").strip().lower() in ("0", "false", "no")
+    return not refused and not configured(settings) and servers.running()
+
+
+def status_lines(servers: EmbeddedServers, env: Mapping[str, str], settings: Settings, *, mark_use: bool) -> list[str]:
+    """`guildhall servers status`, a line per service: the configured (or default) server and whether
+    it answers, then the embedded one; with `mark_use`, which of the two guildhall commands use now
+    (an embedded server "not running" says nothing about the configured one, which may be serving)."""
+    variables = configured(settings)
+    embedded_used = mark_use and commands_use_embedded(servers, env, settings)
+
+    def line(
+        name: str,
+        where: str,
+        source: str,
+        addresses: list[tuple[str, int]],
+        embedded: EmbeddedPostgres | EmbeddedValkey,
+    ) -> str:
+        answers = "answering" if any(port_answers(port, host) for host, port in addresses) else "not answering"
+        used = ", in use" if mark_use and not embedded_used else ""
+        pid = embedded.running_pid()
+        state = f"running (pid {pid}), {embedded.description}" if pid else f"not running ({embedded.directory})"
+        label = "embedded server" if isinstance(embedded, EmbeddedPostgres) else "embedded Valkey"
+        return f"{name}: {where} ({source}, {answers}{used}); {label}: {state}{', in use' if embedded_used else ''}"
+
+    host, port = _address(settings.database_url, 5432)
+    source = "DATABASE_URL" if "DATABASE_URL" in variables else "the default"
+    lines = [line("PostgreSQL", f"{host}:{port}", source, [(host, port)], servers.postgres)]
+    if settings.redis_sentinels:  # the master is found through them: REDIS_URL's host is not used
+        sentinels = [_address(f"redis://{item.strip()}", 26379) for item in settings.redis_sentinels.split(",")]
+        where = "sentinels " + ",".join(f"{host}:{port}" for host, port in sentinels)
+        lines.append(line("Redis", where, "REDIS_SENTINELS", sentinels, servers.valkey))
+    else:
+        host, port = _address(settings.redis_url, 6379)
+        source = "REDIS_URL" if "REDIS_URL" in variables else "the default"
+        lines.append(line("Redis", f"{host}:{port}", source, [(host, port)], servers.valkey))
+    return lines
