@@ -5,8 +5,6 @@
 # (embedded servers when none is configured) and stops those servers after this script exits.
 set -uo pipefail
 BIN=${BIN:-.venv/bin}
-HOST=${HOST:-127.0.0.1}
-PORT=${PORT:-8000}
 
 "$BIN/guildhall" migrate || exit $?
 
@@ -30,7 +28,8 @@ trap 'stop "SIGHUP (terminal closed)"' HUP
 # `wait` runs its trap at once, so this script still stops them its one way), and a kill of the
 # group leaves no orphan.
 # WEB_CONCURRENCY API processes (default: one per CPU; `guildhall api` prints how many).
-"$BIN/guildhall" api --host "$HOST" --port "$PORT" & names[$!]="the API"
+# HOST and PORT (from the environment or .env; 127.0.0.1:8000 by default) are read by the command.
+"$BIN/guildhall" api & names[$!]="the API"
 "$BIN/guildhall" worker --queue short & names[$!]="the short-queue worker"
 "$BIN/guildhall" worker --queue bulk & names[$!]="the bulk-queue worker"
 

@@ -252,7 +252,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from shared.redis_connect import RedisTarget
     from shared.settings import get_settings
 
-    logging.config.dictConfig(default_log_config(verbose=False))
+    level = get_settings().log_level
+    config = default_log_config(verbose=level == "DEBUG")
+    config["handlers"]["arq.standard"]["level"] = level
+    config["loggers"]["arq"]["level"] = level
+    # Guildhall's own lines (a sweep that did work, a job refused by its rules) through arq's
+    # handler: without a logger of their own they would reach no handler and never be printed.
+    for name in ("shared", "services"):
+        config["loggers"][name] = {"handlers": ["arq.standard"], "level": level, "propagate": False}
+    logging.config.dictConfig(config)
     settings_class = WorkerSettings if args.queue == "short" else BulkWorkerSettings
     pool = create_worker_pool(RedisTarget.from_settings(get_settings()))
     # arq's run_worker, with the resilient loop and a client with a socket timeout.

@@ -76,6 +76,15 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="The API's address (HOST), unless `guildhall api --host`.")
     port: int = Field(default=8000, ge=1, le=65535, description="The API's port (PORT), unless `guildhall api --port`.")
 
+    web_concurrency: int | None = Field(
+        default=None, ge=1, description="API processes `guildhall api` starts (WEB_CONCURRENCY); default one per CPU."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO",
+        description="Guildhall's own log lines, uvicorn's and arq's (API and workers). DEBUG also shows"
+        " the routine lines left out at INFO: cron sweeps that found nothing, health probes, arq's health line.",
+    )
+
     environment: Literal["development", "test", "production"] = Field(
         default="development", description="Outside development, a real SECRET_KEY is required."
     )

@@ -63,19 +63,30 @@ class QuietProbes(logging.Filter):
         return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
+# The packages whose loggers are Guildhall's (logging.getLogger(__name__) everywhere).
+APP_LOGGERS = ("shared", "services")
+
+
 def log_config() -> dict[str, Any]:
     """uvicorn's default logging config, with QuietProbes on its access logger. A dict that names the
     filter by import path: every API process (spawned by uvicorn with `workers`) applies it itself."""
+    level = get_settings().log_level
     config = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"quiet_probes": {"()": f"{QuietProbes.__module__}.{QuietProbes.__qualname__}"}}
     config["loggers"][ACCESS_LOGGER]["filters"] = ["quiet_probes"]
+    for name in ("uvicorn", "uvicorn.error", ACCESS_LOGGER):
+        config["loggers"][name]["level"] = level
+    # Guildhall's own lines (ops actions' audit, enqueue failures, ...) through uvicorn's handler:
+    # without a logger of their own they would reach no handler and never be printed.
+    for name in APP_LOGGERS:
+        config["loggers"][name] = {"handlers": ["default"], "level": level, "propagate": False}
     return config
 
 
 def api_processes() -> int:
     """WEB_CONCURRENCY, or one process per CPU."""
-    configured = os.environ.get("WEB_CONCURRENCY")
-    return max(1, int(configured) if configured else (os.cpu_count() or 1))
+    configured = get_settings().web_concurrency
+    return max(1, configured or os.cpu_count() or 1)
 
 
 def serve(host: str, port: int, processes: int) -> None:
