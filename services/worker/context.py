@@ -5,23 +5,19 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.worker import telemetry
-from shared.db import WaitLimits, create_engine, create_session_factory, unit_of_work
+from shared.db import WaitLimits, create_engine, create_session_factory
 from shared.jobs import progress
+from shared.jobs.context import Ctx, settings_of, transaction
 from shared.jobs.queues import Queue
-from shared.settings import Settings, get_settings
+from shared.settings import get_settings
 
 # Names this process in job records and its own health entry (guildhall:worker:<name>).
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
-
-Ctx = dict[str, Any]
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +66,4 @@ async def after_job_end(ctx: Ctx) -> None:
     await telemetry.job_ended(ctx)
 
 
-def settings_of(ctx: Ctx) -> Settings:
-    settings: Settings = ctx["settings"]
-    return settings
-
-
-@asynccontextmanager
-async def transaction(ctx: Ctx) -> AsyncIterator[AsyncSession]:
-    """The job's ONE transaction: everything it does commits together, or nothing does."""
-    async with unit_of_work(ctx["session_factory"], ctx["redis"]) as session:
-        yield session
+__all__ = ["Ctx", "after_job_end", "on_job_start", "settings_of", "shutdown", "startup", "startup_for", "transaction"]

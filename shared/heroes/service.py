@@ -8,8 +8,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth.callers import Caller
 from shared.db import flush
-from shared.errors import RULES, ConstraintViolation, NotFound
+from shared.errors import ConstraintViolation, NotFound
 from shared.heroes import batch, queries
+from shared.heroes.rules import RULES
 from shared.heroes.schemas import (
     HeroCreate,
     HeroFilters,
