@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 EXIT_UNREACHABLE = 2
 # A command stopped by Ctrl-C exits as shells report a process ended by SIGINT: 128 + 2.
 EXIT_INTERRUPTED = 130
-# The role names of shared.models.Role, spelled out so that building the parser (and --help) does
+# The role names of shared.models.users.Role, spelled out so that building the parser (and --help) does
 # not import the models; tests/test_cli_startup.py holds the two equal.
 ROLES = ("author", "moderator", "admin")
 

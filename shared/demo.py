@@ -9,25 +9,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.auth.passwords import hash_password
 from shared.db import flush
 from shared.errors import Conflict
-from shared.models import (
-    Article,
-    Category,
-    Comment,
-    Course,
-    Enrollment,
-    Hero,
-    Image,
-    Item,
-    ModerationState,
-    Post,
-    Product,
-    Role,
-    Student,
-    Tag,
-    Team,
-    User,
-)
 from shared.models.base import now_utc
+from shared.models.blog import Comment, ModerationState, Post
+from shared.models.catalog import Category, Product
+from shared.models.courses import Course, Enrollment, Student
+from shared.models.heroes import Hero, Item, Team
+from shared.models.tagging import Article, Image, Tag
+from shared.models.users import Role, User
 
 DEMO_PASSWORD = "guildhall-demo"
 DEMO_USERS = [("admin", Role.admin), ("mod", Role.moderator), ("alice", Role.author), ("bob", Role.author)]

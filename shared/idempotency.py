@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import flush
 from shared.errors import ConstraintViolation
-from shared.models import IdempotencyRecord
+from shared.models.jobs import IdempotencyRecord
 
 KEY_MAX_LENGTH = 200
 HEADER = "Idempotency-Key"

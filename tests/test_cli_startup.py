@@ -10,7 +10,7 @@ import sys
 from sqlalchemy.engine import URL
 
 from shared.cli import ROLES
-from shared.models import Role
+from shared.models.users import Role
 from tests.conftest import redis_url_for_tests
 
 # Each of these takes tens to hundreds of milliseconds to import, and no quick command uses them.

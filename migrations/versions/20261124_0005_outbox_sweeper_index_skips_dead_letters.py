@@ -21,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Upgrade schema."""
-    # The predicate's 30 is shared.models.outbox.MAX_SWEEPS: a change there needs a new index.
+    # The predicate's 30 is shared.models.jobs.MAX_SWEEPS: a change there needs a new index.
     op.create_index(
         "ix_outbox_sweepable_created_at",
         "outbox",

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.api.problems import problem_response
 from shared.auth.tokens import InvalidToken, verify_token
-from shared.models import Role
+from shared.models.users import Role
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
 

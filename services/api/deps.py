@@ -16,7 +16,7 @@ from shared.auth.callers import Caller
 from shared.auth.tokens import InvalidToken, verify_token
 from shared.db import unit_of_work
 from shared.errors import PermissionDenied, TooManyRequests
-from shared.models import Role
+from shared.models.users import Role
 from shared.rate_limits import RateLimits
 from shared.rate_limits import parse as parse_limits
 from shared.replica import Reads

@@ -2,7 +2,7 @@
 
 from shared.auth.callers import Caller
 from shared.errors import PermissionDenied
-from shared.models import Role
+from shared.models.users import Role
 
 
 def ensure_owner_or_admin(user: Caller, owner_id: int, what: str) -> None:

@@ -19,7 +19,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth.tokens import TokenClaims
-from shared.models import RevokedToken, Role, User
+from shared.models.auth import RevokedToken
+from shared.models.users import Role, User
 
 # Far more than the tokens in use within a few seconds; bounds memory if many tokens arrive.
 MAX_CACHED_CALLERS = 10_000

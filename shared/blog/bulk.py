@@ -15,8 +15,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.catalog.queries import subtree_ids
-from shared.models import Comment, Post, PostStatus
 from shared.models.base import now_utc
+from shared.models.blog import Comment, Post, PostStatus
 from shared.schemas import FromText, RowId, Strict
 from shared.sql import array_param
 

@@ -17,7 +17,9 @@ from shared.auth.callers import Caller
 from shared.blog.schemas import CommentModeratedRead, CommentRead, PostCategory, PostRead
 from shared.catalog.queries import subtree_ids
 from shared.errors import ConstraintViolation, NotFound
-from shared.models import Category, Comment, ModerationState, Post, PostStatus, Role, User
+from shared.models.blog import Comment, ModerationState, Post, PostStatus
+from shared.models.catalog import Category
+from shared.models.users import Role, User
 from shared.schemas import Page, TimeIdPosition
 from shared.users.schemas import UserPublic
 

@@ -22,8 +22,10 @@ from shared.blog.schemas import (
 from shared.db import flush
 from shared.errors import constraint_errors
 from shared.jobs import outbox
-from shared.models import Category, Comment, ModerationState, OutboxTopic, Post
 from shared.models.base import now_utc
+from shared.models.blog import Comment, ModerationState, Post
+from shared.models.catalog import Category
+from shared.models.jobs import OutboxTopic
 from shared.moderation.service import ensure_may_moderate
 from shared.users.schemas import UserPublic
 

@@ -8,7 +8,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.catalog.schemas import CategoryNode, CategoryRead
-from shared.models import Category, Product
+from shared.models.catalog import Category, Product
 
 
 def subtree_ids(root_id: int) -> CTE:

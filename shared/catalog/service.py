@@ -10,7 +10,7 @@ from shared.catalog import queries
 from shared.catalog.schemas import CategoryCreate, CategoryUpdate, ProductCreate, ProductRead
 from shared.db import flush
 from shared.errors import Conflict, NotFound
-from shared.models import Category, Product
+from shared.models.catalog import Category, Product
 from shared.schemas import IdPosition, Page
 
 # Key of the transaction-level advisory lock every tree move takes. Moves are rare, so

@@ -7,7 +7,7 @@ from sqlalchemy.orm import contains_eager
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.models import Course, Enrollment, Semester, Student
+from shared.models.courses import Course, Enrollment, Semester, Student
 
 # Terms in the order they come within a year (string order would put fall first).
 TERM_ORDER = case({term.value: position for position, term in enumerate(Semester)}, value=col(Enrollment.semester))

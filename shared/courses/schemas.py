@@ -15,8 +15,8 @@ from pydantic import EmailStr, StringConstraints
 from sqlmodel import Field, SQLModel
 
 from shared.auth.callers import Caller
-from shared.models import Role
 from shared.models.courses import GRADE_PATTERN, MAX_YEAR, MIN_YEAR, Semester
+from shared.models.users import Role
 from shared.schemas import FromText, RowId, Strict, trimmed_text
 
 Grade = Annotated[str, StringConstraints(pattern=GRADE_PATTERN)]

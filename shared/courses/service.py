@@ -22,7 +22,7 @@ from shared.courses.schemas import (
 )
 from shared.db import flush
 from shared.errors import NotFound
-from shared.models import Course, Enrollment, Student
+from shared.models.courses import Course, Enrollment, Student
 
 
 async def create_student(session: AsyncSession, data: StudentCreate) -> Student:

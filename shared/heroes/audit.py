@@ -8,8 +8,8 @@ from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.errors import constraint_errors
-from shared.models import TransferLog
 from shared.models.base import now_utc
+from shared.models.heroes import TransferLog
 
 
 def _log_row(payload: dict[str, Any], logged_at: datetime) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.errors import constraint_errors
 from shared.heroes.schemas import HeroCreate
-from shared.models import Hero
+from shared.models.heroes import Hero
 from shared.sql import array_param
 
 # The columns a batch update may set, with the array element type PostgreSQL needs.

@@ -23,8 +23,7 @@ from typing_extensions import TypedDict
 from shared.errors import ConstraintViolation, DomainError, constraint_errors
 from shared.heroes import batch
 from shared.jobs import records
-from shared.models.heroes import ADULT_AGE, NAME_NOT_SECRET_SQL, YOUNG_HERO_MAX_POWER
-from shared.models.jobs import HeroUpdateItems
+from shared.models.heroes import ADULT_AGE, NAME_NOT_SECRET_SQL, YOUNG_HERO_MAX_POWER, HeroUpdateItems
 from shared.schemas import INT4_MAX, RowId, Strict
 from shared.sql import array_param
 

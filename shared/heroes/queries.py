@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.heroes.schemas import TeamWithCount
-from shared.models import Hero, Item, Team, TransferLog
+from shared.models.heroes import Hero, Item, Team, TransferLog
 from shared.sql import EAGER_CHUNK
 
 

@@ -8,8 +8,8 @@ from pydantic import BeforeValidator, ConfigDict, field_validator, model_validat
 from sqlmodel import Field, SQLModel
 
 from shared.auth.callers import Caller
-from shared.models import Role
 from shared.models.heroes import ADULT_AGE, YOUNG_HERO_MAX_POWER, HeroBase, TeamBase
+from shared.models.users import Role
 from shared.schemas import INT4_MAX, RowId, Strict, describe, omittable
 
 MAX_PAGE = 100

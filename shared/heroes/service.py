@@ -22,7 +22,7 @@ from shared.heroes.schemas import (
     TeamWithCount,
     sees_secret_identities,
 )
-from shared.models import Hero, Team
+from shared.models.heroes import Hero, Team
 from shared.schemas import IdPosition, NamePosition, Page
 
 TEAM_REFERENCE = "fk_hero_team_id_team"

@@ -22,8 +22,9 @@ from shared.heroes import queries
 from shared.heroes.schemas import MAX_PAGE, TransferLogPublic, TransferLogRead, TransferRead, sees_secret_identities
 from shared.heroes.service import TEAM_REFERENCE, UnknownTeam
 from shared.jobs import outbox
-from shared.models import Hero, OutboxTopic
 from shared.models.base import now_utc
+from shared.models.heroes import Hero
+from shared.models.jobs import OutboxTopic
 from shared.schemas import Page, TimeIdPosition
 
 ALREADY_ON_TEAM = "hero_already_on_team"

@@ -1,4 +1,4 @@
-"""Writing and reading outbox rows (see shared/models/outbox.py for why they exist)."""
+"""Writing and reading outbox rows (see shared/models/jobs.py for why they exist)."""
 
 from collections.abc import Sequence
 from datetime import timedelta
@@ -11,9 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.errors import constraint_errors
 from shared.jobs.after_commit import enqueue_after_commit
-from shared.models import OutboxMessage, OutboxTopic
 from shared.models.base import now_utc
-from shared.models.outbox import MAX_SWEEPS
+from shared.models.jobs import MAX_SWEEPS, OutboxMessage, OutboxTopic
 from shared.sql import array_param
 
 PROCESS_FUNCTION = "process_outbox_message"

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.db import flush
 from shared.heroes.audit import write_transfer_logs
 from shared.jobs import outbox
-from shared.models import OutboxMessage, OutboxTopic
+from shared.models.jobs import OutboxMessage, OutboxTopic
 from shared.moderation.service import moderate_comment
 from shared.settings import Settings
 

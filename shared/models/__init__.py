@@ -1,45 +1,25 @@
-"""Every table, imported together so SQLModel.metadata is whole (Alembic reads it)."""
+"""Every table: one module per domain (`shared/models/<domain>.py`), and one per infrastructure
+package that keeps tables (`auth`: revoked tokens; `jobs`: job records, the outbox, idempotency
+keys). Importing this package imports them all, so SQLModel.metadata is whole (Alembic reads it)
+and relationships resolve by class name; the modules are found from the domains, never listed.
 
-from shared.models.auth import RevokedToken
-from shared.models.base import NAMING_CONVENTION
-from shared.models.blog import Comment, ModerationState, Post, PostStatus, Role, User
-from shared.models.catalog import Category, Product
-from shared.models.courses import Course, Enrollment, Semester, Student
-from shared.models.heroes import Hero, HeroBase, Item, Team, TeamBase, TransferLog
-from shared.models.jobs import HeroUpdateItems, JobRecord, JobState
-from shared.models.outbox import IdempotencyRecord, OutboxMessage, OutboxTopic
-from shared.models.tagging import Article, ArticleStatus, Image, Tag, TaggableType
+Import a table from its module: `from shared.models.heroes import Hero`.
+"""
 
-__all__ = [
-    "NAMING_CONVENTION",
-    "Article",
-    "ArticleStatus",
-    "Category",
-    "Comment",
-    "Course",
-    "Enrollment",
-    "Hero",
-    "HeroBase",
-    "HeroUpdateItems",
-    "IdempotencyRecord",
-    "Image",
-    "Item",
-    "JobRecord",
-    "JobState",
-    "ModerationState",
-    "OutboxMessage",
-    "OutboxTopic",
-    "Post",
-    "PostStatus",
-    "Product",
-    "RevokedToken",
-    "Role",
-    "Semester",
-    "Student",
-    "Tag",
-    "TaggableType",
-    "Team",
-    "TeamBase",
-    "TransferLog",
-    "User",
-]
+import importlib
+import importlib.util
+
+from shared.domains import DOMAINS
+
+# Who may own a table: a domain, or the infrastructure packages that keep state of their own.
+TABLE_OWNERS: tuple[str, ...] = (*DOMAINS, "auth", "jobs")
+
+
+def load_all() -> None:
+    """Import every table module (idempotent: Python imports each once)."""
+    for owner in TABLE_OWNERS:
+        if importlib.util.find_spec(f"shared.models.{owner}") is not None:
+            importlib.import_module(f"shared.models.{owner}")
+
+
+load_all()

@@ -1,22 +1,17 @@
-"""Blog: users, posts and moderated comments."""
+"""Blog: posts and moderated comments."""
 
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Optional
 
-from sqlalchemy import CheckConstraint, DateTime, Index, String, Text, func, text
+from sqlalchemy import CheckConstraint, DateTime, Index, String, Text
 from sqlmodel import Field, Relationship, SQLModel
 
 from shared.models.base import RAISE, created_at_field, one_of, updated_at_field
 
 if TYPE_CHECKING:
     from shared.models.catalog import Category
-
-
-class Role(StrEnum):
-    author = "author"
-    moderator = "moderator"
-    admin = "admin"
+    from shared.models.users import User
 
 
 class PostStatus(StrEnum):
@@ -29,34 +24,6 @@ class ModerationState(StrEnum):
     pending = "pending"
     approved = "approved"
     rejected = "rejected"
-
-
-class User(SQLModel, table=True):
-    # "user" is a reserved word in PostgreSQL; a plain name keeps raw SQL unquoted.
-    __tablename__ = "user_account"
-    __table_args__ = (
-        CheckConstraint("char_length(username) BETWEEN 3 AND 50", name="username_length"),
-        # Emails are unique whatever their case: the index is on lower(email).
-        Index("uq_user_account_email_lower", func.lower(text("email")), unique=True),
-        one_of("role", Role, "role_valid"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    username: str = Field(max_length=50, unique=True)
-    email: str = Field(max_length=320)
-    hashed_password: str = Field(sa_type=Text)
-    role: str = Field(default=Role.author, sa_type=String(20), sa_column_kwargs={"server_default": "author"})
-    is_active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
-    # Every token carries the generation it was issued in; a password change, a deactivation or a
-    # role change moves it on, and with it every token issued before is refused (shared.auth).
-    token_generation: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
-    created_at: datetime = created_at_field()
-
-    posts: list["Post"] = Relationship(back_populates="author", sa_relationship_kwargs={"lazy": RAISE})
-    comments: list["Comment"] = Relationship(
-        back_populates="author",
-        sa_relationship_kwargs={"lazy": RAISE, "foreign_keys": "Comment.author_id"},
-    )
 
 
 class Post(SQLModel, table=True):
@@ -109,6 +76,6 @@ class Comment(SQLModel, table=True):
     moderated_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
 
     post: Post = Relationship(back_populates="comments", sa_relationship_kwargs={"lazy": RAISE})
-    author: User = Relationship(
+    author: "User" = Relationship(
         back_populates="comments", sa_relationship_kwargs={"lazy": RAISE, "foreign_keys": "Comment.author_id"}
     )

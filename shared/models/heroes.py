@@ -9,7 +9,20 @@ from datetime import datetime
 from typing import Self
 
 from pydantic import field_validator, model_validator
-from sqlalchemy import CheckConstraint, DateTime, Index, UniqueConstraint
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, Relationship, SQLModel
 
 from shared.models.base import RAISE, created_at_field
@@ -96,3 +109,24 @@ class TransferLog(SQLModel, table=True):
     requested_by_id: int | None = None
     idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
     logged_at: datetime = created_at_field()
+
+
+class HeroUpdateItems(SQLModel, table=True):
+    """The items of an accepted bulk hero update, as typed arrays (one per field; position i of
+    each is item i), written with its job record. The worker applies them with one
+    `UPDATE hero ... FROM unnest(...)`, which is what PostgreSQL does fastest: kept as JSON, the
+    items were parsed twice (storing them, ~140 ms for 100,000, and reading them back, ~130 ms).
+    A field an item leaves out is NULL in its array (none of those may be null otherwise), except
+    team_id, whose explicit null ("leave the team") is told apart by `team_id_given`. A field no
+    item sets has no array at all (NULL): 100,000 NULLs cost as much to send as 100,000 values."""
+
+    __tablename__ = "hero_update_items"
+
+    job_id: str = Field(sa_column=Column(String(64), ForeignKey("job.id", ondelete="CASCADE"), primary_key=True))
+    ids: list[int] = Field(sa_column=Column(ARRAY(Integer), nullable=False))
+    names: list[str | None] | None = Field(default=None, sa_column=Column(ARRAY(Text), nullable=True))
+    secret_identities: list[str | None] | None = Field(default=None, sa_column=Column(ARRAY(Text), nullable=True))
+    ages: list[int | None] | None = Field(default=None, sa_column=Column(ARRAY(Integer), nullable=True))
+    power_levels: list[float | None] | None = Field(default=None, sa_column=Column(ARRAY(Float), nullable=True))
+    team_ids: list[int | None] | None = Field(default=None, sa_column=Column(ARRAY(Integer), nullable=True))
+    team_id_given: list[bool] | None = Field(default=None, sa_column=Column(ARRAY(Boolean), nullable=True))

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ARRAY, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -59,22 +59,57 @@ class JobRecord(SQLModel, table=True):
     error: dict[str, Any] | None = Field(default=None, sa_type=JSONB)  # {"type", "message"}
 
 
-class HeroUpdateItems(SQLModel, table=True):
-    """The items of an accepted bulk hero update, as typed arrays (one per field; position i of
-    each is item i), written with its job record. The worker applies them with one
-    `UPDATE hero ... FROM unnest(...)`, which is what PostgreSQL does fastest: kept as JSON, the
-    items were parsed twice (storing them, ~140 ms for 100,000, and reading them back, ~130 ms).
-    A field an item leaves out is NULL in its array (none of those may be null otherwise), except
-    team_id, whose explicit null ("leave the team") is told apart by `team_id_given`. A field no
-    item sets has no array at all (NULL): 100,000 NULLs cost as much to send as 100,000 values."""
+# --- the outbox and idempotency keys ------------------------------------------------------------
+# Durable intents written in the same transaction as the change that needs them.
+#
+# The API never relies on Redis to remember work that must happen: a transfer's audit
+# and a new comment's moderation are outbox rows committed with the change itself.
+# The worker does the work and marks the row processed in one transaction; a sweeper
+# re-enqueues rows left unprocessed (Redis down, enqueue lost, worker killed).
 
-    __tablename__ = "hero_update_items"
+# Sweeps after which an unprocessed row is left as a dead letter (see OutboxMessage.sweeps).
+MAX_SWEEPS = 30
 
-    job_id: str = Field(sa_column=Column(String(64), ForeignKey("job.id", ondelete="CASCADE"), primary_key=True))
-    ids: list[int] = Field(sa_column=Column(ARRAY(Integer), nullable=False))
-    names: list[str | None] | None = Field(default=None, sa_column=Column(ARRAY(Text), nullable=True))
-    secret_identities: list[str | None] | None = Field(default=None, sa_column=Column(ARRAY(Text), nullable=True))
-    ages: list[int | None] | None = Field(default=None, sa_column=Column(ARRAY(Integer), nullable=True))
-    power_levels: list[float | None] | None = Field(default=None, sa_column=Column(ARRAY(Float), nullable=True))
-    team_ids: list[int | None] | None = Field(default=None, sa_column=Column(ARRAY(Integer), nullable=True))
-    team_id_given: list[bool] | None = Field(default=None, sa_column=Column(ARRAY(Boolean), nullable=True))
+
+class OutboxTopic(StrEnum):
+    transfer_audit = "transfer_audit"
+    comment_moderation = "comment_moderation"
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        one_of("topic", OutboxTopic, "topic_valid"),
+        # The ops backlog ("what is still waiting, and since when") reads only this index...
+        Index("ix_outbox_pending_created_at", "created_at", postgresql_where=text("processed_at IS NULL")),
+        # ...and the sweeper this one, which leaves dead letters (the oldest rows) out of its way.
+        Index(
+            "ix_outbox_sweepable_created_at",
+            "created_at",
+            postgresql_where=text(f"processed_at IS NULL AND sweeps < {MAX_SWEEPS}"),
+        ),
+    )
+
+    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
+    topic: str = Field(sa_type=String(40))
+    payload: dict[str, Any] = Field(sa_type=JSONB)
+    created_at: datetime = created_at_field()
+    processed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # How many times the sweeper re-enqueued the row. A row that keeps failing stops being
+    # swept at MAX_SWEEPS (a dead letter, shown by the ops views), so it can neither loop
+    # for ever nor crowd out rows that only need one more try.
+    sweeps: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first response to a request sent with an Idempotency-Key, per user, for replay."""
+
+    __tablename__ = "idempotency_key"
+
+    user_id: int = Field(sa_column=Column(Integer, ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True))
+    key: str = Field(sa_type=String(200), primary_key=True)
+    # What the key was first used for: the same key on another request is refused, not replayed.
+    request_fingerprint: str = Field(sa_type=String(64))
+    status_code: int
+    response_body: dict[str, Any] = Field(sa_type=JSONB)
+    created_at: datetime = created_at_field()

@@ -10,8 +10,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.auth.callers import Caller
 from shared.db import flush
 from shared.errors import PermissionDenied
-from shared.models import Comment, ModerationState
 from shared.models.base import now_utc
+from shared.models.blog import Comment, ModerationState
 from shared.moderation.rules import RuleConfig, normalized, rejection_reason
 from shared.settings import Settings
 

@@ -10,10 +10,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.models import JobRecord, JobState, OutboxMessage
 from shared.models.base import now_utc
-from shared.models.jobs import UNFINISHED
-from shared.models.outbox import MAX_SWEEPS
+from shared.models.jobs import MAX_SWEEPS, UNFINISHED, JobRecord, JobState, OutboxMessage
 from shared.ops.schemas import JobBacklog, OpsSummary, OutboxBacklog
 
 

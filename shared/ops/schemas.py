@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from shared.models.outbox import MAX_SWEEPS
+from shared.models.jobs import MAX_SWEEPS
 from shared.schemas import FromText, Strict
 
 

@@ -9,7 +9,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth.callers import Caller
 from shared.db import flush
-from shared.models import Article, ArticleStatus, Image, Role, Tag, TaggableType
+from shared.models.tagging import Article, ArticleStatus, Image, Tag, TaggableType
+from shared.models.users import Role
 from shared.schemas import TimeIdPosition
 
 

@@ -12,7 +12,7 @@ from pydantic import AfterValidator, StringConstraints, model_validator
 from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel
 
-from shared.models import ArticleStatus
+from shared.models.tagging import ArticleStatus
 from shared.schemas import FromText, Page, Strict, omittable, refuse_nul, trimmed_text
 
 MAX_TAGS = 50

@@ -13,7 +13,8 @@ from shared.auth.access import ensure_owner_or_admin
 from shared.auth.callers import Caller
 from shared.db import flush
 from shared.errors import NotFound
-from shared.models import Article, ArticleStatus, Image, Role, TaggableType
+from shared.models.tagging import Article, ArticleStatus, Image, TaggableType
+from shared.models.users import Role
 from shared.schemas import CursorPosition, Page, RowId, TimeIdPosition
 from shared.tagging import queries
 from shared.tagging.schemas import (

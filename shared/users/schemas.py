@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from shared.models.blog import Role
+from shared.models.users import Role
 
 
 class UserCreate(BaseModel):

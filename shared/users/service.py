@@ -11,7 +11,8 @@ from shared.auth.callers import Caller
 from shared.auth.passwords import dummy_hash, hash_password_async, verify_password_async
 from shared.db import flush
 from shared.errors import NotFound, PermissionDenied
-from shared.models import RevokedToken, User
+from shared.models.auth import RevokedToken
+from shared.models.users import User
 from shared.users.schemas import UserCreate, UserUpdate
 
 

@@ -18,7 +18,7 @@ from services.api.main import create_app
 from shared.auth.callers import CallerCache
 from shared.auth.tokens import create_access_token
 from shared.jobs.queues import create_job_pool
-from shared.models import Role, User
+from shared.models.users import Role, User
 from shared.settings import get_settings
 from tests.conftest import clear_job_keys, redis_url_for_tests
 from tests.shared.factories import make_user

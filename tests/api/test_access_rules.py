@@ -14,8 +14,10 @@ from httpx import AsyncClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import flush
-from shared.models import Article, Comment, Image, ModerationState, Post, Role
 from shared.models.base import now_utc
+from shared.models.blog import Comment, ModerationState, Post
+from shared.models.tagging import Article, Image
+from shared.models.users import Role
 from tests.api.conftest import Caller
 
 Kind = Literal["public", "any_user", "owner", "moderator", "admin"]

@@ -13,8 +13,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.auth import tokens
 from shared.auth.passwords import hash_password
 from shared.auth.tokens import ALGORITHM, AUDIENCE
-from shared.models import Role
 from shared.models.base import now_utc
+from shared.models.users import Role
 from shared.settings import DEVELOPMENT_SECRET, Settings, get_settings
 from tests.api.conftest import Caller
 from tests.shared.factories import make_user

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 
 from services.api.problems import PROBLEM_JSON
-from shared.models import Role
+from shared.models.users import Role
 from tests.api.conftest import Caller
 
 

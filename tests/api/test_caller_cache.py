@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth.callers import CallerCache
 from shared.auth.tokens import verify_token
-from shared.models import Role, User
+from shared.models.users import Role, User
 from shared.settings import Settings, get_settings
 from tests.conftest import StatementLog
 

@@ -14,7 +14,8 @@ from shared.catalog import service
 from shared.catalog.schemas import CategoryUpdate
 from shared.db import create_session_factory, flush, unit_of_work
 from shared.errors import Conflict
-from shared.models import Category, Product, Role
+from shared.models.catalog import Category, Product
+from shared.models.users import Role
 from tests.api.conftest import Caller
 from tests.conftest import StatementLog
 from tests.shared.factories import make_category_chain, unique

@@ -13,8 +13,10 @@ from shared.auth.callers import Caller as DomainCaller
 from shared.errors import PermissionDenied
 from shared.jobs import outbox
 from shared.jobs.queues import Queue
-from shared.models import Comment, ModerationState, OutboxMessage, OutboxTopic, PostStatus, Role
 from shared.models.base import now_utc
+from shared.models.blog import Comment, ModerationState, PostStatus
+from shared.models.jobs import OutboxMessage, OutboxTopic
+from shared.models.users import Role
 from shared.moderation.service import ensure_may_moderate
 from tests.api.conftest import Caller
 from tests.api.test_posts import aware, make_comment, make_post, walk

@@ -6,7 +6,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import flush
-from shared.models import Course, Enrollment, Role, Student
+from shared.models.courses import Course, Enrollment, Student
+from shared.models.users import Role
 from tests.api.conftest import Caller
 from tests.conftest import StatementLog
 from tests.shared.factories import unique

@@ -22,7 +22,9 @@ from services.api.main import create_app
 from shared.auth.tokens import create_access_token
 from shared.db import WaitLimits, create_engine, create_session_factory, unit_of_work
 from shared.errors import DatabaseUnavailable, OutcomeUnknown
-from shared.models import Hero, OutboxMessage, Role, Team, User
+from shared.models.heroes import Hero, Team
+from shared.models.jobs import OutboxMessage
+from shared.models.users import Role, User
 from shared.settings import Settings, get_settings
 from tests.shared.factories import make_hero, make_team, make_user
 

@@ -5,25 +5,30 @@ from httpx import AsyncClient
 from sqlmodel import func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-import shared.models as models
 from shared.demo import DEMO_PASSWORD, seed_demo
 from shared.errors import Conflict
+from shared.models.blog import Comment, Post
+from shared.models.catalog import Category, Product
+from shared.models.courses import Course, Enrollment, Student
+from shared.models.heroes import Hero, Item, Team
+from shared.models.tagging import Article, Image, Tag
+from shared.models.users import User
 
 TABLES = {
-    "users": models.User,
-    "categories": models.Category,
-    "products": models.Product,
-    "posts": models.Post,
-    "comments": models.Comment,
-    "teams": models.Team,
-    "heroes": models.Hero,
-    "items": models.Item,
-    "students": models.Student,
-    "courses": models.Course,
-    "enrollments": models.Enrollment,
-    "articles": models.Article,
-    "images": models.Image,
-    "tags": models.Tag,
+    "users": User,
+    "categories": Category,
+    "products": Product,
+    "posts": Post,
+    "comments": Comment,
+    "teams": Team,
+    "heroes": Hero,
+    "items": Item,
+    "students": Student,
+    "courses": Course,
+    "enrollments": Enrollment,
+    "articles": Article,
+    "images": Image,
+    "tags": Tag,
 }
 
 

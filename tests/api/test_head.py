@@ -15,7 +15,8 @@ from sqlalchemy.engine import URL
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.main import create_app
-from shared.models import PostStatus, Role
+from shared.models.blog import PostStatus
+from shared.models.users import Role
 from shared.settings import get_settings
 from tests.api.conftest import Caller
 from tests.api.test_posts import make_post

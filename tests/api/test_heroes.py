@@ -8,7 +8,8 @@ from httpx import AsyncClient
 from sqlmodel import col, func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.models import Hero, Item, Role
+from shared.models.heroes import Hero, Item
+from shared.models.users import Role
 from tests.api.conftest import Caller
 from tests.conftest import StatementLog
 from tests.shared.factories import make_hero, make_roster, make_team, unique

@@ -17,7 +17,8 @@ from starlette.requests import ClientDisconnect
 
 from services.worker.jobs.sweep_jobs import sweep_jobs
 from shared.jobs.queues import Queue, create_job_pool
-from shared.models import Hero, Role
+from shared.models.heroes import Hero
+from shared.models.users import Role
 from shared.settings import get_settings
 from tests.api.conftest import Caller
 from tests.conftest import RunWorker, clear_job_keys

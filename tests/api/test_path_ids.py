@@ -5,7 +5,7 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
-from shared.models import Role
+from shared.models.users import Role
 from tests.api.conftest import Caller
 
 

@@ -10,8 +10,10 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import flush
-from shared.models import Category, Comment, ModerationState, Post, PostStatus, Role, User
 from shared.models.base import now_utc
+from shared.models.blog import Comment, ModerationState, Post, PostStatus
+from shared.models.catalog import Category
+from shared.models.users import Role, User
 from tests.api.conftest import Caller
 from tests.conftest import StatementLog
 from tests.shared.factories import make_category_chain, make_user, unique

@@ -21,7 +21,9 @@ from sqlmodel import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import flush
-from shared.models import Course, Enrollment, Item, Role, Student, TransferLog
+from shared.models.courses import Course, Enrollment, Student
+from shared.models.heroes import Item, TransferLog
+from shared.models.users import Role
 from tests.api.conftest import Caller
 from tests.conftest import StatementLog
 from tests.shared.factories import make_hero, make_team, unique

@@ -45,7 +45,7 @@ from shared.auth.callers import CallerCache
 from shared.auth.tokens import create_access_token
 from shared.db import create_engine
 from shared.jobs.queues import create_job_pool
-from shared.models import Role
+from shared.models.users import Role
 from shared.settings import get_settings
 from tests.conftest import clear_job_keys, database_url_for_tests, redis_url_for_tests
 from tests.shared.factories import make_user

@@ -8,7 +8,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import flush
-from shared.models import Article, ArticleStatus, Image, Role, Tag, TaggableType
+from shared.models.tagging import Article, ArticleStatus, Image, Tag, TaggableType
+from shared.models.users import Role
 from shared.tagging import queries
 from tests.api.conftest import Caller
 from tests.conftest import StatementLog

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.heroes.queries import teams_with_heroes
 from shared.heroes.schemas import HeroInTeam, ItemRead, TeamDetail
-from shared.models import Role
+from shared.models.users import Role
 from tests.api.conftest import Caller
 from tests.conftest import StatementLog
 from tests.shared.factories import make_hero, make_roster, make_team, unique

@@ -15,8 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.auth.callers import CallerCache
 from shared.auth.passwords import hash_password
 from shared.auth.tokens import ALGORITHM, AUDIENCE, create_access_token, verify_token
-from shared.models import RevokedToken, Role
+from shared.models.auth import RevokedToken
 from shared.models.base import now_utc
+from shared.models.users import Role
 from shared.settings import get_settings
 from tests.api.conftest import Caller
 from tests.api.test_caller_cache import FakeClock

@@ -18,7 +18,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.api.main import create_app
 from shared.auth.tokens import create_access_token
 from shared.db import create_session_factory, unit_of_work
-from shared.models import Hero, IdempotencyRecord, OutboxMessage, OutboxTopic, Role, Team, TransferLog, User
+from shared.models.heroes import Hero, Team, TransferLog
+from shared.models.jobs import IdempotencyRecord, OutboxMessage, OutboxTopic
+from shared.models.users import Role, User
 from shared.settings import get_settings
 from tests.api.conftest import Caller
 from tests.conftest import StatementLog

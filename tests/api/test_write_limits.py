@@ -11,7 +11,9 @@ from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.models import Article, Comment, Image, Post, Role
+from shared.models.blog import Comment, Post
+from shared.models.tagging import Article, Image
+from shared.models.users import Role
 from shared.settings import get_settings
 from tests.api.conftest import Caller
 

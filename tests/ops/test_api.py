@@ -19,7 +19,8 @@ from shared.db import flush
 from shared.jobs import records
 from shared.jobs.after_commit import discard_pending
 from shared.jobs.queues import Queue
-from shared.models import OutboxMessage, OutboxTopic, Role
+from shared.models.jobs import OutboxMessage, OutboxTopic
+from shared.models.users import Role
 from shared.settings import Settings, get_settings
 from tests.api.conftest import Caller
 from tests.conftest import StatementLog

@@ -28,7 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.api.main import create_app
 from shared.auth.tokens import create_access_token
-from shared.models import Role, User
+from shared.models.users import Role, User
 from shared.ops import keys
 from shared.settings import get_settings
 from tests.conftest import ROOT, redis_url_for_tests

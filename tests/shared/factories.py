@@ -7,7 +7,9 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import flush
-from shared.models import Category, Hero, Item, Team, User
+from shared.models.catalog import Category
+from shared.models.heroes import Hero, Item, Team
+from shared.models.users import User
 
 _serial = count(1)
 

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.db import unit_of_work
 from shared.jobs import outbox
 from shared.jobs.queues import Queue, create_job_pool
-from shared.models import OutboxMessage, OutboxTopic
+from shared.models.jobs import OutboxMessage, OutboxTopic
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import flush
 from shared.errors import ConstraintViolation
-from shared.models import Comment, Post
+from shared.models.blog import Comment, Post
 from tests.shared.factories import make_user
 
 

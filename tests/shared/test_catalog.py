@@ -10,7 +10,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.catalog import queries
 from shared.db import flush
 from shared.errors import ConstraintViolation
-from shared.models import Category, Post, Product
+from shared.models.blog import Post
+from shared.models.catalog import Category, Product
 from tests.conftest import StatementLog
 from tests.shared.factories import make_category_chain, make_user
 

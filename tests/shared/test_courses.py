@@ -8,7 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.courses import queries
 from shared.db import flush
 from shared.errors import ConstraintViolation
-from shared.models import Course, Enrollment, Student
+from shared.models.courses import Course, Enrollment, Student
 from tests.conftest import StatementLog
 
 

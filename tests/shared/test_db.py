@@ -5,7 +5,7 @@ import json
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_session_factory, json_text
-from shared.models import Team
+from shared.models.heroes import Team
 
 
 async def test_objects_stay_readable_after_commit_without_a_lazy_load(engine: AsyncEngine) -> None:

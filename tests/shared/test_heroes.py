@@ -9,7 +9,7 @@ from shared.db import flush
 from shared.errors import ConstraintViolation, constraint_errors
 from shared.heroes import batch, queries
 from shared.heroes.schemas import HeroCreate, HeroUpdate
-from shared.models import Hero, Item
+from shared.models.heroes import Hero, Item
 from tests.conftest import StatementLog
 from tests.shared.factories import make_hero, make_roster, make_team, unique
 

@@ -4,7 +4,7 @@ the last page has no next cursor; a page is one statement served by the index of
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.models import Hero
+from shared.models.heroes import Hero
 from shared.pagination import keyset, page_of
 from shared.schemas import IdPosition
 from tests.shared.factories import make_hero, unique

@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import flush
 from shared.errors import ConstraintViolation, constraint_errors
-from shared.models import Article, Image, Tag, TaggableType
+from shared.models.tagging import Article, Image, Tag, TaggableType
 from shared.tagging import queries
 from tests.conftest import StatementLog
 from tests.shared.factories import make_user

@@ -21,8 +21,10 @@ from shared.jobs import progress, records
 from shared.jobs.after_commit import discard_pending
 from shared.jobs.queues import Queue
 from shared.jobs.serialization import deserialize
-from shared.models import Category, Comment, Hero, Item, Post, TransferLog
 from shared.models.base import now_utc
+from shared.models.blog import Comment, Post
+from shared.models.catalog import Category
+from shared.models.heroes import Hero, Item, TransferLog
 from shared.settings import get_settings
 from tests.conftest import RunWorker
 from tests.shared.factories import make_roster, make_user

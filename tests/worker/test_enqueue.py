@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.jobs import outbox
 from shared.jobs.enqueue import enqueue_unique
 from shared.jobs.queues import Queue
-from shared.models import OutboxMessage, OutboxTopic
+from shared.models.jobs import OutboxMessage, OutboxTopic
 from tests.conftest import RunWorker
 
 

@@ -15,8 +15,10 @@ from shared.heroes.transfers import transfer_hero
 from shared.jobs import outbox
 from shared.jobs.queues import Queue
 from shared.jobs.serialization import deserialize
-from shared.models import Comment, ModerationState, OutboxMessage, OutboxTopic, Post, TransferLog
 from shared.models.base import now_utc
+from shared.models.blog import Comment, ModerationState, Post
+from shared.models.heroes import TransferLog
+from shared.models.jobs import OutboxMessage, OutboxTopic
 from tests.conftest import RunWorker, StatementLog
 from tests.shared.factories import make_hero, make_team, make_user
 
@@ -199,7 +201,7 @@ async def test_a_failed_tries_kept_result_does_not_block_the_sweepers_retry(
 async def test_a_row_swept_too_often_becomes_a_dead_letter_and_is_left_alone(
     session: AsyncSession, job_pool: ArqRedis, worker_ctx: dict[str, Any]
 ) -> None:
-    from shared.models.outbox import MAX_SWEEPS
+    from shared.models.jobs import MAX_SWEEPS
     from shared.ops.queries import outbox_backlog
 
     message, _ = await transfer_message(session)

@@ -10,7 +10,7 @@ from services.api.problems import BODY_ERRORS, problem_responses
 from shared.blog import queries, service
 from shared.blog.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PostFilters
 from shared.blog.schemas import PostCreate, PostRead, PostUpdate
-from shared.models import PostStatus
+from shared.models.blog import PostStatus
 from shared.schemas import Page, RowId, StoredText
 
 router = APIRouter(prefix="/posts", tags=["posts"])
