@@ -5,13 +5,14 @@ single line naming the URL tried (password hidden) and the variable that sets it
 """
 
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import asyncpg
 from redis.exceptions import RedisError
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+
+from shared.urls import redact
 
 if TYPE_CHECKING:
     from shared.redis_connect import RedisTarget
@@ -23,16 +24,6 @@ MAINTENANCE_DB = "postgres"
 
 class ServiceUnreachable(Exception):
     """PostgreSQL or Redis could not be reached; the message is one line meant for a person."""
-
-
-def redact(url: str) -> str:
-    """The URL with its password, if any, replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    username = userinfo.partition(":")[0]
-    return parts._replace(netloc=f"{username}:***@{hostport}").geturl()
 
 
 def _unreachable(service: str, env_var: str, url: str, reason: BaseException | str) -> ServiceUnreachable:

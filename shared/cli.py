@@ -40,9 +40,9 @@ async def _check_services(database_url: str, redis: "RedisTarget") -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     import asyncio
 
-    from shared.bootstrap import redact
     from shared.redis_connect import RedisTarget
     from shared.settings import get_settings
+    from shared.urls import redact
 
     settings = get_settings()
     redis = RedisTarget.from_settings(settings)

@@ -11,9 +11,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from shared.bootstrap import ServiceUnreachable, check_postgres, check_redis, connect_postgres, redact
+from shared.bootstrap import ServiceUnreachable, check_postgres, check_redis, connect_postgres
 from shared.errors import unavailable
 from shared.redis_connect import RedisTarget
+from shared.urls import redact
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory

@@ -82,7 +82,7 @@ class RedisTarget:
 
     def describe(self) -> str:
         """For messages: where the clients look (no password)."""
-        from shared.bootstrap import redact
+        from shared.urls import redact
 
         if not self.sentinels:
             return redact(self.url)

@@ -17,10 +17,11 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from shared.bootstrap import check_postgres, check_redis, redact
+from shared.bootstrap import check_postgres, check_redis
 from shared.embedded.servers import EmbeddedError, EmbeddedServers, choose_servers
 from shared.redis_connect import RedisTarget
 from shared.settings import Settings
+from shared.urls import redact
 
 
 def _exit_code(returncode: int) -> int:
