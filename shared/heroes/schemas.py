@@ -8,7 +8,18 @@ from pydantic import BeforeValidator, ConfigDict, field_validator, model_validat
 from sqlmodel import Field, SQLModel
 
 from shared.auth.callers import Caller
-from shared.models.heroes import ADULT_AGE, YOUNG_HERO_MAX_POWER, HeroBase, TeamBase
+from shared.models.heroes import (
+    ADULT_AGE,
+    AGE_ABOVE,
+    MAX_POWER,
+    MIN_POWER,
+    NAME_MAX_LENGTH,
+    YOUNG_HERO_MAX_POWER,
+    YOUNG_HERO_POWER_MESSAGE,
+    HeroBase,
+    TeamBase,
+    too_powerful_for_age,
+)
 from shared.models.users import Role
 from shared.schemas import INT4_MAX, RowId, Strict, describe, omittable
 
@@ -17,6 +28,7 @@ DEFAULT_PAGE = 50
 MAX_BATCH = 1_000
 # The hero columns a client writes (team_id aside): what a partial update merges over.
 HERO_FIELDS = ("name", "secret_identity", "age", "power_level")
+POWER_LEVEL_DESCRIPTION = f"{MIN_POWER} to {MAX_POWER}; at most {YOUNG_HERO_MAX_POWER} under the age of {ADULT_AGE}."
 
 
 class TeamCreate(TeamBase, Strict):
@@ -41,23 +53,25 @@ class HeroCreate(HeroBase, Strict):
         json_schema_extra=describe(
             name='The hero\'s public name; not "secret" (in any case).',
             secret_identity="Who the hero really is: shown to admins only. (name, secret_identity) is unique.",
-            power_level=f"0 to 100; at most {YOUNG_HERO_MAX_POWER} under the age of {ADULT_AGE}.",
+            power_level=POWER_LEVEL_DESCRIPTION,
         )
     )
 
-    age: int = Field(gt=0, le=INT4_MAX, description="In years.")
+    age: int = Field(gt=AGE_ABOVE, le=INT4_MAX, description="In years.")
     team_id: RowId | None = Field(default=None, description="The hero's team, if any.")
 
 
 class HeroUpdate(Strict):
     """A partial update. Cross-field rules need the stored row too: see `merged_with`."""
 
-    name: str | None = omittable(min_length=1, max_length=100, description='A new public name; not "secret".')
-    secret_identity: str | None = omittable(min_length=1, max_length=100, description="A new secret identity.")
-    age: int | None = omittable(gt=0, le=INT4_MAX, description="A new age, in years.")
-    power_level: float | None = omittable(
-        ge=0, le=100, description=f"0 to 100; at most {YOUNG_HERO_MAX_POWER} under the age of {ADULT_AGE}."
+    name: str | None = omittable(
+        min_length=1, max_length=NAME_MAX_LENGTH, description='A new public name; not "secret".'
     )
+    secret_identity: str | None = omittable(
+        min_length=1, max_length=NAME_MAX_LENGTH, description="A new secret identity."
+    )
+    age: int | None = omittable(gt=AGE_ABOVE, le=INT4_MAX, description="A new age, in years.")
+    power_level: float | None = omittable(ge=MIN_POWER, le=MAX_POWER, description=POWER_LEVEL_DESCRIPTION)
     team_id: RowId | None = Field(default=None, description="A new team; null: the hero leaves any team.")
 
     @field_validator("name")
@@ -67,16 +81,12 @@ class HeroUpdate(Strict):
 
     @model_validator(mode="after")
     def no_explicit_nulls_for_required(self) -> Self:
-        for field in ("name", "secret_identity", "age", "power_level"):
+        for field in HERO_FIELDS:
             if field in self.model_fields_set and getattr(self, field) is None:
                 raise ValueError(f"{field} cannot be null")
-        if (
-            self.age is not None
-            and self.power_level is not None
-            and self.age < ADULT_AGE
-            and self.power_level > YOUNG_HERO_MAX_POWER
-        ):
-            raise ValueError(f"a hero under {ADULT_AGE} cannot have a power level above {YOUNG_HERO_MAX_POWER}")
+        # Both given: the rule can be checked now; one alone waits for the stored row (merged_with).
+        if self.age is not None and self.power_level is not None and too_powerful_for_age(self.age, self.power_level):
+            raise ValueError(YOUNG_HERO_POWER_MESSAGE)
         return self
 
     def merged_with(self, current: HeroBase) -> HeroBase:
@@ -178,8 +188,8 @@ class HeroFilters(Strict):
 
     team: str | None = Field(default=None, min_length=1, max_length=100, description="team name")
     min_age: int | None = Field(default=None, ge=0, le=INT4_MAX)
-    min_power: float | None = Field(default=None, ge=0, le=100)
-    max_power: float | None = Field(default=None, ge=0, le=100)
+    min_power: float | None = Field(default=None, ge=MIN_POWER, le=MAX_POWER)
+    max_power: float | None = Field(default=None, ge=MIN_POWER, le=MAX_POWER)
     limit: int = Field(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(default=None, max_length=200)
 

@@ -1,8 +1,12 @@
 """Teams, heroes, their items, and the audit trail of transfers.
 
-The hero rules live twice on purpose: as pydantic validators on HeroBase (clear
-messages for API input) and as named CHECK/UNIQUE constraints (so no write path,
-raw SQL and bulk jobs included, can store a bad hero).
+The hero rules are enforced twice on purpose, from one statement of each: as pydantic validators
+on HeroBase (clear messages for API input) and as named CHECK constraints (so no write path, raw SQL
+and bulk jobs included, can store a bad hero). Each rule's numbers, SQL and message are written
+once, below; the CHECKs, the validators here and in HeroUpdate (shared/heroes/schemas.py), the bulk
+diagnostics (shared/heroes/bulk.py) and the messages (shared/heroes/rules.py) are made from them.
+They live here, not in shared/heroes, because the tables need them and shared.models imports no
+domain package (no import cycle between the packages of shared).
 """
 
 from datetime import datetime
@@ -27,12 +31,50 @@ from sqlmodel import Field, Relationship, SQLModel
 
 from shared.models.base import RAISE, created_at_field
 
-# Trims whitespace as PostgreSQL's regex \s knows it (btrim alone takes only spaces). Python's
-# strip() knows more (no-break and other Unicode spaces), so the validator is the stricter of
-# the two; every API and bulk path validates in Python before the database sees the name.
-NAME_NOT_SECRET_SQL = r"lower(regexp_replace(name, '^\s+|\s+$', '', 'g')) <> 'secret'"
+# --- the hero rules -------------------------------------------------------------------------
+
+NAME_MAX_LENGTH = 100
+AGE_ABOVE = 0  # an age is greater than this
+MIN_POWER, MAX_POWER = 0, 100
 ADULT_AGE = 18
 YOUNG_HERO_MAX_POWER = 50
+FORBIDDEN_NAME = "secret"
+
+
+def name_not_secret_sql(name: str = "name") -> str:
+    """The CHECK's condition on the column `name` (a qualified one, `m.name`, for the bulk
+    diagnostics). Trims whitespace as PostgreSQL's regex \\s knows it (btrim alone takes only
+    spaces). Python's strip() knows more (no-break and other Unicode spaces), so the validator is
+    the stricter of the two; every API and bulk path validates in Python before the database sees
+    the name."""
+    return rf"lower(regexp_replace({name}, '^\s+|\s+$', '', 'g')) <> '{FORBIDDEN_NAME}'"
+
+
+def young_hero_power_sql(age: str = "age", power_level: str = "power_level") -> str:
+    """The CHECK's condition on the columns `age` and `power_level` (qualified ones for the bulk
+    diagnostics)."""
+    return f"{age} >= {ADULT_AGE} OR {power_level} <= {YOUNG_HERO_MAX_POWER}"
+
+
+NAME_NOT_SECRET_SQL = name_not_secret_sql()
+POSITIVE_AGE_SQL = f"age > {AGE_ABOVE}"
+VALID_POWER_LEVEL_SQL = f"power_level >= {MIN_POWER} AND power_level <= {MAX_POWER}"
+YOUNG_HERO_POWER_SQL = young_hero_power_sql()
+
+# What a person is told (the validators raise these; shared/heroes/rules.py names its CHECK with
+# them, so a broken rule reads the same whether pydantic or PostgreSQL caught it).
+POSITIVE_AGE_MESSAGE = f"age must be greater than {AGE_ABOVE}"
+VALID_POWER_LEVEL_MESSAGE = f"power level must be between {MIN_POWER} and {MAX_POWER}"
+NAME_NOT_SECRET_MESSAGE = f'name cannot be "{FORBIDDEN_NAME}" (in any case)'
+YOUNG_HERO_POWER_MESSAGE = f"a hero under {ADULT_AGE} cannot have a power level above {YOUNG_HERO_MAX_POWER}"
+
+
+def name_is_secret(name: str) -> bool:
+    return name.strip().lower() == FORBIDDEN_NAME
+
+
+def too_powerful_for_age(age: int, power_level: float) -> bool:
+    return age < ADULT_AGE and power_level > YOUNG_HERO_MAX_POWER
 
 
 class TeamBase(SQLModel):
@@ -48,31 +90,31 @@ class Team(TeamBase, table=True):
 
 
 class HeroBase(SQLModel):
-    name: str = Field(min_length=1, max_length=100)
-    secret_identity: str = Field(min_length=1, max_length=100)
-    age: int = Field(gt=0)
-    power_level: float = Field(ge=0, le=100)
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
+    secret_identity: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
+    age: int = Field(gt=AGE_ABOVE)
+    power_level: float = Field(ge=MIN_POWER, le=MAX_POWER)
 
     @field_validator("name")
     @classmethod
     def name_must_not_be_secret(cls, value: str) -> str:
-        if value.strip().lower() == "secret":
-            raise ValueError('name cannot be "secret" (in any case)')
+        if name_is_secret(value):
+            raise ValueError(NAME_NOT_SECRET_MESSAGE)
         return value
 
     @model_validator(mode="after")
     def young_heroes_have_limited_power(self) -> Self:
-        if self.age < ADULT_AGE and self.power_level > YOUNG_HERO_MAX_POWER:
-            raise ValueError(f"a hero under {ADULT_AGE} cannot have a power level above {YOUNG_HERO_MAX_POWER}")
+        if too_powerful_for_age(self.age, self.power_level):
+            raise ValueError(YOUNG_HERO_POWER_MESSAGE)
         return self
 
 
 class Hero(HeroBase, table=True):
     __table_args__ = (
-        CheckConstraint("age > 0", name="positive_age"),
-        CheckConstraint("power_level >= 0 AND power_level <= 100", name="valid_power_level"),
+        CheckConstraint(POSITIVE_AGE_SQL, name="positive_age"),
+        CheckConstraint(VALID_POWER_LEVEL_SQL, name="valid_power_level"),
         CheckConstraint(NAME_NOT_SECRET_SQL, name="name_not_secret"),
-        CheckConstraint(f"age >= {ADULT_AGE} OR power_level <= {YOUNG_HERO_MAX_POWER}", name="young_hero_power"),
+        CheckConstraint(YOUNG_HERO_POWER_SQL, name="young_hero_power"),
         UniqueConstraint("name", "secret_identity"),
     )
 
