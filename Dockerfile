@@ -15,6 +15,7 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY shared ./shared
 COPY services ./services
+COPY guildhall ./guildhall
 RUN pip install -c constraints.txt .
 
 # `guildhall migrate` finds alembic.ini in the working directory.

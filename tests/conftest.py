@@ -1,7 +1,7 @@
 """Test harness: the real PostgreSQL and Redis of this machine, or embedded ones.
 
 - Servers: TEST_DATABASE_URL / TEST_REDIS_URL, else DATABASE_URL / REDIS_URL, else the defaults
-  when both answer (CI), else embedded servers from the wheels (shared/embedded; `.guildhall/test/`,
+  when both answer (CI), else embedded servers from the wheels (guildhall/embedded; `.guildhall/test/`,
   ports 55433 and 56380), started before anything reads the settings and stopped after the run.
 - A test database (`<name>_test`, or TEST_DATABASE_URL) is dropped, created and migrated
   with Alembic once per run, so every run starts from exactly what the migrations build.
@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from shared.embedded import EmbeddedError, EmbeddedServers, choose_servers
+from guildhall.embedded import EmbeddedError, EmbeddedServers, choose_servers
 
 
 def embedded_servers_if_needed(stack: contextlib.ExitStack) -> tuple[EmbeddedServers, str] | None:

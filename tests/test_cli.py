@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from sqlalchemy.engine import URL
 
-from shared.demo import DEMO_PASSWORD
+from guildhall.demo import DEMO_PASSWORD
 from shared.settings import DEVELOPMENT_SECRET, Settings
 from tests.conftest import alembic_config, recreate_database, redis_url_for_tests
 
@@ -21,7 +21,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"DATABASE_URL": database_url.render_as_string(hide_password=False)} | (env or {})
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args], input=stdin, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "guildhall.cli", *args], input=stdin, env=env, capture_output=True, text=True, timeout=60
     )
 
 
@@ -57,7 +57,7 @@ def test_create_user_refuses_bad_input_with_the_field_and_writes_nothing(databas
 def test_check_names_the_url_and_variable_when_postgres_is_down() -> None:
     env = os.environ | {"DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/nothing"}
     result = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "check"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "guildhall.cli", "check"], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -126,7 +126,7 @@ def test_database_urls_as_hosting_providers_give_them_work(database_url: URL, sc
     env = {"DATABASE_URL": plain, "REDIS_URL": redis_url_for_tests()}
     for args in (["check"], ["queue", "--json"]):
         result = subprocess.run(
-            [sys.executable, "-m", "shared.cli", *args],
+            [sys.executable, "-m", "guildhall.cli", *args],
             env=os.environ | env,
             capture_output=True,
             text=True,
@@ -136,7 +136,7 @@ def test_database_urls_as_hosting_providers_give_them_work(database_url: URL, sc
         assert "Traceback" not in result.stderr
 
 
-# Every table seed-demo fills (shared.demo: the users and CONTENT).
+# Every table seed-demo fills (guildhall.demo: the users and CONTENT).
 ALL_DEMO_TABLES = (
     "user_account", "category", "product", "post", "comment", "team", "hero", "item", "student", "course",
     "enrollment", "article", "image", "tag",

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.cli_errors import explain, head_revisions
+from guildhall.cli.errors import explain, head_revisions
 from tests.conftest import ROOT, alembic_config, redis_url_for_tests
 
 UNREACHABLE_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"
@@ -37,7 +37,7 @@ SUBCOMMANDS = [
 def guildhall(*args: str, database_url: str, redis_url: str | None = None) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url or redis_url_for_tests()}
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args],
+        [sys.executable, "-m", "guildhall.cli", *args],
         input="a-long-enough-password\n", env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 
@@ -152,7 +152,7 @@ async def test_an_error_escaping_a_command_is_explained_by_what_it_means(empty_d
 def test_forcing_embedded_servers_with_a_url_set_is_refused_in_one_line() -> None:
     env = os.environ | {"GUILDHALL_EMBEDDED": "1", "DATABASE_URL": UNREACHABLE_POSTGRES}
     result = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "servers", "run", "--", "true"],
+        [sys.executable, "-m", "guildhall.cli", "servers", "run", "--", "true"],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert "GUILDHALL_EMBEDDED=1 and DATABASE_URL" in one_line(result)

@@ -22,7 +22,7 @@ def test_ctrl_c_stops_queue_watch_with_130_and_no_traceback(database_url: URL, d
         "REDIS_URL": redis_url_for_tests(),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "queue", "--watch", "--interval", "0.05"],
+        [sys.executable, "-m", "guildhall.cli", "queue", "--watch", "--interval", "0.05"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -14,7 +14,7 @@ from tests.conftest import redis_url_for_tests
 
 def status(env: dict[str, str], *args: str) -> list[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "servers", "status", *args],
+        [sys.executable, "-m", "guildhall.cli", "servers", "status", *args],
         env=os.environ | env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

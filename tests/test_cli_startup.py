@@ -1,4 +1,4 @@
-"""`guildhall --help` and the quick commands start without importing the whole stack: shared.cli
+"""`guildhall --help` and the quick commands start without importing the whole stack: guildhall.cli
 imports each command's modules inside the command (a structural check, not a timing: the README's
 figures come from `time .venv/bin/guildhall --help`)."""
 
@@ -9,7 +9,7 @@ import sys
 
 from sqlalchemy.engine import URL
 
-from shared.cli import ROLES
+from guildhall.cli import ROLES
 from shared.models.users import Role
 from tests.conftest import redis_url_for_tests
 
@@ -38,13 +38,13 @@ def heavy_among(loaded: list[str], heavy: tuple[str, ...]) -> list[str]:
 
 
 def test_importing_the_cli_and_building_its_parser_imports_nothing_heavy() -> None:
-    loaded = modules_loaded("import shared.cli\nshared.cli.build_parser()")
+    loaded = modules_loaded("import guildhall.cli\nguildhall.cli.build_parser()")
     assert heavy_among(loaded, HEAVY_FOR_HELP) == []
 
 
 def test_check_imports_neither_the_orm_nor_the_api_nor_the_worker(database_url: URL) -> None:
     env = {"DATABASE_URL": database_url.render_as_string(hide_password=False), "REDIS_URL": redis_url_for_tests()}
-    loaded = modules_loaded("import shared.cli\nassert shared.cli.main(['check']) == 0", env)
+    loaded = modules_loaded("import guildhall.cli\nassert guildhall.cli.main(['check']) == 0", env)
     assert heavy_among(loaded, HEAVY) == []
 
 

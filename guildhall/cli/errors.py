@@ -11,7 +11,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from shared.bootstrap import ServiceUnreachable, check_postgres, check_redis, connect_postgres
+from guildhall.bootstrap import ServiceUnreachable, check_postgres, check_redis, connect_postgres
 from shared.errors import unavailable
 from shared.redis_connect import RedisTarget
 from shared.urls import redact

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 # Only what every call needs is imported here: `guildhall --help` and the quick commands (check,
 # create-db, worker --check, servers status) start in a fraction of the time the whole stack takes to
 # import (SQLAlchemy's ORM and the models, Alembic, FastAPI, arq's worker, pydantic's e-mail type).
-# Each command imports what it uses; tests/test_cli_startup.py holds that `import shared.cli` stays light.
+# Each command imports what it uses; tests/test_cli_startup.py holds that `import guildhall.cli` stays light.
 if TYPE_CHECKING:
-    from shared.demo import DemoSummary
+    from guildhall.demo import DemoSummary
     from shared.ops.schemas import OpsSummary
     from shared.redis_connect import RedisTarget
     from shared.users.schemas import UserCreate
@@ -31,7 +31,7 @@ ROLES = ("author", "moderator", "admin")
 
 
 async def _check_services(database_url: str, redis: "RedisTarget") -> None:
-    from shared.bootstrap import check_postgres, check_redis
+    from guildhall.bootstrap import check_postgres, check_redis
 
     await check_postgres(database_url)
     await check_redis(redis)
@@ -56,7 +56,7 @@ def cmd_create_db(args: argparse.Namespace) -> int:
 
     from sqlalchemy.engine import make_url
 
-    from shared.bootstrap import ensure_database
+    from guildhall.bootstrap import ensure_database
     from shared.settings import get_settings
 
     url = get_settings().direct_database_url
@@ -70,7 +70,7 @@ def cmd_create_db(args: argparse.Namespace) -> int:
 def alembic_ini() -> Path:
     # The repo root for an editable install; the working directory for an installed package
     # (the Docker image runs from /app, where alembic.ini and migrations/ are copied).
-    for directory in (Path(__file__).resolve().parent.parent, Path.cwd()):
+    for directory in (Path(__file__).resolve().parents[2], Path.cwd()):
         if (directory / "alembic.ini").is_file():
             return directory / "alembic.ini"
     raise SystemExit("alembic.ini not found: run guildhall migrate from the repository root")
@@ -136,8 +136,8 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
 
 async def _seed_demo() -> "DemoSummary":
+    from guildhall.demo import seed_demo
     from shared.db import create_engine, create_session_factory, unit_of_work
-    from shared.demo import seed_demo
 
     engine = create_engine()
     try:
@@ -152,7 +152,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     opens) outside ENVIRONMENT=development."""
     import asyncio
 
-    from shared.demo import DEMO_PASSWORD, demo_refusal
+    from guildhall.demo import DEMO_PASSWORD, demo_refusal
     from shared.errors import DomainError
     from shared.settings import get_settings
 
@@ -180,8 +180,8 @@ def cmd_reset_db(args: argparse.Namespace) -> int:
 
     import asyncpg
 
-    from shared.bootstrap import RESET_LOCK_TIMEOUT_MS, database_env_var, describe_database, reset_database
-    from shared.demo import reset_refusal
+    from guildhall.bootstrap import RESET_LOCK_TIMEOUT_MS, database_env_var, describe_database, reset_database
+    from guildhall.demo import reset_refusal
     from shared.settings import get_settings
 
     settings = get_settings()
@@ -377,12 +377,12 @@ def cmd_api(args: argparse.Namespace) -> int:
 def cmd_servers(args: argparse.Namespace) -> int:
     """run: CMD with its servers (embedded ones started and stopped around it when none is
     configured or answers); stop: stop embedded servers left running; status: say what runs."""
-    from shared.embedded import EmbeddedError, EmbeddedServers, choose_servers
-    from shared.embedded.servers import status_lines
+    from guildhall.embedded import EmbeddedError, EmbeddedServers, choose_servers
+    from guildhall.embedded.servers import status_lines
     from shared.settings import Settings
 
     if args.action == "run":
-        from shared.embedded.supervise import run_with_servers
+        from guildhall.embedded.supervise import run_with_servers
 
         command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
         if not command:
@@ -463,8 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
 def use_running_embedded_servers() -> None:
     """With no URL set, the embedded servers `make run` started for this checkout, while they run:
     `guildhall create-user` in a second terminal finds them."""
-    from shared.embedded import EmbeddedError, EmbeddedServers
-    from shared.embedded.servers import commands_use_embedded, configured
+    from guildhall.embedded import EmbeddedError, EmbeddedServers
+    from guildhall.embedded.servers import commands_use_embedded, configured
     from shared.settings import Settings, get_settings
 
     mode = os.environ.get("GUILDHALL_EMBEDDED", "").strip().lower()
@@ -499,7 +499,7 @@ def run_preflight(args: argparse.Namespace) -> None:
         return
     import asyncio
 
-    from shared.cli_errors import preflight
+    from guildhall.cli.errors import preflight
     from shared.redis_connect import RedisTarget
     from shared.settings import get_settings
 
@@ -516,7 +516,7 @@ def run_preflight(args: argparse.Namespace) -> None:
 def _unreachable_hint() -> str:
     from pydantic import ValidationError
 
-    from shared.embedded.servers import configured
+    from guildhall.embedded.servers import configured
     from shared.settings import Settings
 
     try:
@@ -533,8 +533,8 @@ def report(command: str, exc: Exception) -> int | None:
     once something went wrong, so that a command imports only what it uses."""
     from pydantic import ValidationError
 
-    from shared.bootstrap import ServiceUnreachable
-    from shared.embedded import EmbeddedError
+    from guildhall.bootstrap import ServiceUnreachable
+    from guildhall.embedded import EmbeddedError
 
     doing = "cannot read the queues: " if command == "queue" else ""
     if isinstance(exc, ServiceUnreachable):
@@ -552,7 +552,7 @@ def report(command: str, exc: Exception) -> int | None:
         )
         print(f"guildhall {command}: invalid configuration: {problems}", file=sys.stderr)
         return 1
-    from shared.cli_errors import explain
+    from guildhall.cli.errors import explain
     from shared.settings import get_settings
 
     settings = get_settings()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from importlib import metadata, util
 from pathlib import Path
 
-from shared.embedded.processes import EmbeddedError, alive, port_answers, read_pid, runs_binary, terminate
+from guildhall.embedded.processes import EmbeddedError, alive, port_answers, read_pid, runs_binary, terminate
 
 # PostgreSQL refuses to run as root; as root, the cluster belongs to this system account.
 SERVICE_ACCOUNT = "guildhall-pg"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from shared.embedded.postgres import EmbeddedPostgres
-from shared.embedded.processes import EmbeddedError, port_answers
-from shared.embedded.valkey import EmbeddedValkey
+from guildhall.embedded.postgres import EmbeddedPostgres
+from guildhall.embedded.processes import EmbeddedError, port_answers
+from guildhall.embedded.valkey import EmbeddedValkey
 from shared.settings import Settings
 
 # Ports of their own (not 5432/6379): a machine's server started later is never blocked by ours.
@@ -191,7 +191,7 @@ def choose_servers(env: Mapping[str, str] = os.environ, settings: Settings | Non
 
 
 def commands_use_embedded(servers: EmbeddedServers, env: Mapping[str, str], settings: Settings) -> bool:
-    """Whether a `guildhall` command run now uses these embedded servers (shared.cli finds them so):
+    """Whether a `guildhall` command run now uses these embedded servers (guildhall.cli finds them so):
     no URL set, GUILDHALL_EMBEDDED not 0, and both servers running."""
     refused = env.get("GUILDHALL_EMBEDDED", "").strip().lower() in ("0", "false", "no")
     return not refused and not configured(settings) and servers.running()

@@ -17,8 +17,8 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from shared.bootstrap import check_postgres, check_redis
-from shared.embedded.servers import EmbeddedError, EmbeddedServers, choose_servers
+from guildhall.bootstrap import check_postgres, check_redis
+from guildhall.embedded.servers import EmbeddedError, EmbeddedServers, choose_servers
 from shared.redis_connect import RedisTarget
 from shared.settings import Settings
 from shared.urls import redact

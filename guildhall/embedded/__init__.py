@@ -12,6 +12,6 @@ ours, so a start after a crash finds the leftovers and never takes over what it 
 - supervise.py  `guildhall servers run -- CMD`: the servers for the lifetime of one command
 """
 
-from shared.embedded.servers import EmbeddedError, EmbeddedServers, ServerChoice, choose_servers
+from guildhall.embedded.servers import EmbeddedError, EmbeddedServers, ServerChoice, choose_servers
 
 __all__ = ["EmbeddedError", "EmbeddedServers", "ServerChoice", "choose_servers"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from shared.embedded.processes import EmbeddedError, alive, port_answers, read_pid, runs_binary, terminate, wait_for
+from guildhall.embedded.processes import EmbeddedError, alive, port_answers, read_pid, runs_binary, terminate, wait_for
 
 START_TIMEOUT_SECONDS = 30
 # SIGTERM makes Valkey write its append-only file and exit, even with clients connected.
