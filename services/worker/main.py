@@ -94,3 +94,8 @@ class BulkWorkerSettings:
 # For `arq services.worker.main.WorkerSettings` too, whose Worker is arq's own (ResilientWorker, which
 # `guildhall worker` runs, installs it as well): cron runs at DEBUG (services.worker.logs).
 quiet_routine_lines(job.name for job in WorkerSettings.cron_jobs)
+
+
+def settings_class(queue: Queue) -> type[WorkerSettings] | type[BulkWorkerSettings]:
+    """The settings class of `queue`'s worker (services.worker.factory builds workers from it)."""
+    return BulkWorkerSettings if queue == Queue.bulk else WorkerSettings

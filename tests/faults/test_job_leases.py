@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from arq.worker import func
 
+from services.worker.factory import build_worker
 from services.worker.resilient import ResilientWorker
-from shared.jobs.queues import create_job_pool, create_worker_pool
-from shared.jobs.serialization import deserialize, serialize
+from shared.jobs.queues import Queue, create_job_pool, create_worker_pool
 from tests.faults.conftest import RedisServer
 
 # Workers are stopped mid-job here on purpose: redis-py transports they leave are reported
@@ -32,15 +32,16 @@ async def long_job(ctx: dict[str, Any]) -> str:
 
 
 def worker(server: RedisServer, lease: float) -> ResilientWorker:
-    return ResilientWorker(
+    """The short queue's production worker (every hook), running only long_job, on its own queue."""
+    return build_worker(
+        Queue.short,
+        redis=create_worker_pool(server.url),
         functions=[func(long_job, name="long_job", timeout=600)],  # arq alone would hold it for 610 s
+        cron_jobs=(),  # the sweepers would sweep the settings' database, not this test's servers
         queue_name=QUEUE,
-        redis_pool=create_worker_pool(server.url),
         lease_seconds=lease,
         poll_delay=0.05,
         handle_signals=False,
-        job_serializer=serialize,
-        job_deserializer=deserialize,
         max_tries=3,
     )
 

@@ -19,10 +19,9 @@ from arq import ArqRedis
 from arq.worker import func
 
 from services.worker import telemetry
-from services.worker.context import after_job_end, on_job_start
+from services.worker.factory import build_worker
 from services.worker.resilient import ResilientWorker
-from shared.jobs.queues import create_job_pool, create_worker_pool
-from shared.jobs.serialization import deserialize, serialize
+from shared.jobs.queues import Queue, create_job_pool, create_worker_pool
 from shared.ops.inspect import read_summary
 from shared.ops.schemas import WorkerState
 from tests.faults.conftest import RedisServer
@@ -52,21 +51,21 @@ class Harness:
     def __init__(self, server: RedisServer) -> None:
         self.server = server
         self.client: ArqRedis = create_job_pool(server.url)
-        self.worker = ResilientWorker(
+        # The short queue's production worker (every hook but start-up and shutdown, whose telemetry
+        # here beats every 0.2 s under a name of its own), running only `note`, on its own queue.
+        self.worker: ResilientWorker = build_worker(
+            Queue.short,
+            redis=create_worker_pool(server.url, socket_timeout=0.5),
             functions=[func(note, name="note")],
+            cron_jobs=(),  # the sweepers would sweep the settings' database, not this test's servers
             queue_name=QUEUE,
-            redis_pool=create_worker_pool(server.url, socket_timeout=0.5),
             poll_delay=0.05,
             max_jobs=10,
             keep_result=60,
             health_check_interval=1,
             handle_signals=False,
-            job_serializer=serialize,
-            job_deserializer=deserialize,
             on_startup=start_telemetry,
             on_shutdown=stop_telemetry,
-            on_job_start=on_job_start,
-            after_job_end=after_job_end,
         )
         self.task: asyncio.Task[None] | None = None
         self.next = 0
