@@ -2,9 +2,6 @@
 opened at worker start-up and disposed at shutdown."""
 
 import logging
-import os
-import socket
-import time
 from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
@@ -14,10 +11,10 @@ from shared.db import WaitLimits, create_engine, create_session_factory
 from shared.jobs import progress
 from shared.jobs.context import Ctx, settings_of, transaction
 from shared.jobs.queues import Queue
+from shared.ops import keys
+from shared.ops.clock import now_ms
+from shared.ops.telemetry import WORKER_NAME
 from shared.settings import get_settings
-
-# Names this process in job records and its own health entry (guildhall:worker:<name>).
-WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +48,11 @@ async def on_job_start(ctx: Ctx) -> None:
     """Record when this try started and on which worker (arq itself keeps neither).
     Cron runs (every few seconds) are left out: their records would only pile up."""
     await telemetry.job_started(ctx)
-    if ctx["job_id"].startswith("cron:"):
+    if keys.is_cron(ctx["job_id"]):
         return
     try:
         await progress.started(
-            ctx["redis"], ctx["job_id"], started_ms=int(time.time() * 1000), job_try=ctx["job_try"], worker=WORKER_NAME
+            ctx["redis"], ctx["job_id"], started_ms=now_ms(), job_try=ctx["job_try"], worker=WORKER_NAME
         )
     except RedisError as error:  # a record for people: never a reason not to run the job
         logger.warning("could not record the start of %s: %r", ctx["job_id"], error)
@@ -66,4 +63,14 @@ async def after_job_end(ctx: Ctx) -> None:
     await telemetry.job_ended(ctx)
 
 
-__all__ = ["Ctx", "after_job_end", "on_job_start", "settings_of", "shutdown", "startup", "startup_for", "transaction"]
+__all__ = [
+    "WORKER_NAME",
+    "Ctx",
+    "after_job_end",
+    "on_job_start",
+    "settings_of",
+    "shutdown",
+    "startup",
+    "startup_for",
+    "transaction",
+]

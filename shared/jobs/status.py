@@ -20,6 +20,8 @@ __all__ = ["JobErrorRead", "JobProgress", "JobRead", "JobState", "read_job"]
 
 
 class JobProgress(BaseModel):
+    """How far a running job is, as it reports it (shared.jobs.progress); the ops views show it too."""
+
     done: int
     total: int
 

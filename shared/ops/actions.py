@@ -4,6 +4,7 @@ line and an entry in the capped list guildhall:ops:audit: who, when, what)."""
 
 import json
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,10 @@ from shared.errors import Conflict, NotFound
 from shared.jobs import progress
 from shared.jobs.queues import FUNCTION_QUEUES
 from shared.ops import keys
-from shared.ops.inspect import now_ms
+from shared.ops.batch import Batch
+from shared.ops.clock import now_ms
+from shared.ops.keys import AuditRecord, RecordField
+from shared.ops.queues import ask_placement
 from shared.ops.schemas import AbortRequested, JobStatus, PurgeResult, PurgeScope, RetryAccepted
 
 logger = logging.getLogger("guildhall.ops.audit")
@@ -31,7 +35,7 @@ class Actor:
 
 async def audit(redis: Redis, actor: Actor, action: str, job_id: str | None, detail: dict[str, Any]) -> None:
     logger.info("ops %s job=%s by %s (user %s): %s", action, job_id, actor.username, actor.user_id, detail)
-    entry = {
+    entry: AuditRecord = {
         "at_ms": now_ms(),
         "user": actor.username,
         "user_id": actor.user_id,
@@ -50,7 +54,7 @@ async def retry_job(pool: ArqRedis, job_id: str, actor: Actor) -> RetryAccepted:
     Needs arq's result (it holds the arguments): once that expired or was purged, 409."""
     async with pool.pipeline(transaction=False) as pipe:
         pipe.get(keys.result(job_id))
-        pipe.hexists(progress.key(job_id), "error_type")
+        pipe.hexists(progress.key(job_id), RecordField.error_type)
         raw, failed_on_record = await pipe.execute()
     if raw is None:
         if failed_on_record:
@@ -70,9 +74,9 @@ async def retry_job(pool: ArqRedis, job_id: str, actor: Actor) -> RetryAccepted:
     if job is None:
         return RetryAccepted(job_id=job_id, new_job_id=new_job_id, queue=queue)
     async with pool.pipeline(transaction=True) as pipe:
-        pipe.hset(progress.key(job_id), "retried_as", new_job_id)
+        pipe.hset(progress.key(job_id), RecordField.retried_as, new_job_id)
         pipe.expire(progress.key(job_id), progress.JOB_KEY_TTL_SECONDS)
-        pipe.hset(progress.key(new_job_id), "retry_of", job_id)
+        pipe.hset(progress.key(new_job_id), RecordField.retry_of, job_id)
         pipe.expire(progress.key(new_job_id), progress.JOB_KEY_TTL_SECONDS)
         await pipe.execute()
     await audit(pool, actor, "retry", job_id, {"new_job_id": new_job_id, "function": function, "queue": queue})
@@ -86,18 +90,16 @@ async def abort_job(
     a deferred job is made due now, and its id goes into arq:abort. A worker then cancels it
     (running) or fails it before it starts (queued); it ends as failed with CancelledError."""
     now = now_ms()
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.exists(keys.result(job_id))
-        pipe.exists(keys.in_progress(job_id))
-        for queue in queues:
-            pipe.zscore(queue, job_id)
-        finished, held, *scores = await pipe.execute()
-    if finished:
+    batch = Batch(redis)
+    batch("finished").exists(keys.result(job_id))
+    read_placement = ask_placement(batch, job_id, queues)
+    replies = await batch.execute()
+    if replies["finished"]:
         raise Conflict("job_finished", f"job {job_id} has finished; there is nothing to abort")
-    queue, score = next(((q, s) for q, s in zip(queues, scores, strict=True) if s is not None), (None, None))
-    if queue is None or score is None:
+    placement = read_placement(replies)
+    if placement is None:
         raise NotFound("job", job_id)
-    status = JobStatus.in_progress if held else JobStatus.deferred if score > now else JobStatus.queued
+    queue, status = placement.queue, placement.status(now)
     async with redis.pipeline(transaction=True) as pipe:
         if status == JobStatus.deferred:
             pipe.zadd(queue, {job_id: 1})  # due at once, so a worker picks it up and fails it as aborted
@@ -121,7 +123,7 @@ async def purge_results(redis: Redis, scope: PurgeScope, actor: Actor) -> PurgeR
     return PurgeResult(purged=purged, status=scope)
 
 
-async def _scan_batches(redis: Redis, pattern: str):  # type: ignore[no-untyped-def]
+async def _scan_batches(redis: Redis, pattern: str) -> AsyncIterator[list[bytes]]:
     cursor = 0
     while True:
         cursor, found = await redis.scan(cursor, match=pattern, count=SCAN_BATCH)
@@ -142,11 +144,13 @@ async def _matching(redis: Redis, result_keys: list[bytes], scope: PurgeScope) -
 
 async def _prune_list(redis: Redis, list_key: str, scope: PurgeScope) -> None:
     """Remove the matching entries one by one (LREM): entries workers push meanwhile stay."""
-    entries = await redis.lrange(list_key, 0, -1)
+    batch = Batch(redis)
+    batch("entries").lrange(list_key, 0, -1)
+    entries: list[bytes] = (await batch.execute())["entries"]
     doomed = {entry for entry in entries if scope == PurgeScope.all or json.loads(entry).get("status") == scope.value}
     if not doomed:
         return
     async with redis.pipeline(transaction=False) as pipe:
         for entry in doomed:
-            pipe.lrem(list_key, 0, entry)
+            pipe.lrem(list_key, 0, entry)  # type: ignore[arg-type]  # redis-py types it str; it takes bytes as read
         await pipe.execute()

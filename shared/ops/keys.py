@@ -12,7 +12,8 @@ arq's own keys (written by arq, one queue = one sorted set):
                                      traceback}}, "st": start ms, "ft": finish ms, "q": queue, "id": job id}
     arq:abort                 ZSET   job ids whose abort was asked for
 
-Guildhall's keys (written by the worker's telemetry hooks, services/worker/telemetry.py):
+Guildhall's keys (written by shared/ops/telemetry.py, which the worker's hooks call, and read by the
+ops views: both sides take the key builders and field names below):
     guildhall:job:<id>                 HASH  started_ms, try, worker, done, total (progress.py); after a
                                              failure error_type, error_message, traceback; retried_as /
                                              retry_of once an admin retried it
@@ -29,6 +30,9 @@ Guildhall's keys (written by the worker's telemetry hooks, services/worker/telem
     guildhall:recent:failed            LIST  the same for failed jobs (error type and message) (capped)
     guildhall:ops:audit                LIST  JSON entries of admin actions, newest first (capped)
 """
+
+from enum import StrEnum
+from typing import Any, TypedDict
 
 from shared.jobs.queues import Queue
 
@@ -50,10 +54,92 @@ AUDIT_CAP = 1000
 TRACEBACK_CAP_CHARS = 16_000
 MESSAGE_CAP_CHARS = 2_000
 
+
+class Outcome(StrEnum):
+    """How a try ended: a field of the stats, throughput and worker hashes, a recent entry's status."""
+
+    complete = "complete"
+    failed = "failed"
+    retried = "retried"
+
+
 # Cron runs (job ids "cron:<name>:<ms>") are counted under these fields of the throughput and worker
 # hashes instead of complete / failed / retried: sweeps are routine, not work done.
 SWEEPS = "sweeps"
 SWEEPS_FAILED = "sweeps_failed"
+THROUGHPUT_FIELDS: tuple[str, ...] = (*Outcome, SWEEPS, SWEEPS_FAILED)
+
+
+class WorkerField(StrEnum):
+    """The fields of guildhall:worker:<name> (besides the outcome counts and SWEEPS)."""
+
+    name = "name"
+    queue = "queue"
+    host = "host"
+    pid = "pid"
+    state = "state"
+    started_ms = "started_ms"
+    heartbeat_ms = "heartbeat_ms"
+    interval_ms = "interval_ms"
+    ongoing = "ongoing"
+    faulting_since_ms = "faulting_since_ms"
+
+
+STOPPED = "stopped"  # WorkerField.state of a worker that shut down (any other value: it claims to run)
+
+
+class StatsField(StrEnum):
+    """The fields of guildhall:stats:<function> (besides the outcome counts and the buckets)."""
+
+    queue = "queue"
+    duration_ms_sum = "duration_ms_sum"
+    duration_count = "duration_count"
+
+
+class RecordField(StrEnum):
+    """What the ops side adds to a job's record (guildhall:job:<id>, shared.jobs.progress)."""
+
+    started_ms = "started_ms"
+    try_ = "try"
+    worker = "worker"
+    error_type = "error_type"
+    error_message = "error_message"
+    traceback = "traceback"
+    retried_as = "retried_as"
+    retry_of = "retry_of"
+
+
+# An entry of guildhall:recent and guildhall:recent:failed (JSON), as the worker writes it.
+FinishedEntry = TypedDict(
+    "FinishedEntry",
+    {
+        "id": str,
+        "function": str | None,
+        "queue": str | None,
+        "status": str,
+        "try": int | None,
+        "enqueued_ms": int | None,
+        "started_ms": int | None,
+        "finished_ms": int | None,
+        "duration_ms": int | None,
+        "worker": str | None,
+        "error_type": str,
+        "error_message": str,
+    },
+    total=False,
+)
+
+
+class AuditRecord(TypedDict):
+    """An entry of guildhall:ops:audit (JSON)."""
+
+    at_ms: int
+    user: str
+    user_id: int | None
+    action: str
+    job_id: str | None
+    detail: dict[str, Any]
+
 
 THROUGHPUT_TTL_SECONDS = 2 * 3600
 WORKER_TTL_SECONDS = 3600  # a worker that stopped heartbeating shows as down for this long, then vanishes
@@ -96,6 +182,29 @@ def in_progress(job_id: str) -> str:
 
 def retry(job_id: str) -> str:
     return f"{RETRY_PREFIX}{job_id}"
+
+
+# arq names a unique cron job's runs "cron:<function>:<run-at ms>"; other job ids say nothing of
+# their function.
+CRON_PREFIX = "cron:"
+
+
+def is_cron(job_id: str) -> bool:
+    return job_id.startswith(CRON_PREFIX)
+
+
+def cron_function(job_id: str) -> str | None:
+    parts = job_id.split(":")
+    return parts[1] if is_cron(job_id) and len(parts) > 2 else None
+
+
+def worker_name(host: str, pid: int) -> str:
+    """A worker process's name, in the registry and its health entry: "<host>:<pid>"."""
+    return f"{host}:{pid}"
+
+
+def host_of(name: str) -> str:
+    return name.rpartition(":")[0]
 
 
 def running(queue: str) -> str:

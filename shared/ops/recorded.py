@@ -3,34 +3,31 @@ state comes from the record, the one source of truth; Redis adds what only Redis
 worker runs it, when its trigger is due, a failure's traceback). The admin's retry and abort of a
 recorded job act on the record first, so a sweep can neither undo an abort nor lose a retry."""
 
-import json
 import logging
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Text, func, select
+from sqlalchemy import Text, cast, func
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.errors import Conflict, NotFound
 from shared.jobs import records
 from shared.models.jobs import JobRecord, JobState
 from shared.ops import actions
-from shared.ops.inspect import PREVIEW_CHARS, read_job_detail
+from shared.ops.detail import PREVIEW_CHARS, cut, preview, read_job_detail
 from shared.ops.schemas import AbortRequested, JobDetail, JobErrorDetail, JobStatus, RetryAccepted
 
 logger = logging.getLogger(__name__)
 
-_T: Any = JobRecord.__table__  # type: ignore[attr-defined]
-
 
 async def _arguments_preview(session: AsyncSession, job_id: str) -> str | None:
     # Cut in PostgreSQL: 100,000 items need not cross the wire to show 4,000 characters.
-    cut = select(func.left(_T.c.arguments.cast(Text), PREVIEW_CHARS + 1)).where(_T.c.id == job_id)
-    value = (await session.exec(cut)).scalar_one_or_none()
-    if value is None:
-        return None
-    return value if len(value) <= PREVIEW_CHARS else value[:PREVIEW_CHARS] + "…"
+    arguments = func.left(cast(col(JobRecord.arguments), Text), PREVIEW_CHARS + 1)
+    statement = select(arguments).where(col(JobRecord.id) == job_id)
+    value = (await session.exec(statement)).one_or_none()
+    return cut(value) if value is not None else None
 
 
 async def job_detail(session: AsyncSession, redis: Redis, job_id: str) -> JobDetail | None:
@@ -63,15 +60,10 @@ async def job_detail(session: AsyncSession, redis: Redis, job_id: str) -> JobDet
         worker=queued.worker if queued is not None else None,
         progress=queued.progress if queued is not None and status == JobStatus.in_progress else None,
         args_preview=await _arguments_preview(session, job_id),
-        result_preview=_preview(record.result) if record.status == JobState.complete else None,
+        result_preview=preview(record.result) if record.status == JobState.complete else None,
         error=JobErrorDetail(**record.error, traceback=traceback) if record.error else None,
         abort_requested=queued.abort_requested if queued is not None else False,
     )
-
-
-def _preview(value: object) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "…"
 
 
 async def retry(session: AsyncSession, redis: Redis, job_id: str, actor: actions.Actor) -> RetryAccepted | None:

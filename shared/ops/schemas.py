@@ -6,13 +6,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from shared.jobs.status import JobProgress
 from shared.models.jobs import MAX_SWEEPS
 from shared.schemas import FromText, Strict
-
-
-class JobProgress(BaseModel):
-    done: int
-    total: int
 
 
 class QueuedJob(BaseModel):

@@ -19,7 +19,7 @@ def run_queue(database_url: URL, *args: str) -> subprocess.CompletedProcess[str]
         "REDIS_URL": redis_url_for_tests(),
     }
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", "queue", *args], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "guildhall.cli", "queue", *args], env=env, capture_output=True, text=True, timeout=60
     )
 
 
@@ -50,6 +50,6 @@ def test_guildhall_queue_says_when_redis_is_unreachable(database_url: URL) -> No
         "REDIS_URL": "redis://127.0.0.1:1/0",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "queue"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "guildhall.cli", "queue"], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2 and "guildhall queue: cannot read the queues" in result.stderr

@@ -10,13 +10,15 @@ from arq import ArqRedis
 from arq.jobs import serialize_job
 
 from services.worker import telemetry
-from services.worker.context import WORKER_NAME
 from shared.jobs.queues import Queue
 from shared.jobs.serialization import serialize
 from shared.ops import keys
-from shared.ops.inspect import LIST_LIMIT, now_ms, read_job_detail, read_summary
+from shared.ops.clock import now_ms
+from shared.ops.inspect import read_job_detail, read_summary
 from shared.ops.peek import peek_head, peek_tail
+from shared.ops.queues import LIST_LIMIT
 from shared.ops.schemas import JobStatus, WorkerState
+from shared.ops.telemetry import WORKER_NAME, record_outcome
 from tests.ops.conftest import GATES, TEST_WORKER, CountingRedis, OpsWorker, snapshot_keys, wait_until
 
 
@@ -116,7 +118,7 @@ async def test_a_failed_sweep_counts_as_a_failed_sweep_not_as_a_failed_job(job_p
         job_id = f"cron:ops_sweep:{now_ms()}"
         failure = {"t": 1, "f": "cron:ops_sweep", "a": [], "k": {}, "et": now_ms(), "s": False, "st": now_ms()}
         await job_pool.set(keys.result(job_id), json.dumps({**failure, "r": "boom", "ft": now_ms(), "q": "x"}))
-        await telemetry.record_outcome(job_pool, health, job_id, job_try=1, started_ms=now_ms())
+        await record_outcome(job_pool, health, job_id, job_try=1, started_ms=now_ms())
     finally:
         await telemetry.stop(ctx)
 

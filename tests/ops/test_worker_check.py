@@ -4,9 +4,9 @@ import socket
 
 from arq import ArqRedis
 
-from services.worker.telemetry import WorkerTelemetry, heartbeat
 from shared.jobs.queues import Queue
-from shared.ops.inspect import local_worker_is_up
+from shared.ops.telemetry import WorkerTelemetry, heartbeat
+from shared.ops.workers import local_worker_is_up
 
 
 async def test_a_fresh_heartbeat_on_this_host_is_up_and_a_stopped_one_is_not(job_pool: ArqRedis) -> None:
