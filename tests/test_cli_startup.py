@@ -9,7 +9,7 @@ import sys
 
 from sqlalchemy.engine import URL
 
-from guildhall.cli import ROLES
+from guildhall.cli.users import ROLES
 from shared.models.users import Role
 from tests.conftest import redis_url_for_tests
 
