@@ -5,7 +5,7 @@ import binascii
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from annotated_types import Interval
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -90,6 +90,7 @@ class Strict(SQLModel):
 
 
 T = TypeVar("T")
+PageT = TypeVar("PageT", bound="Page[Any]")
 
 
 class Page(BaseModel, Generic[T]):
@@ -97,6 +98,27 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = None
+
+    def typed(self, page_type: type[PageT]) -> PageT:
+        """This page as `page_type` (`Page[HeroRead]`, or a named subclass such as TaggedItemPage),
+        its items validated as that page's. What shared.pagination.page_of builds is a Page[Any];
+        an answer that may be either of two pages (`Page[HeroPublic] | Page[HeroRead]`) is
+        validated against each in turn, and a Page[Any] would pass as the first, dropping the
+        fields only the second has."""
+        return page_type(items=self.items, next_cursor=self.next_cursor)
+
+
+class _Stored(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def row_id(row: _Stored) -> int:
+    """The id of a row read from the database: a cursor position needs it (only a row never
+    flushed has none)."""
+    if row.id is None:
+        raise ValueError(f"a {type(row).__name__} without an id has never been stored")
+    return row.id
 
 
 class InvalidCursor(DomainError):

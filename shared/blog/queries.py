@@ -6,37 +6,39 @@ A post row carries its author's name, its category's name and its approved-comme
 """
 
 import re
-from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, tuple_
+from sqlalchemy import ColumnElement, Insert, Select, and_, bindparam, func, insert, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth.callers import Caller
-from shared.blog.schemas import CommentModeratedRead, CommentRead, PostCategory, PostRead
+from shared.blog.schemas import CommentModeratedRead, CommentRead, PostCategory, PostCreate, PostFilters, PostRead
 from shared.catalog.queries import subtree_ids
-from shared.errors import ConstraintViolation, NotFound
+from shared.errors import ConstraintViolation, NotFound, constraint_errors
 from shared.models.blog import Comment, ModerationState, Post, PostStatus
 from shared.models.catalog import Category
 from shared.models.users import Role, User
-from shared.schemas import Page, TimeIdPosition
+from shared.pagination import keyset, page_of
+from shared.schemas import Page, TimeIdPosition, row_id
 from shared.users.schemas import UserPublic
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 
-@dataclass(frozen=True)
-class PostFilters:
-    status: PostStatus | None = None
-    author_id: int | None = None
-    category_id: int | None = None
-    include_subcategories: bool = False
-    q: str | None = None
-
-
 # --- keyset positions -------------------------------------------------------------------------
+
+# Posts newest first, comments oldest first; the id breaks ties between equal times.
+POST_ORDER = (col(Post.created_at), col(Post.id))
+COMMENT_ORDER = (col(Comment.created_at), col(Comment.id))
+
+
+def _row_position(row: Any) -> TimeIdPosition:
+    """Where a page of (Post or Comment, ...) rows ended: its last row's (created_at, id)."""
+    stored: Post | Comment = row[0]
+    return TimeIdPosition(at=stored.created_at, id=row_id(stored))
 
 
 # --- posts ------------------------------------------------------------------------------------
@@ -154,9 +156,7 @@ def post_page_statement(
     if filters.q:
         # Served by the trigram index ix_post_title_trgm (GIN, gin_trgm_ops on title).
         statement = statement.where(col(Post.title).ilike(f"%{escape_like(filters.q)}%"))
-    if after is not None:
-        statement = statement.where(tuple_(col(Post.created_at), col(Post.id)) < tuple_(after.at, after.id))
-    return statement.order_by(col(Post.created_at).desc(), col(Post.id).desc()).limit(limit + 1)
+    return keyset(statement, POST_ORDER, (after.at, after.id) if after else None, limit=limit, descending=True)
 
 
 async def list_posts(
@@ -170,12 +170,45 @@ async def list_posts(
     ensure_searchable(filters.q)
     statement = post_page_statement(viewer, filters, limit=limit, after=TimeIdPosition.decode(cursor))
     rows = (await session.exec(statement)).all()
-    items = [_post_read(row) for row in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
-        next_cursor = TimeIdPosition(at=last.created_at, id=last.id).encode()
-    return Page[PostRead](items=items, next_cursor=next_cursor)
+    return page_of(rows, limit, _row_position, _post_read).typed(Page[PostRead])
+
+
+def _insert_post_statement(with_category: bool) -> Insert:
+    """INSERT ... RETURNING id (and the category's name, as a subquery, when there is one).
+    Built once with bind parameters: building a statement per request costs more Python time than
+    executing it (SQLAlchemy's compiled cache still keys it, but skips coercing the values)."""
+    table = Post.__table__
+    returning: list[Any] = [table.c.id]
+    if with_category:
+        returning.append(select(Category.name).where(col(Category.id) == bindparam("category_id")).scalar_subquery())
+    columns = ("title", "content", "status", "category_id", "author_id")
+    values: dict[str, Any] = {name: bindparam(name) for name in columns}
+    return (
+        insert(table).values(**values, created_at=bindparam("now"), updated_at=bindparam("now")).returning(*returning)
+    )
+
+
+_INSERT_POST = {with_category: _insert_post_statement(with_category) for with_category in (False, True)}
+
+
+async def insert_post(
+    session: AsyncSession, data: PostCreate, *, author_id: int, now: datetime
+) -> tuple[int, PostCategory | None]:
+    """INSERT the post, stamped `now`: its id, and its category (with the name) if it has one, in
+    ONE statement. An unknown category is refused by its foreign key (ConstraintViolation)."""
+    params = {
+        "title": data.title,
+        "content": data.content,
+        "status": data.status,
+        "category_id": data.category_id,
+        "author_id": author_id,
+        "now": now,
+    }
+    with constraint_errors():
+        result = await session.exec(_INSERT_POST[data.category_id is not None], params=params)  # type: ignore[call-overload]  # sqlmodel's exec is typed for SELECTs; a Core INSERT runs as is
+        row = result.one()
+    category = None if data.category_id is None else PostCategory(id=data.category_id, name=row[1])
+    return row[0], category
 
 
 async def read_post(session: AsyncSession, post_id: int, viewer: Caller | None) -> PostRead:
@@ -238,9 +271,7 @@ def comment_page_statement(
     statement = _comment_statement().where(col(Comment.post_id) == post_id)
     if not all_states:
         statement = statement.where(col(Comment.moderation_state) == ModerationState.approved)
-    if after is not None:
-        statement = statement.where(tuple_(col(Comment.created_at), col(Comment.id)) > tuple_(after.at, after.id))
-    return statement.order_by(col(Comment.created_at), col(Comment.id)).limit(limit + 1)
+    return keyset(statement, COMMENT_ORDER, (after.at, after.id) if after else None, limit=limit)
 
 
 async def list_comments(
@@ -258,13 +289,10 @@ async def list_comments(
     await visible_post(session, post_id, viewer)
     statement = comment_page_statement(post_id, all_states=with_moderation, limit=limit, after=after)
     rows = (await session.exec(statement)).all()
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = TimeIdPosition(at=page[-1][0].created_at, id=page[-1][0].id).encode() if more else None
     if with_moderation:
-        return Page[CommentModeratedRead](
-            items=[moderated_comment_read(c, name) for c, name in page], next_cursor=next_cursor
-        )
-    return Page[CommentRead](items=[comment_read(c, name) for c, name in page], next_cursor=next_cursor)
+        moderated = page_of(rows, limit, _row_position, lambda row: moderated_comment_read(row[0], row[1]))
+        return moderated.typed(Page[CommentModeratedRead])
+    return page_of(rows, limit, _row_position, lambda row: comment_read(row[0], row[1])).typed(Page[CommentRead])
 
 
 def comment_visibility(viewer: Caller) -> ColumnElement[bool] | None:

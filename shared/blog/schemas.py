@@ -1,5 +1,6 @@
 """Request and response shapes for posts and comments (never the table classes themselves)."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
@@ -38,6 +39,17 @@ class PostUpdate(Strict):
             if field in self.model_fields_set and getattr(self, field) is None:
                 raise ValueError(f"{field} cannot be null")
         return self
+
+
+@dataclass(frozen=True)
+class PostFilters:
+    """The filters of the post list (GET /posts): every one optional."""
+
+    status: PostStatus | None = None
+    author_id: int | None = None
+    category_id: int | None = None
+    include_subcategories: bool = False
+    q: str | None = None
 
 
 class PostCategory(BaseModel):

@@ -1,51 +1,26 @@
 """Post and comment writes: ownership, visibility and moderation rules. Flush only; the edge commits."""
 
-from typing import Any
-
-from sqlalchemy import Insert, bindparam, insert
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth.access import ensure_owner_or_admin
 from shared.auth.callers import Caller
-from shared.blog.queries import comment_with_author, moderated_comment_read, read_post, visible_post
+from shared.blog.moderation import ensure_may_moderate
+from shared.blog.queries import comment_with_author, insert_post, moderated_comment_read, read_post, visible_post
 from shared.blog.schemas import (
     CommentCreate,
     CommentModeratedRead,
     CommentUpdate,
     ModerationDecision,
-    PostCategory,
     PostCreate,
     PostRead,
     PostUpdate,
 )
 from shared.db import flush
-from shared.errors import constraint_errors
 from shared.jobs import outbox
 from shared.models.base import now_utc
 from shared.models.blog import Comment, ModerationState, Post
-from shared.models.catalog import Category
 from shared.models.jobs import OutboxTopic
-from shared.moderation.service import ensure_may_moderate
 from shared.users.schemas import UserPublic
-
-
-def _insert_post(with_category: bool) -> Insert:
-    """INSERT ... RETURNING id (and the category's name, as a subquery, when there is one).
-    Built once with bind parameters: building a statement per request costs more Python time than
-    executing it (SQLAlchemy's compiled cache still keys it, but skips coercing the values)."""
-    table = Post.__table__
-    returning: list[Any] = [table.c.id]
-    if with_category:
-        returning.append(select(Category.name).where(col(Category.id) == bindparam("category_id")).scalar_subquery())
-    columns = ("title", "content", "status", "category_id", "author_id")
-    values: dict[str, Any] = {name: bindparam(name) for name in columns}
-    return (
-        insert(table).values(**values, created_at=bindparam("now"), updated_at=bindparam("now")).returning(*returning)
-    )
-
-
-_INSERT_POST = {with_category: _insert_post(with_category) for with_category in (False, True)}
 
 
 async def create_post(session: AsyncSession, author: Caller, data: PostCreate) -> PostRead:
@@ -53,20 +28,9 @@ async def create_post(session: AsyncSession, author: Caller, data: PostCreate) -
     author is the caller and a new post has no comments, so nothing else needs reading. An unknown
     category is refused by its foreign key (409, named rule)."""
     now = now_utc()
-    params = {
-        "title": data.title,
-        "content": data.content,
-        "status": data.status,
-        "category_id": data.category_id,
-        "author_id": author.id,
-        "now": now,
-    }
-    with constraint_errors():
-        result = await session.exec(_INSERT_POST[data.category_id is not None], params=params)  # type: ignore[call-overload]
-        row = result.one()
-    category = None if data.category_id is None else PostCategory(id=data.category_id, name=row[1])
+    post_id, category = await insert_post(session, data, author_id=author.id, now=now)
     return PostRead(
-        id=row[0],
+        id=post_id,
         title=data.title,
         content=data.content,
         status=data.status,

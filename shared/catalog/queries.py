@@ -2,13 +2,18 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import CTE, Integer, literal
+from sqlalchemy import CTE, Integer, func, literal
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.catalog.schemas import CategoryNode, CategoryRead
 from shared.models.catalog import Category, Product
+from shared.pagination import keyset
+from shared.schemas import IdPosition
+
+# Key of the transaction-level advisory lock every tree move takes (lock_category_moves).
+CATEGORY_MOVE_LOCK = 0x6361_7465  # "cate"
 
 
 def subtree_ids(root_id: int) -> CTE:
@@ -97,16 +102,23 @@ async def category_tree(session: AsyncSession) -> list[CategoryNode]:
 
 
 async def products_page(
-    session: AsyncSession, category_id: int, *, descendants: bool, limit: int, after_id: int | None = None
+    session: AsyncSession, category_id: int, *, descendants: bool, limit: int, after: IdPosition | None = None
 ) -> Sequence[Product]:
-    """Up to `limit` products of a category (or its subtree) after product `after_id`, by id:
-    one statement, keyset-paginated."""
-    statement = select(Product).order_by(col(Product.id)).limit(limit)
+    """A page of a category's products (or its subtree's) by id, after `after`: one statement, up
+    to `limit + 1` rows (the extra one says a next page exists: shared.pagination)."""
+    statement = select(Product)
     if descendants:
         tree = subtree_ids(category_id)
         statement = statement.join(tree, col(Product.category_id) == tree.c.id)
     else:
         statement = statement.where(col(Product.category_id) == category_id)
-    if after_id is not None:
-        statement = statement.where(col(Product.id) > after_id)
+    statement = keyset(statement, (col(Product.id),), (after.id,) if after else None, limit=limit)
     return (await session.exec(statement)).all()
+
+
+async def lock_category_moves(session: AsyncSession) -> None:
+    """Take the transaction-level advisory lock every tree move takes (CATEGORY_MOVE_LOCK), until
+    the transaction ends. Moves are rare, so serializing them all is cheap, and it is what makes the
+    cycle check sound: two moves checked concurrently (A under B, B under A) could each see no
+    cycle and both commit one."""
+    await session.exec(select(func.pg_advisory_xact_lock(CATEGORY_MOVE_LOCK)))

@@ -2,8 +2,6 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import func
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.catalog import queries
@@ -11,12 +9,8 @@ from shared.catalog.schemas import CategoryCreate, CategoryUpdate, ProductCreate
 from shared.db import flush
 from shared.errors import Conflict, NotFound
 from shared.models.catalog import Category, Product
-from shared.schemas import IdPosition, Page
-
-# Key of the transaction-level advisory lock every tree move takes. Moves are rare, so
-# serializing them all is cheap, and it is what makes the cycle check sound: two moves
-# checked concurrently (A under B, B under A) could each see no cycle and both commit one.
-CATEGORY_MOVE_LOCK = 0x6361_7465  # "cate"
+from shared.pagination import page_of
+from shared.schemas import IdPosition, Page, row_id
 
 ACYCLIC_RULE = "category_tree_acyclic"
 
@@ -52,7 +46,7 @@ async def update_category(session: AsyncSession, category_id: int, data: Categor
     fields = data.model_fields_set
     moving = "parent_id" in fields and data.parent_id is not None
     if moving:
-        await session.exec(select(func.pg_advisory_xact_lock(CATEGORY_MOVE_LOCK)))
+        await queries.lock_category_moves(session)  # the cycle check below is sound only under it
     # The row lock keeps a concurrent rename or move of the same category from being lost.
     category = await session.get(Category, category_id, with_for_update=True)
     if category is None:
@@ -87,13 +81,9 @@ async def products_of_category(
     """One page of a category's products (or its subtree's), by id; 404 for an unknown category."""
     position = IdPosition.decode(cursor)
     await get_category(session, category_id)
-    # One row more than asked tells whether a next page exists.
-    rows = await queries.products_page(
-        session, category_id, descendants=descendants, limit=limit + 1, after_id=position.id if position else None
-    )
-    items = [ProductRead.model_validate(row) for row in rows[:limit]]
-    next_cursor = IdPosition(id=items[-1].id).encode() if len(rows) > limit else None
-    return Page(items=items, next_cursor=next_cursor)
+    rows = await queries.products_page(session, category_id, descendants=descendants, limit=limit, after=position)
+    page = page_of(rows, limit, lambda product: IdPosition(id=row_id(product)), ProductRead.model_validate)
+    return page.typed(Page[ProductRead])
 
 
 async def get_product(session: AsyncSession, product_id: int) -> Product:

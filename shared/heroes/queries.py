@@ -1,17 +1,21 @@
-"""Every hero/team read pattern of the reference, async, one statement (or one per level) each."""
+"""The heroes domain's SQL: every hero/team read of the API, one statement (or one per level) each, and
+the transfer's one-statement move."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, and_, func, literal_column, tuple_
+from sqlalchemy import ColumnElement, Text, Update, and_, bindparam, func, literal_column, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import contains_eager, selectinload
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.errors import constraint_errors
 from shared.heroes.schemas import TeamWithCount
 from shared.models.heroes import Hero, Item, Team, TransferLog
+from shared.pagination import keyset
+from shared.schemas import TimeIdPosition
 from shared.sql import EAGER_CHUNK
 
 
@@ -35,17 +39,18 @@ async def teams_with_hero_counts(
     session: AsyncSession, *, limit: int | None = None, after_name: str | None = None
 ) -> list[TeamWithCount]:
     """Teams by name with how many heroes each has (teams without heroes count 0), in ONE
-    statement. `after_name`/`limit` page through them (names are unique: a keyset)."""
+    statement. `limit` makes it a page of up to `limit + 1` teams (shared.pagination) after the
+    team named `after_name` (names are unique: a keyset); without it, every team."""
     statement = (
         select(Team.id, Team.name, Team.headquarters, func.count(col(Hero.id)).label("hero_count"))
         .outerjoin(Hero, col(Hero.team_id) == col(Team.id))
         .group_by(col(Team.id))
-        .order_by(col(Team.name))
     )
-    if after_name is not None:
-        statement = statement.where(col(Team.name) > after_name)
-    if limit is not None:
-        statement = statement.limit(limit)
+    order = (col(Team.name),)
+    if limit is None:
+        statement = statement.order_by(*order)
+    else:
+        statement = keyset(statement, order, (after_name,) if after_name is not None else None, limit=limit)
     rows = (await session.exec(statement)).all()
     return [TeamWithCount(id=row[0], name=row[1], headquarters=row[2], hero_count=row[3]) for row in rows]
 
@@ -125,7 +130,8 @@ async def filter_heroes(
     after_id: int | None = None,
 ) -> Sequence[Hero]:
     """Dynamic filters: only the conditions given are applied; heroes without a team are
-    included unless a team name is asked for."""
+    included unless a team name is asked for. By id; `limit` makes it a page of up to `limit + 1`
+    heroes (shared.pagination) after hero `after_id`; without it, every hero that matches."""
     conditions: list[ColumnElement[bool]] = []
     if team_name is not None:
         conditions.append(col(Team.name) == team_name)
@@ -135,13 +141,14 @@ async def filter_heroes(
         conditions.append(col(Hero.power_level) >= min_power)
     if max_power is not None:
         conditions.append(col(Hero.power_level) <= max_power)
-    if after_id is not None:
-        conditions.append(col(Hero.id) > after_id)
-    statement = select(Hero).outerjoin(Team, col(Hero.team_id) == col(Team.id)).order_by(col(Hero.id))
+    statement = select(Hero).outerjoin(Team, col(Hero.team_id) == col(Team.id))
     if conditions:
         statement = statement.where(and_(*conditions))
-    if limit is not None:
-        statement = statement.limit(limit)
+    order = (col(Hero.id),)
+    if limit is None:
+        statement = statement.order_by(*order)
+    else:
+        statement = keyset(statement, order, (after_id,) if after_id is not None else None, limit=limit)
     return (await session.exec(statement)).all()
 
 
@@ -189,21 +196,52 @@ async def teams_with_heroes(
 
 
 async def transfer_history(
-    session: AsyncSession, hero_id: int, *, limit: int, before: tuple[datetime, int] | None = None
+    session: AsyncSession, hero_id: int, *, limit: int, after: TimeIdPosition | None = None
 ) -> Sequence[TransferLog]:
-    """A hero's logged transfers, newest first (by transfer date, then id), in ONE statement
-    served by ix_transfer_log_hero_id_transfer_date. `before` is the keyset of the last row seen."""
-    statement = (
-        select(TransferLog)
-        .where(col(TransferLog.hero_id) == hero_id)
-        .order_by(col(TransferLog.transfer_date).desc(), col(TransferLog.id).desc())
-        .limit(limit)
-    )
-    if before is not None:
-        statement = statement.where(tuple_(col(TransferLog.transfer_date), col(TransferLog.id)) < tuple_(*before))
+    """A page of a hero's logged transfers, newest first (by transfer date, then id), after
+    `after`, in ONE statement served by ix_transfer_log_hero_id_transfer_date: up to `limit + 1`
+    rows (the extra one says a next page exists: shared.pagination)."""
+    statement = select(TransferLog).where(col(TransferLog.hero_id) == hero_id)
+    order = (col(TransferLog.transfer_date), col(TransferLog.id))
+    statement = keyset(statement, order, (after.at, after.id) if after else None, limit=limit, descending=True)
     return (await session.exec(statement)).all()
 
 
 async def hero_exists(session: AsyncSession, hero_id: int) -> bool:
     statement = select(col(Hero.id)).where(col(Hero.id) == hero_id)
     return (await session.exec(statement)).first() is not None
+
+
+def _move_statement() -> Update:
+    """UPDATE hero SET team_id = :to_team_id FROM (SELECT id, team_id FROM hero WHERE id = :hero_id
+    FOR UPDATE) AS old WHERE hero.id = old.id AND old.team_id IS DISTINCT FROM :to_team_id
+    RETURNING old.team_id: the move and the team it leaves, in one round trip.
+
+    The subquery locks the row first, so concurrent transfers of one hero take turns and each
+    reads the team the previous one committed (no lost update; the audit chain stays unbroken).
+    No row back: no such hero, or it is already on that team."""
+    hero = Hero.__table__  # Core: the ORM-enabled UPDATE path costs more than the statement itself
+    old = select(hero.c.id, hero.c.team_id).where(hero.c.id == bindparam("hero_id")).with_for_update().subquery("old")
+    return (
+        update(hero)
+        .where(hero.c.id == old.c.id, old.c.team_id.is_distinct_from(bindparam("to_team_id")))
+        .values(team_id=bindparam("to_team_id"))
+        .returning(old.c.team_id)
+    )
+
+
+_MOVE = _move_statement()
+
+
+@dataclass(frozen=True)
+class Moved:
+    from_team_id: int | None
+
+
+async def move_hero(session: AsyncSession, hero_id: int, to_team_id: int | None) -> Moved | None:
+    """Move the hero to `to_team_id` (None: no team) in ONE statement (`_move_statement`): the
+    team it left, or None when nothing moved (no such hero, or it is already on that team). An
+    unknown team is refused by the foreign key (ConstraintViolation on fk_hero_team_id_team)."""
+    with constraint_errors():
+        row = (await session.exec(_MOVE, params={"hero_id": hero_id, "to_team_id": to_team_id})).first()  # type: ignore[call-overload]  # sqlmodel's exec is typed for SELECTs; a Core UPDATE runs as is
+    return None if row is None else Moved(from_team_id=row[0])

@@ -23,7 +23,8 @@ from shared.heroes.schemas import (
     sees_secret_identities,
 )
 from shared.models.heroes import Hero, Team
-from shared.schemas import IdPosition, NamePosition, Page
+from shared.pagination import page_of
+from shared.schemas import IdPosition, NamePosition, Page, row_id
 
 TEAM_REFERENCE = "fk_hero_team_id_team"
 UNIQUE_HERO = "uq_hero_name_secret_identity"
@@ -50,11 +51,8 @@ async def create_team(session: AsyncSession, data: TeamCreate) -> Team:
 
 async def list_teams(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[TeamWithCount]:
     position = NamePosition.decode(cursor)
-    teams = await queries.teams_with_hero_counts(
-        session, limit=limit + 1, after_name=position.name if position else None
-    )
-    next_cursor = NamePosition(name=teams[limit - 1].name).encode() if len(teams) > limit else None
-    return Page(items=teams[:limit], next_cursor=next_cursor)
+    teams = await queries.teams_with_hero_counts(session, limit=limit, after_name=position.name if position else None)
+    return page_of(teams, limit, lambda team: NamePosition(name=team.name)).typed(Page[TeamWithCount])
 
 
 async def get_team_json(
@@ -107,14 +105,16 @@ async def list_heroes(
         min_age=filters.min_age,
         min_power=filters.min_power,
         max_power=filters.max_power,
-        limit=filters.limit + 1,
+        limit=filters.limit,
         after_id=after_id,
     )
-    page = heroes[: filters.limit]
-    next_cursor = IdPosition(id=page[-1].id).encode() if len(heroes) > filters.limit else None  # type: ignore[arg-type]
     if sees_secret_identities(viewer):
-        return Page[HeroRead](items=[HeroRead.model_validate(hero) for hero in page], next_cursor=next_cursor)
-    return Page[HeroPublic](items=[HeroPublic.model_validate(hero) for hero in page], next_cursor=next_cursor)
+        return page_of(heroes, filters.limit, _hero_position, HeroRead.model_validate).typed(Page[HeroRead])
+    return page_of(heroes, filters.limit, _hero_position, HeroPublic.model_validate).typed(Page[HeroPublic])
+
+
+def _hero_position(hero: Hero) -> IdPosition:
+    return IdPosition(id=row_id(hero))
 
 
 async def get_hero(session: AsyncSession, hero_id: int, *, for_update: bool = False) -> Hero:

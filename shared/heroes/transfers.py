@@ -11,46 +11,24 @@ together with the move: there is never a move without its audit intent, nor the 
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import Update, bindparam, update
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import idempotency
 from shared.auth.callers import Caller
-from shared.errors import Conflict, ConstraintViolation, NotFound, constraint_errors
+from shared.errors import Conflict, ConstraintViolation, NotFound
 from shared.heroes import queries
 from shared.heroes.schemas import MAX_PAGE, TransferLogPublic, TransferLogRead, TransferRead, sees_secret_identities
 from shared.heroes.service import TEAM_REFERENCE, UnknownTeam
 from shared.jobs import outbox
 from shared.models.base import now_utc
-from shared.models.heroes import Hero
+from shared.models.heroes import TransferLog
 from shared.models.jobs import OutboxTopic
-from shared.schemas import Page, TimeIdPosition
+from shared.pagination import page_of
+from shared.schemas import Page, TimeIdPosition, row_id
 
 ALREADY_ON_TEAM = "hero_already_on_team"
 # TransferLog.idempotency_key is unique across users and at most 200 characters long.
 AUDIT_KEY_MAX_LENGTH = 200
-
-
-def _move_statement() -> Update:
-    """UPDATE hero SET team_id = :to_team_id FROM (SELECT id, team_id FROM hero WHERE id = :hero_id
-    FOR UPDATE) AS old WHERE hero.id = old.id AND old.team_id IS DISTINCT FROM :to_team_id
-    RETURNING old.team_id: the move and the team it leaves, in one round trip.
-
-    The subquery locks the row first, so concurrent transfers of one hero take turns and each
-    reads the team the previous one committed (no lost update; the audit chain stays unbroken).
-    No row back: no such hero, or it is already on that team."""
-    hero = Hero.__table__  # Core: the ORM-enabled UPDATE path costs more than the statement itself
-    old = select(hero.c.id, hero.c.team_id).where(hero.c.id == bindparam("hero_id")).with_for_update().subquery("old")
-    return (
-        update(hero)
-        .where(hero.c.id == old.c.id, old.c.team_id.is_distinct_from(bindparam("to_team_id")))
-        .values(team_id=bindparam("to_team_id"))
-        .returning(old.c.team_id)
-    )
-
-
-_MOVE = _move_statement()
 
 
 @dataclass(frozen=True)
@@ -82,9 +60,8 @@ async def transfer_hero(
     404 for an unknown hero or team, 409 when the hero is already there.
     """
     try:
-        with constraint_errors():  # the new team's existence is checked by its foreign key
-            moved = (await session.exec(_MOVE, params={"hero_id": hero_id, "to_team_id": to_team_id})).first()  # type: ignore[call-overload]
-    except ConstraintViolation as error:
+        moved = await queries.move_hero(session, hero_id, to_team_id)
+    except ConstraintViolation as error:  # the new team's existence is checked by its foreign key
         if error.constraint == TEAM_REFERENCE:
             raise UnknownTeam(to_team_id) from error
         raise
@@ -93,10 +70,9 @@ async def transfer_hero(
             raise NotFound("hero", hero_id)
         where = f"on team {to_team_id}" if to_team_id is not None else "without a team"
         raise Conflict(ALREADY_ON_TEAM, f"hero {hero_id} is already {where}")
-    from_team_id = moved[0]
     transfer = TransferRead(
         hero_id=hero_id,
-        from_team_id=from_team_id,
+        from_team_id=moved.from_team_id,
         to_team_id=to_team_id,
         transfer_date=now_utc(),
         requested_by_id=requested_by_id,
@@ -150,19 +126,19 @@ async def transfer_history(
     hero's log is still served; 404 only when there is neither hero nor history. Who requested
     each transfer, and with which idempotency key, only admins see (TransferLogRead)."""
     position = TimeIdPosition.decode(cursor)
-    before = (position.at, position.id) if position else None
-    logs = await queries.transfer_history(session, hero_id, limit=limit + 1, before=before)
-    if not logs and before is None and not await queries.hero_exists(session, hero_id):
+    logs = await queries.transfer_history(session, hero_id, limit=limit, after=position)
+    if not logs and position is None and not await queries.hero_exists(session, hero_id):
         raise NotFound("hero", hero_id)
-    page = logs[:limit]
-    next_cursor = None
-    if len(logs) > limit:
-        last = page[-1]
-        next_cursor = TimeIdPosition(at=last.transfer_date, id=last.id).encode()  # type: ignore[arg-type]
     if sees_secret_identities(viewer):
-        return Page[TransferLogRead](
-            items=[TransferLogRead.model_validate(log, from_attributes=True) for log in page], next_cursor=next_cursor
+        with_requester = page_of(
+            logs, limit, _logged_position, lambda log: TransferLogRead.model_validate(log, from_attributes=True)
         )
-    return Page[TransferLogPublic](
-        items=[TransferLogPublic.model_validate(log, from_attributes=True) for log in page], next_cursor=next_cursor
+        return with_requester.typed(Page[TransferLogRead])
+    public = page_of(
+        logs, limit, _logged_position, lambda log: TransferLogPublic.model_validate(log, from_attributes=True)
     )
+    return public.typed(Page[TransferLogPublic])
+
+
+def _logged_position(log: TransferLog) -> TimeIdPosition:
+    return TimeIdPosition(at=log.transfer_date, id=row_id(log))

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, delete, or_, tuple_
+from sqlalchemy import ColumnElement, and_, delete, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -11,6 +11,7 @@ from shared.auth.callers import Caller
 from shared.db import flush
 from shared.models.tagging import Article, ArticleStatus, Image, Tag, TaggableType
 from shared.models.users import Role
+from shared.pagination import keyset
 from shared.schemas import TimeIdPosition
 
 
@@ -67,26 +68,27 @@ async def articles_page(
     after: TimeIdPosition | None = None,
     author_id: int | None = None,
 ) -> Sequence[Article]:
-    """Up to `limit` articles `viewer` may read, newest first, after `after`: one statement."""
-    statement = select(Article).order_by(col(Article.created_at).desc(), col(Article.id).desc()).limit(limit)
+    """A page of the articles `viewer` may read, newest first, after `after`: one statement, up to
+    `limit + 1` rows (the extra one says a next page exists: shared.pagination)."""
+    statement = select(Article)
     if (visible := article_visible_to(viewer)) is not None:
         statement = statement.where(visible)
     if author_id is not None:
         statement = statement.where(col(Article.author_id) == author_id)
-    if after is not None:
-        statement = statement.where(tuple_(col(Article.created_at), col(Article.id)) < tuple_(after.at, after.id))
+    order = (col(Article.created_at), col(Article.id))
+    statement = keyset(statement, order, (after.at, after.id) if after else None, limit=limit, descending=True)
     return (await session.exec(statement)).all()
 
 
 async def images_page(
     session: AsyncSession, *, limit: int, after: TimeIdPosition | None = None, author_id: int | None = None
 ) -> Sequence[Image]:
-    """Up to `limit` images, newest first, after `after`: one statement."""
-    statement = select(Image).order_by(col(Image.created_at).desc(), col(Image.id).desc()).limit(limit)
+    """A page of images, newest first, after `after`: one statement, up to `limit + 1` rows."""
+    statement = select(Image)
     if author_id is not None:
         statement = statement.where(col(Image.author_id) == author_id)
-    if after is not None:
-        statement = statement.where(tuple_(col(Image.created_at), col(Image.id)) < tuple_(after.at, after.id))
+    order = (col(Image.created_at), col(Image.id))
+    statement = keyset(statement, order, (after.at, after.id) if after else None, limit=limit, descending=True)
     return (await session.exec(statement)).all()
 
 
@@ -102,7 +104,8 @@ async def items_with_tag(
     the discriminator in each join condition, ordered by (type, id).
 
     `article_filter` narrows the articles (e.g. `article_visible_to(viewer)`: no one else's
-    drafts); `limit` and `after` (the (type, id) of the last item served) make it a page.
+    drafts); `limit` makes it a page of up to `limit + 1` items (shared.pagination) after `after`
+    (the (type, id) of the last item served); without it, every item.
     """
     statement = (
         select(Tag.taggable_type, Article, Image)
@@ -111,14 +114,11 @@ async def items_with_tag(
         )
         .outerjoin(Image, and_(col(Tag.taggable_type) == TaggableType.image, col(Image.id) == col(Tag.taggable_id)))
         .where(col(Tag.name) == name)
-        .order_by(col(Tag.taggable_type), col(Tag.taggable_id))
     )
     if article_filter is not None:
         statement = statement.where(or_(col(Tag.taggable_type) != TaggableType.article, article_filter))
-    if after is not None:
-        statement = statement.where(tuple_(col(Tag.taggable_type), col(Tag.taggable_id)) > tuple_(*after))
-    if limit is not None:
-        statement = statement.limit(limit)
+    order = (col(Tag.taggable_type), col(Tag.taggable_id))
+    statement = statement.order_by(*order) if limit is None else keyset(statement, order, after, limit=limit)
     items: list[TaggedItem] = []
     for taggable_type, article, image in (await session.exec(statement)).all():
         item = article if taggable_type == TaggableType.article else image

@@ -12,8 +12,8 @@ from pydantic import AfterValidator, StringConstraints, model_validator
 from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel
 
-from shared.models.tagging import ArticleStatus
-from shared.schemas import FromText, Page, Strict, omittable, refuse_nul, trimmed_text
+from shared.models.tagging import ArticleStatus, TaggableType
+from shared.schemas import CursorPosition, FromText, Page, RowId, Strict, omittable, refuse_nul, trimmed_text
 
 MAX_TAGS = 50
 TAG_NAME_MAX = 50
@@ -128,3 +128,10 @@ TaggedItemRead = Annotated[TaggedArticle | TaggedImage, PydanticField(discrimina
 
 class TaggedItemPage(Page[TaggedItemRead]):  # type: ignore[valid-type]
     """One page of GET /tags/{name} (a named class, so OpenAPI names the schema readably)."""
+
+
+class TypeIdPosition(CursorPosition):
+    """Where a page of tagged items ended: items are ordered by (type, id)."""
+
+    type: TaggableType
+    id: RowId

@@ -15,7 +15,8 @@ from shared.db import flush
 from shared.errors import NotFound
 from shared.models.tagging import Article, ArticleStatus, Image, TaggableType
 from shared.models.users import Role
-from shared.schemas import CursorPosition, Page, RowId, TimeIdPosition
+from shared.pagination import page_of
+from shared.schemas import Page, TimeIdPosition, row_id
 from shared.tagging import queries
 from shared.tagging.schemas import (
     TAG_NAME_MAX,
@@ -29,6 +30,7 @@ from shared.tagging.schemas import (
     TaggedImage,
     TaggedItemPage,
     TaggedItemRead,
+    TypeIdPosition,
     normalize_tag,
 )
 
@@ -98,12 +100,12 @@ async def list_articles(
     """Newest first: the published articles, plus the viewer's own drafts (every draft for an admin).
     Two statements whatever the page size: the page, then the tags of all its articles."""
     rows = await queries.articles_page(
-        session, viewer=viewer, limit=limit + 1, after=TimeIdPosition.decode(cursor), author_id=author_id
+        session, viewer=viewer, limit=limit, after=TimeIdPosition.decode(cursor), author_id=author_id
     )
-    page = rows[:limit]
-    tags = await _tags_by_id(session, TaggableType.article, page)
-    items = [_article_read(row, tags.get(row.id, [])) for row in page]  # type: ignore[arg-type]
-    return Page(items=items, next_cursor=_next_cursor(page, more=len(rows) > limit))
+    page = page_of(rows, limit, _created_position)
+    tags = await _tags_by_id(session, TaggableType.article, page.items)
+    items = [_article_read(row, tags.get(row_id(row), [])) for row in page.items]
+    return Page[ArticleRead](items=items, next_cursor=page.next_cursor)
 
 
 # --- images -------------------------------------------------------------------------------------
@@ -162,15 +164,15 @@ async def list_images(
     session: AsyncSession, *, limit: int, cursor: str | None, author_id: int | None
 ) -> Page[ImageRead]:
     """Newest first, with their tags: two statements whatever the page size."""
-    rows = await queries.images_page(session, limit=limit + 1, after=TimeIdPosition.decode(cursor), author_id=author_id)
-    page = rows[:limit]
-    tags = await _tags_by_id(session, TaggableType.image, page)
-    items = [_image_read(row, tags.get(row.id, [])) for row in page]  # type: ignore[arg-type]
-    return Page(items=items, next_cursor=_next_cursor(page, more=len(rows) > limit))
+    rows = await queries.images_page(session, limit=limit, after=TimeIdPosition.decode(cursor), author_id=author_id)
+    page = page_of(rows, limit, _created_position)
+    tags = await _tags_by_id(session, TaggableType.image, page.items)
+    items = [_image_read(row, tags.get(row_id(row), [])) for row in page.items]
+    return Page[ImageRead](items=items, next_cursor=page.next_cursor)
 
 
 async def _tags_by_id(
-    session: AsyncSession, kind: TaggableType, page: Sequence[Article] | Sequence[Image]
+    session: AsyncSession, kind: TaggableType, page: Sequence[Article | Image]
 ) -> dict[int, list[str]]:
     """The tags of a whole page in one statement (none for an empty page)."""
     ids = [row.id for row in page if row.id is not None]
@@ -193,34 +195,18 @@ async def items_with_tag(
     if not name or len(name) > TAG_NAME_MAX:
         return TaggedItemPage(items=[])
     found = await queries.items_with_tag(
-        session, name, article_filter=queries.article_visible_to(viewer), limit=limit + 1, after=after
+        session, name, article_filter=queries.article_visible_to(viewer), limit=limit, after=after
     )
-    page = found[:limit]
-    items: list[TaggedItemRead] = [
-        TaggedArticle.model_validate(entry.item, from_attributes=True)
-        if entry.type == TaggableType.article
-        else TaggedImage.model_validate(entry.item, from_attributes=True)
-        for entry in page
-    ]
-    next_cursor = None
-    if len(found) > limit:
-        last = page[-1]
-        next_cursor = TypeIdPosition(type=last.type, id=last.item.id).encode()  # type: ignore[arg-type]
-    return TaggedItemPage(items=items, next_cursor=next_cursor)
+    page = page_of(found, limit, lambda entry: TypeIdPosition(type=entry.type, id=row_id(entry.item)), _tagged_read)
+    return page.typed(TaggedItemPage)
 
 
-# --- cursors ------------------------------------------------------------------------------------
+def _tagged_read(entry: queries.TaggedItem) -> TaggedItemRead:
+    if entry.type == TaggableType.article:
+        return TaggedArticle.model_validate(entry.item, from_attributes=True)
+    return TaggedImage.model_validate(entry.item, from_attributes=True)
 
 
-class TypeIdPosition(CursorPosition):
-    """Where a page of tagged items ended: items are ordered by (type, id)."""
-
-    type: TaggableType
-    id: RowId
-
-
-def _next_cursor(page: Sequence[Article] | Sequence[Image], *, more: bool) -> str | None:
-    if not more:
-        return None
-    last = page[-1]
-    return TimeIdPosition(at=last.created_at, id=last.id).encode()  # type: ignore[arg-type]
+def _created_position(row: Article | Image) -> TimeIdPosition:
+    """Where a page of articles or images (newest first) ended."""
+    return TimeIdPosition(at=row.created_at, id=row_id(row))

@@ -2,17 +2,14 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func
-from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth.callers import Caller
 from shared.auth.passwords import dummy_hash, hash_password_async, verify_password_async
 from shared.db import flush
 from shared.errors import NotFound, PermissionDenied
-from shared.models.auth import RevokedToken
 from shared.models.users import User
+from shared.users import queries
 from shared.users.schemas import UserCreate, UserUpdate
 
 
@@ -30,7 +27,7 @@ async def create_user(session: AsyncSession, data: UserCreate) -> User:
 
 async def authenticate(session: AsyncSession, username: str, password: str) -> User | None:
     """The active user with these credentials, or None (same work whether or not the name exists)."""
-    user = (await session.exec(select(User).where(col(User.username) == username))).first()
+    user = await queries.user_named(session, username)
     if user is None:
         await verify_password_async(password, dummy_hash())
         return None
@@ -79,9 +76,5 @@ async def revoke_token(session: AsyncSession, caller: Caller) -> None:
     Rows of tokens past their expiry are dropped here (they would be refused anyway): the table
     holds at most the tokens revoked within one token lifetime."""
     expires_at = datetime.fromtimestamp(caller.token_expires_at, UTC)
-    await session.exec(  # type: ignore[call-overload]
-        insert(RevokedToken)
-        .values(jti=caller.token_id, user_id=caller.id, expires_at=expires_at)
-        .on_conflict_do_nothing(index_elements=["jti"])
-    )
-    await session.exec(delete(RevokedToken).where(col(RevokedToken.expires_at) < func.now()))  # type: ignore[call-overload]
+    await queries.revoke(session, token_id=caller.token_id, user_id=caller.id, expires_at=expires_at)
+    await queries.forget_expired_revocations(session)

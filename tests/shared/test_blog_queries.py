@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import Select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.blog.queries import PostFilters, escape_like, post_page_statement
+from shared.blog.queries import escape_like, post_page_statement
+from shared.blog.schemas import PostFilters
 from shared.models.users import Role, User
 from shared.schemas import InvalidCursor, TimeIdPosition
 from tests.shared.factories import make_user

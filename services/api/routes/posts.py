@@ -8,8 +8,8 @@ from fastapi import status as http_status
 from services.api.deps import OPTIONAL_AUTH, CurrentUser, CursorParam, OptionalUser, ReadsDep, SessionDep, write_limit
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.blog import queries, service
-from shared.blog.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PostFilters
-from shared.blog.schemas import PostCreate, PostRead, PostUpdate
+from shared.blog.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from shared.blog.schemas import PostCreate, PostFilters, PostRead, PostUpdate
 from shared.models.blog import PostStatus
 from shared.schemas import Page, RowId, StoredText
 
