@@ -16,11 +16,10 @@ from collections.abc import Callable
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.api.deps import UNAUTHORIZED_HEADERS
 from services.api.problems import problem_response
 from shared.auth.tokens import InvalidToken, verify_token
 from shared.models.users import Role
-
-UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
 
 
 class AdmitBeforeBody:

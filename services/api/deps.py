@@ -1,4 +1,4 @@
-"""Request dependencies: the unit of work, the caller, and role checks.
+"""Request dependencies: the unit of work, the job pool, the caller, and role checks.
 
 `SessionDep` is the request's one transaction: it commits when the endpoint returns
 and rolls back if it raises (scope="function": before the response is sent, so a
@@ -8,6 +8,7 @@ failed commit is still reported to the client). Code below only flushes.
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
+from arq import ArqRedis
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -33,8 +34,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def get_job_pool(request: Request) -> ArqRedis:
+    """The process's arq pool: enqueues jobs, and reads the queues for the ops views."""
+    pool: ArqRedis = request.app.state.job_pool
+    return pool
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+JobPool = Annotated[ArqRedis, Depends(get_job_pool)]
 
 
 def get_reads(request: Request, session: SessionDep) -> Reads:
@@ -47,6 +55,7 @@ ReadsDep = Annotated[Reads, Depends(get_reads)]
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
+# Every 401 names the scheme it wants (RFC 9110), here and in services.api.admission.
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
 
 
@@ -63,7 +72,7 @@ async def get_optional_user(
         claims = verify_token(token, request.app.state.settings)
     except InvalidToken as error:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired token", UNAUTHORIZED_HEADERS) from error
-    caller = await request.app.state.caller_cache.get(session, claims)
+    caller: Caller | None = await request.app.state.caller_cache.get(session, claims)
     if caller is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "unknown or inactive user, or a revoked token", UNAUTHORIZED_HEADERS

@@ -2,10 +2,9 @@
 
 from typing import Annotated
 
-from arq import ArqRedis
-from fastapi import APIRouter, Depends, Path, Request, status
+from fastapi import APIRouter, Path, status
 
-from services.api.deps import AdminUser, SessionDep
+from services.api.deps import AdminUser, JobPool, SessionDep
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.auth.callers import Caller
 from shared.errors import NotFound
@@ -18,14 +17,6 @@ router = APIRouter(prefix="/ops", tags=["ops"], responses=problem_responses(401,
 
 # arq job ids are uuid hex, or ours ("outbox:12", "cron:sweep_outbox:..."): short, no spaces.
 JobId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9:_.\-]+$")]
-
-
-def job_pool(request: Request) -> ArqRedis:
-    pool: ArqRedis = request.app.state.job_pool
-    return pool
-
-
-JobPool = Annotated[ArqRedis, Depends(job_pool)]
 
 
 def actor_of(user: Caller) -> actions.Actor:

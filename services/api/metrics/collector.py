@@ -1,0 +1,96 @@
+"""The queues and the outbox as Prometheus metrics: one snapshot (the ops summary, read from Redis,
+and the outbox backlog, from PostgreSQL) per scrape, rendered by a custom collector."""
+
+import logging
+from collections.abc import Iterator
+
+from fastapi import FastAPI
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from shared.ops.inspect import read_summary
+from shared.ops.queries import outbox_backlog
+from shared.ops.schemas import OpsSummary, WorkerState
+
+logger = logging.getLogger(__name__)
+
+
+class QueueCollector(Collector):
+    """Metrics of one snapshot (read asynchronously just before the scrape is rendered)."""
+
+    def __init__(self, summary: OpsSummary | None) -> None:
+        self.summary = summary
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("guildhall_ops_redis_up", "1 if the queues could be read from Redis at this scrape.")
+        up.add_metric([], 1 if self.summary is not None else 0)
+        yield up
+        if self.summary is None:
+            return
+        yield from self._queues(self.summary)
+        yield from self._functions(self.summary)
+        yield from self._workers(self.summary)
+        if self.summary.outbox is not None:
+            waiting = GaugeMetricFamily("guildhall_outbox_waiting_messages", "Outbox rows not yet processed.")
+            waiting.add_metric([], self.summary.outbox.waiting)
+            oldest = GaugeMetricFamily("guildhall_outbox_oldest_age_seconds", "Age of the oldest waiting outbox row.")
+            oldest.add_metric([], self.summary.outbox.oldest_age_seconds or 0.0)
+            dead = GaugeMetricFamily("guildhall_outbox_dead_messages", "Outbox rows the sweeper gave up on.")
+            dead.add_metric([], self.summary.outbox.dead)
+            yield from (waiting, oldest, dead)
+
+    def _queues(self, summary: OpsSummary) -> Iterator[Metric]:
+        depth = GaugeMetricFamily("guildhall_queue_jobs", "Jobs in a queue, by state.", labels=["queue", "state"])
+        latency = GaugeMetricFamily(
+            "guildhall_queue_latency_seconds", "How long the oldest ready job has waited (0: none).", labels=["queue"]
+        )
+        for queue in summary.queues:
+            depth.add_metric([queue.queue, "ready"], queue.ready)
+            depth.add_metric([queue.queue, "deferred"], queue.deferred)
+            depth.add_metric([queue.queue, "in_progress"], queue.running)
+            latency.add_metric([queue.queue], queue.oldest_ready_age_seconds or 0.0)
+        yield from (depth, latency)
+
+    def _functions(self, summary: OpsSummary) -> Iterator[Metric]:
+        total = CounterMetricFamily(
+            "guildhall_jobs", "Ended job tries, by function and outcome.", labels=["function", "queue", "outcome"]
+        )
+        duration = HistogramMetricFamily(
+            "guildhall_job_duration_seconds", "Run time of finished jobs (complete or failed).", labels=["function"]
+        )
+        for stats in summary.functions:
+            queue = stats.queue or ""
+            total.add_metric([stats.function, queue, "complete"], stats.complete)
+            total.add_metric([stats.function, queue, "failed"], stats.failed)
+            total.add_metric([stats.function, queue, "retried"], stats.retried)
+            buckets = [("+Inf" if b.le_ms is None else str(b.le_ms / 1000), b.count) for b in stats.buckets]
+            duration.add_metric([stats.function], buckets, sum_value=stats.duration_ms_sum / 1000)
+        yield from (total, duration)
+
+    def _workers(self, summary: OpsSummary) -> Iterator[Metric]:
+        states = GaugeMetricFamily("guildhall_workers", "Worker processes, by state.", labels=["state"])
+        for state in WorkerState:
+            states.add_metric([state.value], sum(w.state == state for w in summary.workers))
+        age = GaugeMetricFamily(
+            "guildhall_worker_heartbeat_age_seconds",
+            "Seconds since a worker's last heartbeat.",
+            labels=["worker", "queue"],
+        )
+        for worker in summary.workers:
+            if worker.heartbeat_age_seconds is not None:
+                age.add_metric([worker.name, worker.queue or ""], worker.heartbeat_age_seconds)
+        yield from (states, age)
+
+
+async def snapshot(app: FastAPI) -> OpsSummary | None:
+    try:
+        summary = await read_summary(app.state.job_pool)
+    except Exception:
+        logger.warning("metrics: could not read the queues from Redis", exc_info=True)
+        return None
+    try:
+        async with app.state.session_factory() as session:
+            summary.outbox = await outbox_backlog(session)
+    except Exception:
+        logger.warning("metrics: could not read the outbox backlog", exc_info=True)
+    return summary
