@@ -1,5 +1,5 @@
-"""Ops test harness: a real arq Worker (burst mode, in-process, real Redis) with Guildhall's telemetry
-hooks, running small test job functions that succeed, fail, ask for a retry, or wait to be released,
+"""Ops test harness: the production worker (burst mode, in-process, real Redis) with every hook,
+running small test job functions that succeed, fail, ask for a retry, or wait to be released,
 so the queues hold jobs in every state.
 
 The API fixtures (app, client, login) are those of tests/api/conftest.py.
@@ -13,19 +13,20 @@ from typing import Any
 import pytest
 from arq import ArqRedis, Retry, cron
 from arq.cron import CronJob
-from arq.worker import Worker, func
+from arq.worker import func
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from services.worker import telemetry
-from services.worker.context import after_job_end, on_job_start
+from services.worker.factory import build_worker
+from services.worker.resilient import ResilientWorker
 from shared.jobs import progress
 from shared.jobs.queues import Queue
-from shared.jobs.serialization import deserialize, serialize
+from shared.ops.telemetry import WORKER_NAME
 from tests.api.conftest import app, client, login  # noqa: F401  (fixtures shared with the API tests)
 
-TEST_WORKER = "ops-test-host:4242"
+TEST_WORKER = WORKER_NAME  # the name the production start-up gives this process's workers
 
+SHUT_DOWN = "ops_test_shut_down"  # marks a worker's ctx once its shutdown hook ran
 # Released by tests that want a job to stay "in progress" while they look.
 GATES: dict[str, asyncio.Event] = {}
 
@@ -67,53 +68,54 @@ def sweep_at_startup() -> CronJob:
 
 @dataclass
 class OpsWorker:
-    """Runs the queue with the production hooks; start() returns while jobs may still run."""
+    """Runs the short queue's production worker (services.worker.factory.build_worker: every hook,
+    ops telemetry under this process's WORKER_NAME included) on the test functions above, in burst
+    mode; start() returns while jobs may still run."""
 
     pool: ArqRedis
     queue: Queue = Queue.short
-    workers: list[Worker] = field(default_factory=list)
+    workers: list[ResilientWorker] = field(default_factory=list)
 
-    def build(self, max_jobs: int, *, sweeps: bool = False) -> Worker:
-        async def startup(ctx: dict[str, Any]) -> None:
-            await telemetry.start(ctx, self.queue, name=TEST_WORKER, heartbeat_seconds=0.2)
-
-        worker = Worker(
-            functions=TEST_FUNCTIONS,
-            cron_jobs=[sweep_at_startup()] if sweeps else None,
-            queue_name=self.queue,
-            redis_pool=self.pool,
+    def build(self, max_jobs: int, *, sweeps: bool = False) -> ResilientWorker:
+        worker = build_worker(
+            self.queue,
+            redis=self.pool,
             burst=True,
+            functions=TEST_FUNCTIONS,
+            # Only the test's own cron job: the production sweepers would run at start-up too.
+            cron_jobs=[sweep_at_startup()] if sweeps else (),
             max_burst_jobs=max_jobs,
             max_jobs=10,
             poll_delay=0,
-            handle_signals=False,
-            job_serializer=serialize,
-            job_deserializer=deserialize,
-            on_startup=startup,
-            on_job_start=on_job_start,
-            after_job_end=after_job_end,
-            allow_abort_jobs=True,
             keep_result=3600,
         )
         self.workers.append(worker)
         return worker
 
-    async def run(self, jobs: int) -> Worker:
-        """Until `jobs` jobs have started and ended (burst), then stop the heartbeat."""
+    async def run(self, jobs: int) -> ResilientWorker:
+        """Until `jobs` jobs have started and ended (burst), then shut down (heartbeat stopped)."""
         worker = self.build(jobs)
         await worker.main()
-        await telemetry.stop(worker.ctx)
+        await shut_down(worker)
         return worker
 
-    async def sweep(self) -> Worker:
+    async def sweep(self) -> ResilientWorker:
         """One cron run (sweep_at_startup), in a burst of its own: call it with no other job due. Its
         worker enqueues the run at its first poll and runs it at the next; with other jobs in the same
         burst, arq's burst limit may stop it first (it can count a job that just ended twice)."""
         worker = self.build(1, sweeps=True)
         await worker.main()
-        await telemetry.stop(worker.ctx)
+        await shut_down(worker)
         assert worker.jobs_complete == 1, worker
         return worker
+
+
+async def shut_down(worker: ResilientWorker) -> None:
+    """The worker's shutdown hook, once, if its start-up ran (it opened the engine the hook disposes).
+    Not arq's close(): that would also close the pool, which is the test's."""
+    if worker.on_shutdown is not None and "engine" in worker.ctx and not worker.ctx.get(SHUT_DOWN):
+        worker.ctx[SHUT_DOWN] = True
+        await worker.on_shutdown(worker.ctx)
 
 
 @pytest.fixture
@@ -121,7 +123,7 @@ async def ops_worker(job_pool: ArqRedis) -> AsyncIterator[OpsWorker]:
     runner = OpsWorker(job_pool)
     yield runner
     for worker in runner.workers:
-        await telemetry.stop(worker.ctx)
+        await shut_down(worker)
 
 
 @dataclass

@@ -32,7 +32,7 @@ from shared.models.users import Role, User
 from shared.ops import keys
 from shared.settings import get_settings
 from tests.conftest import ROOT, redis_url_for_tests
-from tests.ops.conftest import OpsWorker
+from tests.ops.conftest import TEST_WORKER, OpsWorker
 from tests.ops.test_inspect import enqueue
 from tests.shared.factories import unique
 
@@ -180,7 +180,7 @@ async def test_the_dashboard_shows_a_failed_jobs_traceback_and_its_retry_button_
         await expect(page.locator('#chart svg rect[data-series="failed"]')).to_have_count(1)
         await expect(page.locator('#chart svg rect[data-series="sweeps"]')).to_have_count(1)
         await expect(page.locator("#functions")).to_contain_text("ops_fail")
-        await expect(page.locator("#workers")).to_contain_text("ops-test-host:4242")
+        await expect(page.locator("#workers")).to_contain_text(TEST_WORKER)
 
         await failed_link.click()
         traceback = page.locator("#job-traceback")
