@@ -1,10 +1,13 @@
 """The async engine and session factory shared by the API and the worker.
 
 The edge (a request, a job) owns a session and decides commit or rollback; code
-below it receives the session and only flushes.
+below it receives the session and only flushes. What must wait for the COMMIT (a job's enqueue:
+shared.jobs.after_commit) is registered on the session with `on_commit`, and dropped on rollback
+(`on_rollback` callbacks run instead): the unit of work runs them, knowing nothing of what they do,
+so this leaf module imports no package above it.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -15,11 +18,44 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import pooler
 from shared.errors import OutcomeUnknown, constraint_errors, unavailable
-from shared.jobs.after_commit import attach_job_pool, discard_pending, send_pending
 from shared.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from arq import ArqRedis
+
+# session.info keys: the pool the session's after-commit jobs go to (set by the unit of work, read
+# by shared.jobs.after_commit), and the callbacks to run once it commits or rolls back.
+JOB_POOL = "guildhall.job_pool"
+_ON_COMMIT = "guildhall.on_commit"
+_ON_ROLLBACK = "guildhall.on_rollback"
+
+AfterCommit = Callable[[AsyncSession], Awaitable[None]]
+AfterRollback = Callable[[AsyncSession], None]
+
+
+def on_commit(session: AsyncSession, callback: AfterCommit, *, or_else: AfterRollback | None = None) -> None:
+    """Run `callback(session)` once the unit of work has committed (never raising into it: the
+    callback logs its own failures), or `or_else(session)` if it rolls back instead. A callback
+    already registered on this session is not registered twice."""
+    callbacks: list[AfterCommit] = session.info.setdefault(_ON_COMMIT, [])
+    if callback not in callbacks:
+        callbacks.append(callback)
+    if or_else is not None:
+        fallbacks: list[AfterRollback] = session.info.setdefault(_ON_ROLLBACK, [])
+        if or_else not in fallbacks:
+            fallbacks.append(or_else)
+
+
+def _rolled_back(session: AsyncSession) -> None:
+    session.info.pop(_ON_COMMIT, None)
+    for fallback in session.info.pop(_ON_ROLLBACK, []):
+        fallback(session)
+
+
+async def _committed(session: AsyncSession) -> None:
+    session.info.pop(_ON_ROLLBACK, None)
+    for callback in session.info.pop(_ON_COMMIT, []):
+        await callback(session)
 
 
 @dataclass(frozen=True)
@@ -106,15 +142,15 @@ async def unit_of_work(
 ) -> AsyncIterator[AsyncSession]:
     """One transaction at the edge: commit if the block succeeds, roll back otherwise.
 
-    Jobs the work asked for (shared.jobs.after_commit) go to `job_pool` only after the
-    COMMIT, and are dropped on rollback.
+    What the work registered with `on_commit` runs only after the COMMIT, and is dropped on
+    rollback: jobs the work asked for (shared.jobs.after_commit) go to `job_pool` then.
     """
     async with factory() as session:
-        attach_job_pool(session, job_pool)
+        session.info[JOB_POOL] = job_pool
         try:
             yield session
         except BaseException as error:
-            discard_pending(session)
+            _rolled_back(session)
             await _rollback(session)
             if (cause := unavailable(error)) is not None and cause is not error:
                 raise cause from error
@@ -123,13 +159,13 @@ async def unit_of_work(
             with constraint_errors():  # deferred constraints fire at commit
                 await session.commit()
         except BaseException as error:
-            discard_pending(session)
+            _rolled_back(session)
             await _rollback(session)
             if (cause := unavailable(error)) is not None:
                 # The connection failed during COMMIT: the server may have committed or not.
                 raise OutcomeUnknown(cause.message) from error
             raise
-        await send_pending(session)
+        await _committed(session)
 
 
 async def _rollback(session: AsyncSession) -> None:

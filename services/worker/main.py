@@ -5,28 +5,45 @@ Two queues, two workers: a bulk job's long timeout would otherwise be the time a
 crashed short job waits before arq retries it (its in-progress key lives for the
 worker's longest timeout + 10 s).
 
+The functions and cron jobs of each are derived from the job declarations (shared.jobs.registry:
+the domains' jobs.py and the jobs infrastructure's sweepers), never listed here.
+
 Throughput settings (measured with bench/queue_throughput.py, see README): arq starts at
 most `max_jobs` jobs per poll and sleeps `poll_delay` between polls, so the defaults
 (10, 0.5 s) cap small jobs near 200/s here.
 """
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from arq import cron
-from arq.worker import func
+from arq.cron import CronJob
+from arq.worker import Function, func
 
 from services.worker.context import after_job_end, on_job_start, shutdown, startup_for
-from services.worker.jobs.bulk import bulk_delete_heroes, bulk_post_operation, bulk_update_heroes
-from services.worker.jobs.outbox import process_outbox_message, process_transfer_audits, sweep_outbox
-from services.worker.jobs.sweep_jobs import sweep_jobs
 from services.worker.logs import quiet_routine_lines
+from shared.jobs import registry
 from shared.jobs.queues import Queue, redis_settings
 from shared.jobs.serialization import deserialize, serialize
+from shared.jobs.spec import CronSpec, JobSpec
+from shared.jobs.sweepers import SWEEP_EVERY_SECONDS
 from shared.settings import get_settings
 
 _settings = get_settings()
 
-SWEEP_EVERY_SECONDS = 5
+__all__ = ["SWEEP_EVERY_SECONDS", "BulkWorkerSettings", "WorkerSettings", "cron_job", "function", "settings_class"]
+
+
+def function(spec: JobSpec) -> Function:
+    """A job's arq function: its tries, and how long its result is kept (None: the worker's keep_result)."""
+    return func(spec.function, max_tries=spec.max_tries, keep_result=spec.keep_result_seconds)
+
+
+def cron_job(spec: CronSpec) -> CronJob:
+    """A periodic job's arq cron job: every `every_seconds` (at those seconds of each minute), at
+    start-up too, one run at a time across workers (unique), each bounded by its timeout."""
+    seconds = set(range(0, 60, spec.every_seconds))
+    return cron(spec.function, second=seconds, run_at_startup=True, unique=True, timeout=spec.timeout_seconds)
+
 
 # The two classes repeat their common lines on purpose: arq reads a settings class's own
 # __dict__ (arq.worker.get_kwargs), so attributes inherited from a shared base would be ignored.
@@ -37,18 +54,8 @@ class WorkerSettings:
     (outbox rows, accepted bulk jobs)."""
 
     queue_name = Queue.short
-    functions: ClassVar[list[Any]] = [
-        # Results of outbox jobs are kept briefly: while kept, the sweeper cannot enqueue
-        # the same deterministic id again, so a failed one is retried soon after.
-        func(process_outbox_message, keep_result=60, max_tries=10),
-        # One per window of transfer commits (ids are never reused): a short-kept result is enough.
-        func(process_transfer_audits, keep_result=60, max_tries=10),
-    ]
-    cron_jobs: ClassVar[list[Any]] = [
-        cron(sweep_outbox, second=set(range(0, 60, SWEEP_EVERY_SECONDS)), run_at_startup=True, unique=True, timeout=20),
-        # Accepted bulk jobs whose trigger Redis lost (shared.jobs.records).
-        cron(sweep_jobs, second=set(range(0, 60, SWEEP_EVERY_SECONDS)), run_at_startup=True, unique=True, timeout=20),
-    ]
+    functions: ClassVar[list[Function]] = [function(spec) for spec in registry.jobs_of(Queue.short)]
+    cron_jobs: ClassVar[list[CronJob]] = [cron_job(spec) for spec in registry.crons_of(Queue.short)]
     redis_settings = redis_settings(_settings.redis_url)
     job_serializer = staticmethod(serialize)
     job_deserializer = staticmethod(deserialize)
@@ -69,11 +76,8 @@ class BulkWorkerSettings:
     """Long jobs: bulk hero updates and deletes, bulk post operations."""
 
     queue_name = Queue.bulk
-    functions: ClassVar[list[Any]] = [
-        func(bulk_update_heroes, max_tries=3),
-        func(bulk_delete_heroes, max_tries=3),
-        func(bulk_post_operation, max_tries=3),
-    ]
+    functions: ClassVar[list[Function]] = [function(spec) for spec in registry.jobs_of(Queue.bulk)]
+    cron_jobs: ClassVar[list[CronJob]] = [cron_job(spec) for spec in registry.crons_of(Queue.bulk)]
     redis_settings = redis_settings(_settings.redis_url)
     job_serializer = staticmethod(serialize)
     job_deserializer = staticmethod(deserialize)
@@ -91,11 +95,11 @@ class BulkWorkerSettings:
     job_completion_wait = _settings.bulk_job_timeout_seconds
 
 
-# For `arq services.worker.main.WorkerSettings` too, whose Worker is arq's own (ResilientWorker, which
-# `guildhall worker` runs, installs it as well): cron runs at DEBUG (services.worker.logs).
-quiet_routine_lines(job.name for job in WorkerSettings.cron_jobs)
-
-
 def settings_class(queue: Queue) -> type[WorkerSettings] | type[BulkWorkerSettings]:
     """The settings class of `queue`'s worker (services.worker.factory builds workers from it)."""
     return BulkWorkerSettings if queue == Queue.bulk else WorkerSettings
+
+
+# For `arq services.worker.main.WorkerSettings` too, whose Worker is arq's own (ResilientWorker, which
+# `guildhall worker` runs, installs it as well): cron runs at DEBUG (services.worker.logs).
+quiet_routine_lines(job.name for job in WorkerSettings.cron_jobs)

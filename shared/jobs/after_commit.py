@@ -1,9 +1,9 @@
 """Jobs requested inside a transaction are enqueued only after it commits.
 
 A job enqueued mid-transaction could run before the commit (and not see the rows) or
-for a transaction that then rolls back. So domain code asks `enqueue_after_commit`,
-which parks the request on the session; the unit of work (shared.db.unit_of_work)
-sends them after COMMIT and drops them on rollback. A failed enqueue is logged, not
+for a transaction that then rolls back. So domain code asks `enqueue_after_commit` (by the job's
+spec), which parks the request on the session and registers their sending with the unit of work
+(shared.db.on_commit): it sends them after COMMIT and drops them on rollback. A failed enqueue is logged, not
 raised: the work it stands for is already durable (an outbox row), and the sweeper
 enqueues it again.
 """
@@ -17,18 +17,19 @@ from arq.utils import timestamp_ms
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import JOB_POOL, on_commit
+from shared.jobs import registry
 from shared.jobs.enqueue import enqueue_unique
-from shared.jobs.queues import FUNCTION_QUEUES
+from shared.jobs.spec import JobSpec
 
 logger = logging.getLogger(__name__)
 
 _PENDING = "guildhall.jobs_after_commit"
-_POOL = "guildhall.job_pool"
 
 
 @dataclass(frozen=True)
 class JobRequest:
-    function: str
+    spec: JobSpec
     job_id: str | None
     kwargs: dict[str, Any] = field(default_factory=dict)
     # Coalesce: one job per window of this many ms (id `<function>:<window end>`, run at the window's
@@ -41,24 +42,25 @@ class JobRequest:
 
 def attach_job_pool(session: AsyncSession, pool: ArqRedis | None) -> None:
     """Give a session the pool its after-commit jobs go to (the edge does this)."""
-    session.info[_POOL] = pool
+    session.info[JOB_POOL] = pool
 
 
 def enqueue_after_commit(
     session: AsyncSession,
-    function: str,
+    spec: JobSpec,
     *,
     job_id: str | None = None,
     window_ms: int | None = None,
     blocked_by_result: bool = True,
     **kwargs: Any,
 ) -> None:
-    if function not in FUNCTION_QUEUES:
-        raise ValueError(f"unknown job function {function!r}")
+    if registry.job(spec.name) != spec:  # declared in no jobs.py: no worker would ever run it
+        raise ValueError(f"job {spec.name!r} is not the one its jobs.py declares")
     pending: list[JobRequest] = session.info.setdefault(_PENDING, [])
-    request = JobRequest(function, job_id, kwargs, window_ms, blocked_by_result)
+    request = JobRequest(spec, job_id, kwargs, window_ms, blocked_by_result)
     if window_ms is None or request not in pending:
         pending.append(request)
+    on_commit(session, send_pending, or_else=discard_pending)
 
 
 def discard_pending(session: AsyncSession) -> None:
@@ -68,31 +70,31 @@ def discard_pending(session: AsyncSession) -> None:
 async def send_pending(session: AsyncSession) -> None:
     """After COMMIT: enqueue what the transaction asked for; log (never raise) failures."""
     requests: list[JobRequest] = session.info.pop(_PENDING, [])
-    pool: ArqRedis | None = session.info.get(_POOL)
+    pool: ArqRedis | None = session.info.get(JOB_POOL)
     if not requests:
         return
     if pool is None:
         logger.warning("no job pool on this session: %d job(s) left to the outbox sweeper", len(requests))
         return
     for request in requests:
+        function, queue = request.spec.name, request.spec.queue
         try:
-            queue = FUNCTION_QUEUES[request.function]
             if request.window_ms is not None:
                 # The window is chosen now, after COMMIT: its job runs once the window has ended,
                 # so it sees this transaction's rows (and every other one's of the same window).
                 window_end = (timestamp_ms() // request.window_ms + 1) * request.window_ms
-                job_id = f"{request.function}:{window_end}"
-                await enqueue_unique(pool, request.function, job_id=job_id, queue=queue, run_at_ms=window_end)
+                job_id = f"{function}:{window_end}"
+                await enqueue_unique(pool, function, job_id=job_id, queue=queue, run_at_ms=window_end)
             elif request.job_id is None:
-                await pool.enqueue_job(request.function, _queue_name=queue, **request.kwargs)
+                await pool.enqueue_job(function, _queue_name=queue, **request.kwargs)
             else:  # one round trip instead of arq's three (see shared.jobs.enqueue)
                 await enqueue_unique(
                     pool,
-                    request.function,
+                    function,
                     job_id=request.job_id,
                     queue=queue,
                     blocked_by_result=request.blocked_by_result,
                     **request.kwargs,
                 )
         except (RedisError, OSError) as error:
-            logger.warning("enqueue of %s (%s) failed after commit: %r", request.function, request.job_id, error)
+            logger.warning("enqueue of %s (%s) failed after commit: %r", function, request.job_id, error)

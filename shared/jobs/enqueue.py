@@ -1,4 +1,5 @@
-"""Enqueueing a job with a fixed id in ONE Redis round trip.
+"""Enqueueing a job: by its declaration (`enqueue`), and with a fixed id in ONE Redis round trip
+(`enqueue_unique`, which the after-commit sends and the sweepers use).
 
 arq's `enqueue_job` refuses a second job with the same id (queued, running, or its result
 kept) with WATCH, EXISTS, then MULTI/PSETEX/ZADD/EXEC: three round trips. The same check and
@@ -11,9 +12,11 @@ from typing import Any
 
 from arq import ArqRedis
 from arq.constants import job_key_prefix, result_key_prefix
-from arq.jobs import serialize_job
+from arq.jobs import Job, serialize_job
 from arq.utils import timestamp_ms
 from redis.exceptions import NoScriptError
+
+from shared.jobs.spec import JobSpec
 
 # KEYS: job key, result key (or the job key again, when a kept result must not block), queue.
 _ENQUEUE_UNLESS_KNOWN = """
@@ -54,3 +57,9 @@ async def enqueue_unique(
         # demoted node, the EVALSHA (after a reconnect) the new master, which never saw the script.
         written = await script(keys=keys, args=args)
     return bool(written)
+
+
+async def enqueue(redis: ArqRedis, job: JobSpec, *, job_id: str | None = None, **kwargs: Any) -> Job | None:
+    """Enqueue `job(**kwargs)` on its queue, by its declaration (arq's enqueue_job, which knows
+    functions by name alone); None if a job with `job_id` is already known (arq's rule)."""
+    return await redis.enqueue_job(job.name, _job_id=job_id, _queue_name=job.queue, **kwargs)

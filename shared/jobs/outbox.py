@@ -1,4 +1,8 @@
-"""Writing and reading outbox rows (see shared/models/jobs.py for why they exist)."""
+"""Writing and reading outbox rows (see shared/models/jobs.py for why they exist), and the generic
+job that processes one: it finds what the row's topic means in the topic's handler (a domain's
+jobs.py declares it in OUTBOX_HANDLERS; shared.jobs.registry collects them). One transaction: the
+effect and the `processed_at` mark commit together, so the effect happens exactly once per row.
+"""
 
 from collections.abc import Sequence
 from datetime import timedelta
@@ -9,18 +13,17 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.db import flush
 from shared.errors import constraint_errors
+from shared.jobs import registry
 from shared.jobs.after_commit import enqueue_after_commit
+from shared.jobs.context import Ctx, settings_of, transaction
+from shared.jobs.queues import Queue
+from shared.jobs.spec import JobSpec
 from shared.models.base import now_utc
 from shared.models.jobs import MAX_SWEEPS, OutboxMessage, OutboxTopic
+from shared.settings import Settings
 from shared.sql import array_param
-
-PROCESS_FUNCTION = "process_outbox_message"
-AUDIT_FUNCTION = "process_transfer_audits"
-# Transfer audits are triggered per window, not per row: every transfer committed within the same
-# AUDIT_WINDOW_MS asks for one job, which runs once the window has ended and writes all of them
-# (and any other waiting audit) in one batch. 200 transfers/s make 20 jobs/s, not 200.
-AUDIT_WINDOW_MS = 50
 
 
 def job_id_for(message_id: int) -> str:
@@ -50,10 +53,11 @@ async def record(session: AsyncSession, topic: OutboxTopic, payload: dict[str, A
     with constraint_errors():
         result = await session.exec(_INSERT_MESSAGE, params={"topic": topic, "payload": payload, "now": now})  # type: ignore[call-overload]
         message_id: int = result.scalar_one()
-    if topic == OutboxTopic.transfer_audit:
-        enqueue_after_commit(session, AUDIT_FUNCTION, window_ms=AUDIT_WINDOW_MS)
+    handler = registry.outbox_handler(topic)
+    if handler.batch is not None:  # one job per window of commits, for every row of the topic
+        enqueue_after_commit(session, handler.batch, window_ms=handler.batch_window_ms)
     else:
-        enqueue_after_commit(session, PROCESS_FUNCTION, job_id=job_id_for(message_id), message_id=message_id)
+        enqueue_after_commit(session, PROCESS_OUTBOX_MESSAGE, job_id=job_id_for(message_id), message_id=message_id)
     row = OutboxMessage(id=message_id, topic=topic, payload=payload, created_at=now, processed_at=None, sweeps=0)
     make_transient_to_detached(row)  # as if loaded: in the session, clean, no SQL
     session.add(row)
@@ -134,3 +138,25 @@ async def count_sweeps(session: AsyncSession, message_ids: Sequence[int]) -> Non
             .values(sweeps=col(OutboxMessage.sweeps) + 1)
             .execution_options(synchronize_session=False)
         )
+
+
+async def process(session: AsyncSession, message_id: int, settings: Settings) -> dict[str, Any]:
+    """Process one outbox row if it still waits; a second run (at-least-once) finds it done."""
+    message = await lock_pending(session, message_id)
+    if message is None:
+        return {"message_id": message_id, "skipped": "already processed or gone"}
+    result = await registry.outbox_handler(message.topic).handle(session, message, settings)
+    mark_processed(message)
+    await flush(session)
+    return {"message_id": message_id, "topic": message.topic, **result}
+
+
+async def process_outbox_message(ctx: Ctx, message_id: int) -> dict[str, Any]:
+    """Do what the outbox row says (audit a transfer, moderate a comment, ...); idempotent."""
+    async with transaction(ctx) as session:
+        return await process(session, message_id, settings_of(ctx))
+
+
+# Its result is kept briefly: while kept, the sweeper cannot enqueue the same deterministic id
+# again, so a failed one is retried soon after.
+PROCESS_OUTBOX_MESSAGE = JobSpec(process_outbox_message, Queue.short, max_tries=10, keep_result_seconds=60)

@@ -6,6 +6,7 @@ worker (arq holds it "in progress" for its worker's longest timeout + 10 s) is
 retried within seconds, not minutes.
 """
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 from arq import ArqRedis
@@ -23,14 +24,15 @@ class Queue(StrEnum):
     bulk = "guildhall:bulk"
 
 
-# Job function name -> queue. The API enqueues by name; the worker registers the functions.
-FUNCTION_QUEUES: dict[str, Queue] = {
-    "process_outbox_message": Queue.short,
-    "process_transfer_audits": Queue.short,
-    "bulk_update_heroes": Queue.bulk,
-    "bulk_delete_heroes": Queue.bulk,
-    "bulk_post_operation": Queue.bulk,
-}
+def __getattr__(name: str) -> Mapping[str, Queue]:
+    """`FUNCTION_QUEUES` (job function name -> queue), derived from the job declarations by
+    shared.jobs.registry.function_queues() and read from there; this lazy name is kept for readers
+    that still import it from here (shared.ops.actions), and derives nothing itself."""
+    if name == "FUNCTION_QUEUES":
+        from shared.jobs import registry  # lazily: the registry's declarations import this module
+
+        return registry.function_queues()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def redis_settings(url: str) -> RedisSettings:

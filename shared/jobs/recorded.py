@@ -9,9 +9,9 @@ from typing import Any
 from arq import Retry
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.worker.context import Ctx, settings_of, transaction
 from shared.errors import DatabaseUnavailable, lost_a_race
-from shared.jobs import records
+from shared.jobs import progress, records
+from shared.jobs.context import Ctx, settings_of, transaction
 from shared.models.jobs import UNFINISHED, JobState
 
 logger = logging.getLogger(__name__)
@@ -82,3 +82,15 @@ async def _fail(factory: Any, record_id: str, error: Exception) -> None:
         await records.fail(factory, record_id, type(error).__name__, str(error))
     except DatabaseUnavailable as unrecorded:  # stays in progress: the sweeper runs it again
         logger.warning("job %s failed (%r) and its failure was not recorded: %r", record_id, error, unrecorded)
+
+
+Progress = Callable[[int, int], Awaitable[None]]
+
+
+def progress_of(ctx: Ctx, record_id: str) -> Progress:
+    """How a recorded job's work reports `done` of `total` (best effort, to Redis: shared.jobs.progress)."""
+
+    async def report(done: int, total: int) -> None:
+        await progress.report(ctx["redis"], record_id, done, total)
+
+    return report

@@ -30,8 +30,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import unit_of_work
 from shared.errors import Conflict, NotFound
+from shared.jobs import registry
 from shared.jobs.after_commit import enqueue_after_commit
-from shared.jobs.queues import FUNCTION_QUEUES
+from shared.jobs.spec import JobSpec
 from shared.models.jobs import UNFINISHED, JobRecord, JobState
 
 # How long finished records are kept (GET /jobs/{id} answers for them until then).
@@ -39,8 +40,6 @@ JOB_RECORD_RETENTION_DAYS = 30
 # Starts of one record that never finished (its worker killed each time, say) before it is
 # failed rather than started again: a job that kills its worker must not do so for ever.
 MAX_RUNS = 5
-# The functions whose callers were promised a result (a 202): each takes `record_id`.
-RECORDED_FUNCTIONS = frozenset({"bulk_update_heroes", "bulk_delete_heroes", "bulk_post_operation"})
 
 _T = JobRecord.__table__  # type: ignore[attr-defined]
 
@@ -78,24 +77,24 @@ class Trigger:
     queue: str
 
 
-async def accept(session: AsyncSession, function: str, arguments: dict[str, Any], submitted_by: int | None) -> str:
+async def accept(session: AsyncSession, job: JobSpec, arguments: dict[str, Any], submitted_by: int | None) -> str:
     """Record a job the caller is promised (one INSERT in the caller's transaction) and ask for
     its trigger after COMMIT. Its id is also the trigger's arq job id, so the sweeper's
     re-enqueue of the same record is a no-op while the first trigger is queued or running."""
-    if function not in RECORDED_FUNCTIONS:
-        raise ValueError(f"{function!r} is not a recorded job")
+    if not job.recorded:
+        raise ValueError(f"{job.name!r} is not a recorded job (its JobSpec says recorded=False)")
     job_id = uuid.uuid4().hex
     await session.exec(
         insert(_T).values(
             id=job_id,
-            function=function,
-            queue=FUNCTION_QUEUES[function],
+            function=job.name,
+            queue=job.queue,
             arguments=arguments,
             submitted_by=submitted_by,
             status=JobState.queued,
         )
     )
-    enqueue_after_commit(session, function, job_id=job_id, record_id=job_id)
+    enqueue_after_commit(session, job, job_id=job_id, record_id=job_id)
     return job_id
 
 
@@ -117,7 +116,7 @@ async def lock(session: AsyncSession, job_id: str) -> bool:
 
 async def load(session: AsyncSession, job_id: str) -> tuple[str, int] | None:
     """(status, tries) of the record, or None if there is no such record. Its arguments are read
-    by the work itself (`arguments`; a bulk update's items are staged apart, shared.heroes.bulk)."""
+    by the work itself (`arguments`; a bulk update's items are staged apart, shared.heroes.bulk_staging)."""
     row = (await session.exec(select(_T.c.status, _T.c.tries).where(_T.c.id == job_id))).one_or_none()
     return None if row is None else (row.status, row.tries)
 
@@ -201,7 +200,7 @@ async def requeue_failed(session: AsyncSession, job_id: str) -> Trigger:
     ).one_or_none()
     if row is None:
         await _explain(session, job_id, "job_not_failed", "only failed jobs are retried")
-    enqueue_after_commit(session, row.function, job_id=job_id, blocked_by_result=False, record_id=job_id)
+    enqueue_after_commit(session, registry.job(row.function), job_id=job_id, blocked_by_result=False, record_id=job_id)
     return Trigger(job_id, row.function, row.queue)
 
 

@@ -6,15 +6,24 @@ written a second time.
 
 A job function is a thin door into its domain, as a route is: `async def name(ctx, **arguments)`,
 taking its transaction from `ctx` (shared.jobs.context) and returning a JSON-able result.
+
+An outbox handler (OutboxHandler) says what processing a row of its topic means; the generic job
+(shared.jobs.outbox.process_outbox_message) finds it by the row's topic.
 """
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from shared.jobs.queues import Queue
+from shared.models.jobs import OutboxMessage
+from shared.settings import Settings
 
 JobFunction = Callable[..., Awaitable[Any]]
+# What processing one outbox row means, in the job's transaction (which marks the row processed).
+Handler = Callable[[AsyncSession, OutboxMessage, Settings], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,28 @@ class CronSpec:
     every_seconds: int
     timeout_seconds: int
 
+    def __post_init__(self) -> None:
+        # Run at the seconds of each minute that are multiples of every_seconds (arq's cron).
+        if not 0 < self.every_seconds <= 60 or 60 % self.every_seconds:
+            raise ValueError(f"{self.name}: every_seconds must divide 60, not {self.every_seconds}")
+
     @property
     def name(self) -> str:
         # arq names a cron job's runs `cron:<function name>`.
         return f"cron:{self.function.__name__}"
+
+
+@dataclass(frozen=True)
+class OutboxHandler:
+    """A topic's handler. Each row gets its own run of the generic outbox job (id `outbox:<row>`),
+    unless `batch` is given: then the rows committed within one window of `batch_window_ms` share
+    one run of that job, which processes every waiting row of the topic (a row the sweeper sends
+    again still gets its own run, and `handle` processes it)."""
+
+    handle: Handler
+    batch: JobSpec | None = None
+    batch_window_ms: int = 0
+
+    def __post_init__(self) -> None:
+        if (self.batch is None) != (self.batch_window_ms == 0):
+            raise ValueError("a batched topic needs both its job and a window (batch_window_ms > 0)")

@@ -17,7 +17,7 @@ from shared.models.base import now_utc
 from shared.models.blog import Comment, ModerationState, PostStatus
 from shared.models.jobs import OutboxMessage, OutboxTopic
 from shared.models.users import Role
-from shared.moderation.service import ensure_may_moderate
+from shared.blog.moderation import ensure_may_moderate
 from tests.api.conftest import Caller
 from tests.api.test_posts import aware, make_comment, make_post, walk
 from tests.conftest import StatementLog

@@ -12,15 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.worker.jobs.bulk import bulk_update_heroes
-from services.worker.recorded import JobTimedOut, run_recorded
+from shared.blog.jobs import BULK_POST_OPERATION
 from shared.db import create_session_factory, flush
 from shared.errors import DatabaseUnavailable
-from shared.heroes import bulk as hero_bulk
+from shared.heroes.bulk_schemas import BulkHeroUpdateRequest
+from shared.heroes.jobs import BULK_DELETE_HEROES, BULK_UPDATE_HEROES, accept_update, bulk_update_heroes
 from shared.jobs import progress, records
 from shared.jobs.after_commit import discard_pending
+from shared.jobs.enqueue import enqueue
 from shared.jobs.queues import Queue
+from shared.jobs.recorded import JobTimedOut, run_recorded
 from shared.jobs.serialization import deserialize
+from shared.jobs.spec import JobSpec
 from shared.models.base import now_utc
 from shared.models.blog import Comment, Post
 from shared.models.catalog import Category
@@ -38,24 +41,24 @@ async def hero_ids(session: AsyncSession, teams: int, per_team: int) -> list[int
     return list(ids)  # type: ignore[arg-type]
 
 
-async def accept(session: AsyncSession, pool: ArqRedis, function: str, **arguments: Any) -> str:
+async def accept(session: AsyncSession, pool: ArqRedis, job: JobSpec, **arguments: Any) -> str:
     """What POST /jobs/... does: the durable record (a bulk update's items staged beside it),
     committed, then its trigger (just the id)."""
-    if function == hero_bulk.UPDATE_FUNCTION:
-        request = hero_bulk.BulkHeroUpdateRequest.model_validate(arguments)  # as the API validates it
-        job_id = await hero_bulk.accept_update(session, request.items, None)
+    if job == BULK_UPDATE_HEROES:
+        request = BulkHeroUpdateRequest.model_validate(arguments)  # as the API validates it
+        job_id = await accept_update(session, request.items, None)
     else:
-        job_id = await records.accept(session, function, arguments, None)
+        job_id = await records.accept(session, job, arguments, None)
     discard_pending(session)  # the test session has no job pool: its trigger is sent here
     await session.commit()
-    assert await pool.enqueue_job(function, _job_id=job_id, _queue_name=Queue.bulk, record_id=job_id)
+    assert await enqueue(pool, job, job_id=job_id, record_id=job_id)
     return job_id
 
 
 async def run_job(
-    session: AsyncSession, pool: ArqRedis, run_worker: RunWorker, function: str, **arguments: Any
+    session: AsyncSession, pool: ArqRedis, run_worker: RunWorker, job: JobSpec, **arguments: Any
 ) -> tuple[Any, str]:
-    job_id = await accept(session, pool, function, **arguments)
+    job_id = await accept(session, pool, job, **arguments)
     await run_worker(Queue.bulk)
     info = await Job(job_id, pool, _queue_name=Queue.bulk, _deserializer=deserialize).result_info()
     assert info is not None
@@ -74,7 +77,7 @@ async def test_bulk_update_changes_every_row_and_reports_progress(
 ) -> None:
     ids = await hero_ids(session, teams=25, per_team=100)
     items = [{"id": hero_id, "power_level": 12.5, "age": 40} for hero_id in ids] + [{"id": 2_000_000_000, "age": 41}]
-    info, job_id = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=items)
+    info, job_id = await run_job(session, job_pool, run_worker, BULK_UPDATE_HEROES, items=items)
     assert info.success, info.result
     assert info.result == {"updated": len(ids), "missing_ids": [2_000_000_000]}
     changed = await session.exec(
@@ -85,7 +88,7 @@ async def test_bulk_update_changes_every_row_and_reports_progress(
     assert progress.progress_of(record) == {"done": len(items), "total": len(items)}
     assert record["try"] == 1 and record["started_ms"] > 0
 
-    again, _ = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=items)
+    again, _ = await run_job(session, job_pool, run_worker, BULK_UPDATE_HEROES, items=items)
     assert again.success and again.result["updated"] == len(ids)  # same values: nothing new
 
 
@@ -97,7 +100,7 @@ async def test_one_bad_row_fails_the_job_names_it_and_changes_nothing(
     await session.exec(text("UPDATE hero SET age = 16, power_level = 10 WHERE id = :id"), params={"id": young})  # type: ignore[call-overload]
     await session.commit()
     items = [{"id": hero_id, "power_level": 90} for hero_id in ids]
-    info, _ = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=items)
+    info, _ = await run_job(session, job_pool, run_worker, BULK_UPDATE_HEROES, items=items)
     assert not info.success
     assert info.result.type == "BulkRefused"
     assert f"offending hero ids: {young}" in info.result.message
@@ -116,7 +119,7 @@ async def test_a_duplicate_name_and_identity_names_both_heroes(
         {"id": ids[0], "name": "Twin", "secret_identity": "Same"},
         {"id": ids[2], "name": "Twin", "secret_identity": "Same"},
     ]
-    info, _ = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=items)
+    info, _ = await run_job(session, job_pool, run_worker, BULK_UPDATE_HEROES, items=items)
     assert not info.success
     assert f"offending hero ids: {ids[0]}, {ids[2]}" in info.result.message
 
@@ -127,13 +130,13 @@ async def test_bulk_delete_takes_items_and_keeps_transfer_logs(
     ids = await hero_ids(session, teams=2, per_team=50)
     session.add(TransferLog(hero_id=ids[0], from_team_id=None, to_team_id=None, transfer_date=now_utc()))
     await session.commit()
-    info, _ = await run_job(session, job_pool, run_worker, "bulk_delete_heroes", ids=[*ids, 2_000_000_001])
+    info, _ = await run_job(session, job_pool, run_worker, BULK_DELETE_HEROES, ids=[*ids, 2_000_000_001])
     assert info.success and info.result == {"deleted": len(ids), "missing_ids": [2_000_000_001]}
     assert (await session.exec(select(func.count()).select_from(Item).where(col(Item.hero_id).in_(ids)))).one() == 0
     assert (
         await session.exec(select(func.count()).select_from(TransferLog).where(TransferLog.hero_id == ids[0]))
     ).one() == 1
-    again, _ = await run_job(session, job_pool, run_worker, "bulk_delete_heroes", ids=ids)
+    again, _ = await run_job(session, job_pool, run_worker, BULK_DELETE_HEROES, ids=ids)
     assert again.result == {"deleted": 0, "missing_ids": sorted(ids)}
 
 
@@ -155,15 +158,15 @@ async def test_bulk_post_operations_by_filter_and_by_ids(
     await session.commit()
 
     request = {"action": "publish", "filter": {"author_id": author.id, "category_id": root.id}}
-    info, _ = await run_job(session, job_pool, run_worker, "bulk_post_operation", **request)
+    info, _ = await run_job(session, job_pool, run_worker, BULK_POST_OPERATION, **request)
     assert info.success and info.result == {"action": "publish", "published": 5}
-    again, _ = await run_job(session, job_pool, run_worker, "bulk_post_operation", **request)
+    again, _ = await run_job(session, job_pool, run_worker, BULK_POST_OPERATION, **request)
     assert again.result == {"action": "publish", "published": 0}
     await session.refresh(foreign)
     assert foreign.status == "draft"
 
     delete = {"action": "delete", "ids": [post.id for post in drafts]}
-    info, _ = await run_job(session, job_pool, run_worker, "bulk_post_operation", **delete)
+    info, _ = await run_job(session, job_pool, run_worker, BULK_POST_OPERATION, **delete)
     assert info.result == {"action": "delete", "deleted": 5, "comments_deleted": 5}
     left = await session.exec(
         select(func.count()).select_from(Comment).where(col(Comment.post_id).in_([p.id for p in drafts]))
@@ -176,7 +179,7 @@ async def test_an_unknown_team_names_the_heroes_that_point_at_it(
 ) -> None:
     ids = await hero_ids(session, teams=1, per_team=3)
     items = [{"id": ids[0], "age": 50}, {"id": ids[1], "team_id": 2_000_000_000}]
-    info, _ = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=items)
+    info, _ = await run_job(session, job_pool, run_worker, BULK_UPDATE_HEROES, items=items)
     assert not info.success
     assert f"offending hero ids: {ids[1]}" in info.result.message
     assert (await session.exec(select(func.count()).select_from(Hero).where(Hero.age == 50))).one() == 0
@@ -196,7 +199,7 @@ async def test_the_outcome_is_the_records_and_commits_with_the_work(
     session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
 ) -> None:
     ids = await hero_ids(session, teams=1, per_team=5)
-    info, job_id = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=[{"id": ids[0], "age": 44}])
+    info, job_id = await run_job(session, job_pool, run_worker, BULK_UPDATE_HEROES, items=[{"id": ids[0], "age": 44}])
     record = await record_of(session, job_id)
     assert info.success and record.status == "complete" and record.result == info.result and record.tries == 1
     staged = text("SELECT count(*) FROM hero_update_items WHERE job_id = :id")
@@ -206,7 +209,7 @@ async def test_the_outcome_is_the_records_and_commits_with_the_work(
     await session.exec(text("UPDATE hero SET age = 16, power_level = 10 WHERE id = :id"), params={"id": ids[1]})  # type: ignore[call-overload]
     await session.commit()
     info, job_id = await run_job(
-        session, job_pool, run_worker, "bulk_update_heroes", items=[{"id": ids[1], "power_level": 90}]
+        session, job_pool, run_worker, BULK_UPDATE_HEROES, items=[{"id": ids[1], "power_level": 90}]
     )
     failed = await record_of(session, job_id)
     assert not info.success and failed.status == "failed" and failed.result is None
@@ -218,11 +221,11 @@ async def test_a_second_trigger_of_a_finished_record_changes_nothing(
     session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
 ) -> None:
     ids = await hero_ids(session, teams=1, per_team=2)
-    _, job_id = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=[{"id": ids[0], "age": 45}])
+    _, job_id = await run_job(session, job_pool, run_worker, BULK_UPDATE_HEROES, items=[{"id": ids[0], "age": 45}])
     await session.exec(text("UPDATE hero SET age = 46 WHERE id = :id"), params={"id": ids[0]})  # type: ignore[call-overload]
     await session.commit()
     # A late sweep, or a trigger Redis replayed: a new arq job for the same record.
-    assert await job_pool.enqueue_job("bulk_update_heroes", _queue_name=Queue.bulk, record_id=job_id)
+    assert await enqueue(job_pool, BULK_UPDATE_HEROES, record_id=job_id)
     await run_worker(Queue.bulk)
     session.expire_all()
     assert await session.scalar(select(Hero.age).where(Hero.id == ids[0])) == 46  # not set back to 45
@@ -233,7 +236,7 @@ async def test_a_record_another_run_holds_is_left_to_that_run_not_run_beside_it(
     session: AsyncSession, job_pool: ArqRedis, engine: AsyncEngine, worker_ctx: dict[str, Any]
 ) -> None:
     ids = await hero_ids(session, teams=1, per_team=1)
-    job_id = await accept(session, job_pool, "bulk_update_heroes", items=[{"id": ids[0], "age": 47}])
+    job_id = await accept(session, job_pool, BULK_UPDATE_HEROES, items=[{"id": ids[0], "age": 47}])
     key = {"k": f"guildhall.job:{job_id}"}
     async with engine.connect() as other:  # another worker's run, holding the record's lock
         await other.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), key)
@@ -251,7 +254,7 @@ async def test_a_record_whose_runs_never_finish_is_failed_instead_of_started_aga
     session: AsyncSession, job_pool: ArqRedis, worker_ctx: dict[str, Any]
 ) -> None:
     ids = await hero_ids(session, teams=1, per_team=1)
-    job_id = await accept(session, job_pool, "bulk_update_heroes", items=[{"id": ids[0], "age": 48}])
+    job_id = await accept(session, job_pool, BULK_UPDATE_HEROES, items=[{"id": ids[0], "age": 48}])
     # As MAX_RUNS killed workers leave it: started that often, never finished.
     await session.exec(  # type: ignore[call-overload]
         text("UPDATE job SET status = 'in_progress', tries = :n WHERE id = :id"),
@@ -268,7 +271,7 @@ async def test_an_aborted_record_does_not_take_the_work_of_a_run_that_was_still_
     session: AsyncSession, job_pool: ArqRedis
 ) -> None:
     ids = await hero_ids(session, teams=1, per_team=1)
-    job_id = await accept(session, job_pool, "bulk_update_heroes", items=[{"id": ids[0], "age": 49}])
+    job_id = await accept(session, job_pool, BULK_UPDATE_HEROES, items=[{"id": ids[0], "age": 49}])
     await session.exec(text("UPDATE job SET status = 'in_progress' WHERE id = :id"), params={"id": job_id})  # type: ignore[call-overload]
     assert await records.abort(session, job_id, by="ada") == "in_progress"
     with pytest.raises(records.RecordChanged):  # the run's last statement: its transaction rolls back
@@ -291,7 +294,7 @@ async def test_each_item_changes_only_the_fields_it_names_and_a_null_team_leaves
         {"id": ids[1], "name": "Renamed Hero", "secret_identity": "New Identity"},
         {"id": ids[2], "age": 51, "power_level": 99.5},
     ]
-    info, _ = await run_job(session, job_pool, run_worker, "bulk_update_heroes", items=items)
+    info, _ = await run_job(session, job_pool, run_worker, BULK_UPDATE_HEROES, items=items)
     assert info.success and info.result == {"updated": 3, "missing_ids": []}
     session.expire_all()
     after = snapshot((await session.exec(select(Hero).where(col(Hero.id).in_(ids)))).all())
@@ -304,7 +307,7 @@ async def run_with(
     session: AsyncSession, job_pool: ArqRedis, worker_ctx: dict[str, Any], work: Any, **settings: Any
 ) -> tuple[str, Any]:
     """run_recorded for a fresh record with `work`; the outcome (or the exception) and the id."""
-    job_id = await accept(session, job_pool, "bulk_update_heroes", items=[{"id": 1, "age": 40}])
+    job_id = await accept(session, job_pool, BULK_UPDATE_HEROES, items=[{"id": 1, "age": 40}])
     ctx = {**worker_ctx, "job_id": job_id, "settings": worker_ctx["settings"].model_copy(update=settings)}
     try:
         return job_id, await run_recorded(ctx, job_id, work)
@@ -353,7 +356,7 @@ async def test_a_statement_past_its_timeout_fails_the_record_instead_of_running_
 
 
 async def test_an_admin_retry_gives_the_record_all_its_runs_again(session: AsyncSession, job_pool: ArqRedis) -> None:
-    job_id = await accept(session, job_pool, "bulk_update_heroes", items=[{"id": 1, "age": 40}])
+    job_id = await accept(session, job_pool, BULK_UPDATE_HEROES, items=[{"id": 1, "age": 40}])
     await session.exec(  # type: ignore[call-overload]
         text("UPDATE job SET status = 'failed', tries = :n WHERE id = :id"),
         params={"id": job_id, "n": records.MAX_RUNS},
@@ -373,7 +376,7 @@ async def test_on_real_connections_a_failed_run_keeps_its_start_and_an_abort_rol
     factory = create_session_factory(engine)
     ctx = {"settings": get_settings(), "session_factory": factory, "redis": job_pool}
     async with factory() as session:
-        job_id = await records.accept(session, "bulk_delete_heroes", {"ids": [1]}, None)
+        job_id = await records.accept(session, BULK_DELETE_HEROES, {"ids": [1]}, None)
         discard_pending(session)
         await session.commit()
     try:

@@ -9,12 +9,16 @@ from arq.jobs import Job, JobStatus
 from sqlmodel import col, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.worker.jobs.outbox import process_transfer_audits, sweep_outbox
 from shared.db import flush, unit_of_work
+from shared.heroes.audit import AUDIT_WINDOW_MS
+from shared.heroes.jobs import PROCESS_TRANSFER_AUDITS, process_transfer_audits
 from shared.heroes.transfers import transfer_hero
 from shared.jobs import outbox
+from shared.jobs.enqueue import enqueue as enqueue_job
+from shared.jobs.outbox import PROCESS_OUTBOX_MESSAGE
 from shared.jobs.queues import Queue
 from shared.jobs.serialization import deserialize
+from shared.jobs.sweepers import sweep_outbox
 from shared.models.base import now_utc
 from shared.models.blog import Comment, ModerationState, Post
 from shared.models.heroes import TransferLog
@@ -24,9 +28,7 @@ from tests.shared.factories import make_hero, make_team, make_user
 
 
 async def enqueue(pool: ArqRedis, message_id: int) -> Job | None:
-    return await pool.enqueue_job(
-        "process_outbox_message", message_id=message_id, _job_id=outbox.job_id_for(message_id), _queue_name=Queue.short
-    )
+    return await enqueue_job(pool, PROCESS_OUTBOX_MESSAGE, job_id=outbox.job_id_for(message_id), message_id=message_id)
 
 
 async def transfer_message(session: AsyncSession, key: str | None = None) -> tuple[OutboxMessage, dict[str, Any]]:
@@ -52,7 +54,7 @@ async def test_a_transfer_audit_writes_exactly_one_log_even_when_run_twice(
     assert job is not None
     await run_worker(Queue.short)
     # At-least-once: the same row delivered again (a new job id) must change nothing.
-    await job_pool.enqueue_job("process_outbox_message", message_id=message.id, _queue_name=Queue.short)
+    await enqueue_job(job_pool, PROCESS_OUTBOX_MESSAGE, message_id=message.id)
     await run_worker(Queue.short)
 
     logs = (await session.exec(select(TransferLog).where(col(TransferLog.hero_id) == payload["hero_id"]))).all()
@@ -76,7 +78,7 @@ async def test_job_keys_are_json_and_a_failure_keeps_its_traceback_as_data(
     job = await enqueue(job_pool, message.id)  # type: ignore[arg-type]
     assert job is not None
     raw_job = await job_pool.get(f"arq:job:{job.job_id}")
-    assert raw_job is not None and raw_job.startswith(b"{") and b'"process_outbox_message"' in raw_job
+    assert raw_job is not None and raw_job.startswith(b"{") and f'"{PROCESS_OUTBOX_MESSAGE.name}"'.encode() in raw_job
     await run_worker(Queue.short)
     raw_result = await job_pool.get(f"arq:result:{job.job_id}")
     assert raw_result is not None
@@ -288,14 +290,14 @@ async def test_transfers_committed_within_one_window_share_one_audit_job_that_wr
         async with unit_of_work(factory, job_pool) as work:
             await transfer_hero(work, hero.id, team.id, requested_by_id=None)  # type: ignore[arg-type]
     queued = [job_id.decode() for job_id in await job_pool.zrange(Queue.short, 0, -1)]
-    windows = {job_id for job_id in queued if job_id.startswith(f"{outbox.AUDIT_FUNCTION}:")}
+    windows = {job_id for job_id in queued if job_id.startswith(f"{PROCESS_TRANSFER_AUDITS.name}:")}
     assert 1 <= len(windows) <= 2 and len(queued) == len(windows)  # 3 commits: one job per window touched
     for job_id in windows:  # each runs at its window's end, when every commit of the window is in
         window_end = int(job_id.rpartition(":")[2])
         assert await job_pool.zscore(Queue.short, job_id) == window_end
-        assert window_end % outbox.AUDIT_WINDOW_MS == 0
+        assert window_end % AUDIT_WINDOW_MS == 0
 
-    await asyncio.sleep(outbox.AUDIT_WINDOW_MS / 1000)  # the windows end
+    await asyncio.sleep(AUDIT_WINDOW_MS / 1000)  # the windows end
     await run_worker(Queue.short)
     logs = (await session.exec(select(TransferLog.hero_id).where(col(TransferLog.hero_id).in_(hero_ids)))).all()
     assert sorted(logs) == sorted(hero_ids)  # each exactly once

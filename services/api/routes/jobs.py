@@ -12,11 +12,11 @@ from pydantic import BaseModel, Field
 
 from services.api.deps import AdminUser, SessionDep, write_limit
 from services.api.problems import BODY_ERRORS, problem_responses
+from shared.blog import jobs as blog_jobs
 from shared.blog.bulk import BulkPostRequest
 from shared.errors import NotFound
-from shared.heroes import bulk as hero_bulk
-from shared.heroes.bulk import BulkHeroDeleteRequest, BulkHeroUpdateRequest
-from shared.jobs import records
+from shared.heroes import jobs as hero_jobs
+from shared.heroes.bulk_schemas import BulkHeroDeleteRequest, BulkHeroUpdateRequest
 from shared.jobs.records import JOB_RECORD_RETENTION_DAYS
 from shared.jobs.status import JobRead, read_job
 
@@ -54,7 +54,7 @@ async def bulk_update_heroes(
     body: BulkHeroUpdateRequest, request: Request, session: SessionDep, admin: AdminUser
 ) -> JobAccepted:
     """Update up to 100,000 heroes in one all-or-nothing job; fields validated like PATCH /heroes/{id}."""
-    return accepted(request, await hero_bulk.accept_update(session, body.items, admin.id))
+    return accepted(request, await hero_jobs.accept_update(session, body.items, admin.id))
 
 
 @router.post(
@@ -68,7 +68,7 @@ async def bulk_delete_heroes(
     body: BulkHeroDeleteRequest, request: Request, session: SessionDep, admin: AdminUser
 ) -> JobAccepted:
     """Delete up to 100,000 heroes and their items; their transfer history stays."""
-    return accepted(request, await records.accept(session, "bulk_delete_heroes", {"ids": body.ids}, admin.id))
+    return accepted(request, await hero_jobs.accept_delete(session, body.ids, admin.id))
 
 
 @router.post(
@@ -82,8 +82,7 @@ async def bulk_post_operation(
     body: BulkPostRequest, request: Request, session: SessionDep, admin: AdminUser
 ) -> JobAccepted:
     """Publish, archive or delete posts chosen by ids or by a filter."""
-    arguments = body.model_dump(mode="json")
-    return accepted(request, await records.accept(session, "bulk_post_operation", arguments, admin.id))
+    return accepted(request, await blog_jobs.accept_bulk(session, body, admin.id))
 
 
 @router.get(
