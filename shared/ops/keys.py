@@ -97,7 +97,8 @@ class StatsField(StrEnum):
 
 
 class RecordField(StrEnum):
-    """What the ops side adds to a job's record (guildhall:job:<id>, shared.jobs.progress)."""
+    """The fields of a job's record (guildhall:job:<id>) the ops views read: the first three as
+    shared.jobs.progress.started writes them, the others as the ops side adds them."""
 
     started_ms = "started_ms"
     try_ = "try"

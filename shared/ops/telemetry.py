@@ -33,6 +33,7 @@ from redis.asyncio import Redis
 from shared.jobs import progress
 from shared.jobs.serialization import ERROR_MARKER
 from shared.ops import keys
+from shared.ops.batch import Batch, Replies
 from shared.ops.clock import now_ms
 from shared.ops.keys import FinishedEntry, Outcome, RecordField, StatsField, WorkerField
 
@@ -129,10 +130,10 @@ class _Ended:
     error: dict[str, str] | None = None  # kept in the job's record (a failure's details)
 
 
-def _ended(
-    job_id: str, queue: str, worker: str, raw: tuple[bytes | None, bytes | None, float | None], started_ms: int | None
-) -> _Ended:
-    raw_result, raw_job, score = raw
+def _ended(job_id: str, telemetry: WorkerTelemetry, replies: Replies, started_ms: int | None) -> _Ended:
+    """How the try ended, from what arq wrote: its result, else whether the job is queued again."""
+    queue, worker = telemetry.queue, telemetry.name
+    raw_result, raw_job = replies["result"], replies["job"]
     ended = now_ms()
     if raw_result is not None:
         data = json.loads(raw_result)
@@ -140,7 +141,7 @@ def _ended(
         duration = max(0, int(data.get("ft", ended)) - int(data.get("st", started_ms or ended)))
         entry, error = _finished_entry(job_id, data, outcome, duration, queue, worker)
         return _Ended(outcome, data.get("f", "?"), ended, duration, entry, error)
-    if score is not None:
+    if replies["score"] is not None:
         function = json.loads(raw_job).get("f", "?") if raw_job else keys.cron_function(job_id) or "?"
         return _Ended(Outcome.retried, function, ended, ended - (started_ms or ended), None)
     # Finished without a kept result (keep_result=0): counted as complete, not listed.
@@ -152,12 +153,11 @@ async def record_outcome(
 ) -> None:
     """Count a try that ended (once arq stored its outcome) in every view that shows it."""
     telemetry.running.discard(job_id)
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.get(keys.result(job_id))
-        pipe.get(keys.job(job_id))
-        pipe.zscore(telemetry.queue, job_id)
-        raw_result, raw_job, score = await pipe.execute()
-    ended = _ended(job_id, telemetry.queue, telemetry.name, (raw_result, raw_job, score), started_ms)
+    batch = Batch(redis)
+    batch("result").get(keys.result(job_id))
+    batch("job").get(keys.job(job_id))
+    batch("score").zscore(telemetry.queue, job_id)
+    ended = _ended(job_id, telemetry, await batch.execute(), started_ms)
     worker_counts = telemetry.count(job_id, ended.outcome)
     sweep = keys.is_cron(job_id)
     stats, minute = keys.stats(ended.function), keys.throughput(ended.ended_ms // 60_000)
