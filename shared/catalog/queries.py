@@ -1,4 +1,5 @@
-"""Category tree reads: whole subtrees and ancestor chains in one recursive statement each."""
+"""The catalog's SQL: the category tree (breadcrumbs, cycle checks, the whole tree: one statement
+each), product pages, and the lock tree moves take."""
 
 from collections.abc import Sequence
 
@@ -29,41 +30,12 @@ def subtree_ids(root_id: int) -> CTE:
     )
 
 
-async def subtree(session: AsyncSession, root_id: int) -> list[tuple[Category, int]]:
-    """The category and all its descendants, any depth, with their depth below the root,
-    in ONE statement; parents come before their children."""
-    tree = subtree_ids(root_id)
-    statement = (
-        select(Category, tree.c.depth)
-        .join(tree, col(Category.id) == tree.c.id)
-        .order_by(tree.c.depth, col(Category.name), col(Category.id))
-    )
-    return [(row[0], row[1]) for row in (await session.exec(statement)).all()]
-
-
-async def ancestors(session: AsyncSession, category_id: int) -> Sequence[Category]:
-    """The chain from the root down to the category's parent, in ONE statement (the breadcrumb
-    without its last element). Empty for a root; the category itself is not included."""
-    return (await breadcrumb(session, category_id))[:-1]
-
-
 async def is_descendant(session: AsyncSession, candidate_id: int, of_id: int) -> bool:
     """Whether `candidate_id` lies in the subtree of `of_id` (itself included): moving `of_id`
     under such a category would make a cycle."""
     tree = subtree_ids(of_id)
     statement = select(tree.c.id).where(tree.c.id == candidate_id).limit(1)
     return (await session.exec(statement)).first() is not None
-
-
-async def products_in(session: AsyncSession, category_id: int, *, descendants: bool = False) -> Sequence[Product]:
-    """Products of one category, or of its whole subtree (one statement either way)."""
-    statement = select(Product).order_by(col(Product.id))
-    if descendants:
-        tree = subtree_ids(category_id)
-        statement = statement.join(tree, col(Product.category_id) == tree.c.id)
-    else:
-        statement = statement.where(col(Product.category_id) == category_id)
-    return (await session.exec(statement)).all()
 
 
 async def breadcrumb(session: AsyncSession, category_id: int) -> Sequence[Category]:

@@ -125,18 +125,6 @@ class ItemRead(SQLModel):
     name: str
 
 
-class HeroWithItems(HeroRead):
-    items: list[ItemRead]
-
-
-class TeamWithHeroes(TeamRead):
-    heroes: list[HeroRead]
-
-
-class TeamWithHeroesAndItems(TeamRead):
-    heroes: list[HeroWithItems]
-
-
 class HeroInTeam(HeroPublic):
     """A hero inside a team detail, as anyone sees it; `items` is present only when asked for."""
 

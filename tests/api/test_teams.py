@@ -8,7 +8,7 @@ from httpx import AsyncClient
 from sqlmodel import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.heroes.queries import teams_with_heroes
+from examples.eager_loading import teams_with_heroes
 from shared.heroes.schemas import HeroInTeam, ItemRead, TeamDetail
 from shared.models.users import Role
 from tests.api.conftest import Caller

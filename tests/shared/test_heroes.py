@@ -89,23 +89,6 @@ def test_a_partial_update_is_validated_too() -> None:
     assert HeroUpdate.model_validate({"team_id": None}).model_fields_set == {"team_id"}
 
 
-async def test_heroes_with_teams_is_a_left_join_with_an_age_filter(
-    session: AsyncSession, statements: StatementLog
-) -> None:
-    team = await make_team(session)
-    on_team = await make_hero(session, age=30, team_id=team.id)
-    teamless = await make_hero(session, age=40)
-    await make_hero(session, age=18, team_id=team.id)
-    session.expunge_all()
-    with statements.record():
-        heroes = await queries.heroes_with_teams(session, older_than=18)
-        found = {hero.id: (hero.team.name if hero.team else None) for hero in heroes}
-    assert found[on_team.id] == team.name
-    assert found[teamless.id] is None
-    assert all(hero.age > 18 for hero in heroes)
-    assert statements.count == 1
-
-
 async def test_teams_with_hero_counts_include_empty_teams(session: AsyncSession) -> None:
     full = await make_team(session)
     empty = await make_team(session)
@@ -144,36 +127,6 @@ async def test_heroes_of_the_team_with_the_highest_average_age_in_one_statement(
         heroes = await queries.heroes_of_oldest_team(session)
     assert [hero.id for hero in heroes] == [hero.id for hero in oldest]
     assert statements.count == 1
-
-
-async def test_eager_loading_one_level(session: AsyncSession, statements: StatementLog) -> None:
-    team = await make_team(session)
-    await make_hero(session, team_id=team.id)
-    session.expunge_all()
-    with statements.record():
-        heroes = await queries.heroes_with_team_eager(session)
-        names = [hero.team.name for hero in heroes if hero.team is not None]
-    assert team.name in names
-    assert statements.count == 2
-
-
-@pytest.mark.parametrize("with_items", [False, True])
-async def test_eager_loading_does_not_grow_with_rows(
-    session: AsyncSession, statements: StatementLog, with_items: bool
-) -> None:
-    counts = []
-    for teams in (10, 200):
-        await session.exec(text("DELETE FROM team"))  # type: ignore[call-overload]
-        await make_roster(session, teams=teams, heroes_per_team=3, items_per_hero=2)
-        session.expunge_all()
-        with statements.record():
-            loaded = await queries.teams_with_heroes(session, with_items=with_items)
-            heroes = [hero for team in loaded for hero in team.heroes]
-            items = [item for hero in heroes for item in hero.items] if with_items else []
-        assert len(loaded) == teams and len(heroes) == teams * 3
-        assert len(items) == (teams * 6 if with_items else 0)
-        counts.append(statements.count)
-    assert counts[0] == counts[1] == (3 if with_items else 2)
 
 
 async def test_batch_create_returns_ids_in_order_in_one_statement(
