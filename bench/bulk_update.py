@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bench.common import scratch_database, timed
-from shared.heroes.bulk import BulkHeroUpdateRequest, accept_update, bulk_update_staged
+from shared.heroes.bulk_schemas import BulkHeroUpdateRequest
+from shared.heroes.jobs import accept_update, bulk_update_staged
 from shared.jobs.after_commit import discard_pending
 
 PER_ROW_SAMPLE = 2_000

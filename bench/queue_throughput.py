@@ -26,9 +26,10 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 
 from bench.common import scratch_database
-from services.worker.context import Ctx, on_job_start, transaction
+from services.worker.context import on_job_start
 from services.worker.main import WorkerSettings
 from shared.db import create_engine, create_session_factory
+from shared.jobs.context import Ctx, transaction
 from shared.jobs.queues import Queue, create_job_pool
 from shared.jobs.serialization import deserialize, serialize
 from shared.settings import get_settings
