@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.api import metrics
 from services.api.main import STATIC_DIR, create_app
 from shared.db import flush
+from shared.heroes.jobs import BULK_DELETE_HEROES
 from shared.jobs import records
 from shared.jobs.after_commit import discard_pending
 from shared.jobs.queues import Queue
@@ -63,7 +64,7 @@ async def test_the_queue_summary_answers_with_the_outbox_backlog_and_the_unfinis
     await enqueue(job_pool, "ops_ok", 3)
     session.add_all([OutboxMessage(topic=OutboxTopic.transfer_audit, payload={"n": n}) for n in range(2)])
     await flush(session)
-    await records.accept(session, "bulk_delete_heroes", {"ids": [1]}, None)
+    await records.accept(session, BULK_DELETE_HEROES, {"ids": [1]}, None)
     discard_pending(session)  # the record alone: whether its trigger reached Redis is not the point here
     await flush(session)
 
@@ -89,7 +90,7 @@ async def test_the_queue_summary_reads_the_database_in_fixed_statements_whatever
     for size in (3, 30):
         session.add_all([OutboxMessage(topic=OutboxTopic.transfer_audit, payload={"n": n}) for n in range(size)])
         for _ in range(size):
-            await records.accept(session, "bulk_delete_heroes", {"ids": [1]}, None)
+            await records.accept(session, BULK_DELETE_HEROES, {"ids": [1]}, None)
         discard_pending(session)
         await flush(session)
         with statements.record():
