@@ -15,7 +15,7 @@ from services.api import allow, docs, metrics, problems, security_headers
 from services.api.admission import AdmitBeforeBody
 from services.api.head import HeadAsGet
 from services.api.limits import BodySizeLimit
-from services.api.routes import auth, catalog, comments, courses, health, heroes, jobs, ops, posts, tags, users
+from services.api.routes import routers
 from shared.auth.callers import CallerCache
 from shared.db import create_engine, create_session_factory
 from shared.jobs.queues import create_job_pool
@@ -99,10 +99,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Any API operation may answer 503 (PostgreSQL unavailable, or a bound on a wait reached): say so.
     api = APIRouter(prefix=API_PREFIX, responses=problems.problem_responses(503))
-    for module in (auth, users, posts, comments, catalog, heroes, courses, tags, jobs, ops):
-        api.include_router(module.router)
+    doors = list(routers())  # every module of services.api.routes (found, not listed)
+    for door in doors:
+        if not door.at_root:
+            api.include_router(door.router)
     app.include_router(api)
-    app.include_router(health.router)
+    for door in doors:
+        if door.at_root:
+            app.include_router(door.router)
     install_ops_pages(app)
     if docs_enabled:
         docs.install(app, OPENAPI_URL)

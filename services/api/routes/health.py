@@ -13,6 +13,8 @@ logger = logging.getLogger(__name__)
 PROBE_TIMEOUT = 2.0
 
 router = APIRouter(tags=["health"])
+# Probes are asked at the root (/healthz), not under the API's prefix (services.api.routes).
+AT_ROOT = True
 
 
 @router.get("/healthz", summary="Liveness probe")
