@@ -10,4 +10,6 @@ RULES: dict[str, Rule] = {
     "fk_category_parent_id_category": Rule(("parent_id",), "the parent category does not exist or still has children"),
     "ck_product_price_not_negative": Rule(("price",), "price cannot be negative"),
     "fk_product_category_id_category": Rule(("category_id",), "the category does not exist"),
+    "ck_category_name_length": Rule(("name",), "a category's name must be 1 to 100 characters"),
+    "ck_product_name_length": Rule(("name",), "a product's name must be 1 to 200 characters"),
 }

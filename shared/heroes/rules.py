@@ -24,4 +24,6 @@ RULES: dict[str, Rule] = {
     "uq_team_name": Rule(("name",), "a team with this name already exists"),
     "fk_item_hero_id_hero": Rule(("hero_id",), "the hero does not exist"),
     "uq_transfer_log_idempotency_key": Rule(("idempotency_key",), "this transfer was already logged"),
+    # Written with its job record, in one transaction: the job exists, unless it was deleted meanwhile.
+    "fk_hero_update_items_job_id_job": Rule(("job_id",), "the bulk update's job record does not exist"),
 }
