@@ -10,6 +10,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth.callers import Caller as DomainCaller
+from shared.blog.moderation import ensure_may_moderate
 from shared.errors import PermissionDenied
 from shared.jobs import outbox
 from shared.jobs.queues import Queue
@@ -17,7 +18,6 @@ from shared.models.base import now_utc
 from shared.models.blog import Comment, ModerationState, PostStatus
 from shared.models.jobs import OutboxMessage, OutboxTopic
 from shared.models.users import Role
-from shared.blog.moderation import ensure_may_moderate
 from tests.api.conftest import Caller
 from tests.api.test_posts import aware, make_comment, make_post, walk
 from tests.conftest import StatementLog
