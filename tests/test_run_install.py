@@ -31,9 +31,9 @@ def test_make_run_installs_the_service_and_make_test_adds_the_dev_extra(tmp_path
 
 # Each process's entry points, imported and built as they start.
 START = """
-import services.api.main, services.worker.main, shared.cli
+import services.api.main, services.worker.main, guildhall.cli
 services.api.main.create_app()
-shared.cli.build_parser()
+guildhall.cli.build_parser()
 """
 
 BLOCK = """

@@ -32,12 +32,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import logging.config
 
     from arq.logs import default_log_config
-    from arq.worker import get_kwargs
 
-    from services.worker.main import BulkWorkerSettings, WorkerSettings
-    from services.worker.resilient import ResilientWorker
-    from shared.jobs.queues import create_worker_pool
-    from shared.redis_connect import RedisTarget
+    from services.worker.factory import build_worker
+    from shared.jobs.queues import Queue
     from shared.settings import get_settings
 
     level = get_settings().log_level
@@ -49,11 +46,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     for name in ("shared", "services"):
         config["loggers"][name] = {"handlers": ["arq.standard"], "level": level, "propagate": False}
     logging.config.dictConfig(config)
-    settings_class = WorkerSettings if args.queue == "short" else BulkWorkerSettings
-    pool = create_worker_pool(RedisTarget.from_settings(get_settings()))
-    # arq's run_worker, with the resilient loop and a client with a socket timeout.
-    options = {**get_kwargs(settings_class), "redis_pool": pool, "lease_seconds": get_settings().job_lease_seconds}
-    ResilientWorker(**options).run()
+    # The one worker factory (every hook), on a worker client with a socket timeout.
+    build_worker(Queue.short if args.queue == "short" else Queue.bulk).run()
     return 0
 
 

@@ -18,7 +18,7 @@ from arq import ArqRedis
 from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import ConnectionError, ReadOnlyError, RedisError
 
-from shared.bootstrap import ServiceUnreachable, check_redis
+from guildhall.bootstrap import ServiceUnreachable, check_redis
 from shared.jobs.enqueue import enqueue_unique
 from shared.jobs.queues import Queue, create_job_pool, create_worker_pool
 from shared.redis_connect import RedisTarget
