@@ -66,7 +66,7 @@ async def update_heroes(session: AsyncSession, updates: Sequence[Mapping[str, An
             .returning(HERO.c.id)
         )
         with constraint_errors():
-            result = await session.exec(statement)  # type: ignore[call-overload]  # sqlmodel's exec takes no Core update
+            result = await session.exec(statement)
         updated.extend(result.scalars().all())
     requested = {item["id"] for item in updates}
     done = set(updated)

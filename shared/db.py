@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession as AsyncSessionBase
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import pooler
@@ -29,11 +30,12 @@ JOB_POOL = "guildhall.job_pool"
 _ON_COMMIT = "guildhall.on_commit"
 _ON_ROLLBACK = "guildhall.on_rollback"
 
-AfterCommit = Callable[[AsyncSession], Awaitable[None]]
-AfterRollback = Callable[[AsyncSession], None]
+# On SQLAlchemy's session class (SQLModel's derives from it): what the callbacks need of it.
+AfterCommit = Callable[[AsyncSessionBase], Awaitable[None]]
+AfterRollback = Callable[[AsyncSessionBase], None]
 
 
-def on_commit(session: AsyncSession, callback: AfterCommit, *, or_else: AfterRollback | None = None) -> None:
+def on_commit(session: AsyncSessionBase, callback: AfterCommit, *, or_else: AfterRollback | None = None) -> None:
     """Run `callback(session)` once the unit of work has committed (never raising into it: the
     callback logs its own failures), or `or_else(session)` if it rolls back instead. A callback
     already registered on this session is not registered twice."""
@@ -46,13 +48,13 @@ def on_commit(session: AsyncSession, callback: AfterCommit, *, or_else: AfterRol
             fallbacks.append(or_else)
 
 
-def _rolled_back(session: AsyncSession) -> None:
+def _rolled_back(session: AsyncSessionBase) -> None:
     session.info.pop(_ON_COMMIT, None)
     for fallback in session.info.pop(_ON_ROLLBACK, []):
         fallback(session)
 
 
-async def _committed(session: AsyncSession) -> None:
+async def _committed(session: AsyncSessionBase) -> None:
     session.info.pop(_ON_ROLLBACK, None)
     for callback in session.info.pop(_ON_COMMIT, []):
         await callback(session)

@@ -47,7 +47,7 @@ def build_worker(
     `burst`: run until the queue is empty, then return, without handling signals (in-process runs)."""
     settings = get_settings()
     options: dict[str, Any] = {
-        **get_kwargs(settings_class(queue)),
+        **get_kwargs(dict(vars(settings_class(queue)))),
         "burst": burst,
         "lease_seconds": settings.job_lease_seconds,
     }

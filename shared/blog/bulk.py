@@ -102,5 +102,5 @@ async def run(session: AsyncSession, request: BulkPostRequest) -> dict[str, Any]
         .values(status=target, updated_at=now_utc())
         .returning(col(Post.id))
     )
-    changed = len((await session.exec(statement)).scalars().all())  # type: ignore[call-overload]
+    changed = len((await session.exec(statement)).scalars().all())
     return {"action": request.action, target.value: changed}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import ColumnElement, func
+from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -91,7 +92,7 @@ def rule_config(settings: Settings) -> RuleConfig:
     )
 
 
-def normalized_sql(content: ColumnElement[str]) -> ColumnElement[str]:
+def normalized_sql(content: ColumnElement[str] | Mapped[str]) -> ColumnElement[str]:
     """rules.normalized in SQL: whitespace runs (newlines too) become one space, then trimmed."""
     return func.lower(func.btrim(func.regexp_replace(content, r"\s+", " ", "g")))
 

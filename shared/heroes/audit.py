@@ -9,7 +9,7 @@ Delivery stays at-least-once per row: whatever is left waiting, the sweeper enqu
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ AUDIT_BATCH = 500
 logger = logging.getLogger(__name__)
 
 
-def _log_row(payload: dict[str, Any], logged_at: datetime) -> dict[str, Any]:
+def _log_row(payload: Mapping[str, Any], logged_at: datetime) -> dict[str, Any]:
     return {
         "hero_id": payload["hero_id"],
         "from_team_id": payload.get("from_team_id"),
@@ -44,18 +44,18 @@ def _log_row(payload: dict[str, Any], logged_at: datetime) -> dict[str, Any]:
     }
 
 
-async def write_transfer_logs(session: AsyncSession, payloads: Sequence[dict[str, Any]]) -> list[int]:
+async def write_transfer_logs(session: AsyncSession, payloads: Sequence[Mapping[str, Any]]) -> list[int]:
     """One TransferLog per outbox payload, in ONE multi-row INSERT; their ids, in payload order.
 
     The caller holds the outbox rows' locks and marks them processed in the same transaction:
     exactly one log per committed transfer."""
     logged_at = now_utc()
     rows = [_log_row(payload, logged_at) for payload in payloads]
-    table = TransferLog.__table__
+    table = TransferLog.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__ on the class
     # sort_by_parameter_order: SQLAlchemy's insertmanyvalues guarantees the ids come back in row order.
     statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     with constraint_errors():
-        result = await session.exec(statement, params=rows)  # type: ignore[call-overload]
+        result = await session.exec(statement, params=rows)
     return [row[0] for row in result.all()]
 
 

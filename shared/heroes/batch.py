@@ -13,7 +13,7 @@ from shared.heroes.schemas import HeroCreate
 from shared.models.heroes import Hero
 from shared.sql import array_param
 
-HERO: Table = Hero.__table__  # type: ignore[attr-defined]
+HERO: Table = Hero.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__ on the class
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ async def create_heroes(session: AsyncSession, heroes: Sequence[HeroCreate]) -> 
     rows = [hero.model_dump() for hero in heroes]
     statement = insert(Hero).returning(col(Hero.id), sort_by_parameter_order=True)
     with constraint_errors():
-        result = await session.exec(statement, params=rows)  # type: ignore[call-overload]
+        result = await session.exec(statement, params=rows)
     return list(result.scalars().all())
 
 
@@ -38,6 +38,6 @@ async def delete_heroes(session: AsyncSession, hero_ids: Sequence[int]) -> Batch
     """Delete heroes by id in ONE statement (their items go by ON DELETE CASCADE)."""
     statement = delete(HERO).where(HERO.c.id == any_(array_param("ids", hero_ids, Integer()))).returning(HERO.c.id)
     with constraint_errors():
-        result = await session.exec(statement)  # type: ignore[call-overload]
+        result = await session.exec(statement)
     deleted = set(result.scalars().all())
     return BatchResult(ids=sorted(deleted), missing_ids=sorted(set(hero_ids) - deleted))

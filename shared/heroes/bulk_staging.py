@@ -69,7 +69,7 @@ async def stage_update(session: AsyncSession, job_id: str, items: Sequence[BulkH
         return values if any(name in item for item in items) else None
 
     team_id_given = ["team_id" in item for item in items]
-    await session.exec(  # type: ignore[call-overload]  # sqlmodel's exec takes no Core insert
+    await session.exec(
         insert(_STAGED).values(
             job_id=job_id,
             ids=[item["id"] for item in items],
@@ -95,7 +95,7 @@ async def apply_staged(session: AsyncSession, job_id: str) -> Applied:
 
 async def staged_items(session: AsyncSession, job_id: str) -> list[BulkHeroUpdate]:
     """The staged items as the request gave them (only to name offenders: the update never needs them)."""
-    row = (await session.exec(select(_STAGED).where(_STAGED.c.job_id == job_id))).one()  # type: ignore[call-overload]  # as above
+    row = (await session.exec(select(_STAGED).where(_STAGED.c.job_id == job_id))).one()  # type: ignore[call-overload]  # sqlmodel's exec types no Core select of a whole table
     items: list[BulkHeroUpdate] = []
     arrays = (row.names, row.secret_identities, row.ages, row.power_levels, row.team_ids)
     for i, hero_id in enumerate(row.ids):
@@ -111,4 +111,4 @@ async def staged_items(session: AsyncSession, job_id: str) -> list[BulkHeroUpdat
 
 async def drop_staged(session: AsyncSession, job_id: str) -> None:
     """Applied: the items need not wait out the record's 30 days."""
-    await session.exec(delete(_STAGED).where(_STAGED.c.job_id == job_id))  # type: ignore[call-overload]  # as above
+    await session.exec(delete(_STAGED).where(_STAGED.c.job_id == job_id))

@@ -49,7 +49,7 @@ async def enqueue_unique(
     payload = serialize_job(function, (), kwargs, None, now, serializer=redis.job_serializer)
     script = redis.register_script(_ENQUEUE_UNLESS_KNOWN)  # EVALSHA, loading the script if Redis lost it
     keys = [job_key_prefix + job_id, (result_key_prefix if blocked_by_result else job_key_prefix) + job_id, queue]
-    args = [redis.expires_extra_ms + score - now, payload, score, job_id]
+    args: list[int | bytes | str] = [redis.expires_extra_ms + score - now, payload, score, job_id]
     try:
         written = await script(keys=keys, args=args)
     except NoScriptError:

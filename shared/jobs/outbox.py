@@ -4,7 +4,7 @@ jobs.py declares it in OUTBOX_HANDLERS; shared.jobs.registry collects them). One
 effect and the `processed_at` mark commit together, so the effect happens exactly once per row.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -34,7 +34,7 @@ def job_id_for(message_id: int) -> str:
 
 def _insert_message() -> Insert:
     # Core, built once: the ORM's unit of work (flush) costs several times this statement's own time.
-    table = OutboxMessage.__table__
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__ on the class
     values: dict[str, Any] = {
         "topic": bindparam("topic"),
         "payload": bindparam("payload"),
@@ -51,7 +51,7 @@ async def record(session: AsyncSession, topic: OutboxTopic, payload: dict[str, A
     Returns the row as a persistent object of the session (no second round trip)."""
     now = now_utc()
     with constraint_errors():
-        result = await session.exec(_INSERT_MESSAGE, params={"topic": topic, "payload": payload, "now": now})  # type: ignore[call-overload]
+        result = await session.exec(_INSERT_MESSAGE, params={"topic": topic, "payload": payload, "now": now})
         message_id: int = result.scalar_one()
     handler = registry.outbox_handler(topic)
     if handler.batch is not None:  # one job per window of commits, for every row of the topic
@@ -80,7 +80,7 @@ async def lock_pending(session: AsyncSession, message_id: int) -> OutboxMessage 
 
 async def claim_waiting(
     session: AsyncSession, topic: OutboxTopic, *, limit: int, exclude: int
-) -> Sequence[tuple[int, dict[str, Any]]]:
+) -> Sequence[tuple[int, Mapping[str, Any]]]:
     """Up to `limit` other waiting rows of `topic` (id, payload), oldest first, locked for this
     transaction. Rows another transaction holds are skipped (SKIP LOCKED: it is processing them),
     and so are dead letters, so one poison row is not retried by every batch."""
@@ -96,12 +96,15 @@ async def claim_waiting(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [(row[0], row[1]) for row in (await session.exec(statement)).all()]  # type: ignore[misc]
+    # The id is the primary key (never NULL), though the model types it optional until inserted.
+    return [
+        (message_id, payload) for message_id, payload in (await session.exec(statement)).all() if message_id is not None
+    ]
 
 
 async def mark_all_processed(session: AsyncSession, message_ids: Sequence[int]) -> None:
     """processed_at for every row of `message_ids`, in one statement."""
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(OutboxMessage)
         .where(col(OutboxMessage.id) == any_(array_param("ids", message_ids, BigInteger())))
         .values(processed_at=now_utc())
@@ -132,7 +135,7 @@ async def waiting(session: AsyncSession, *, older_than: timedelta, limit: int) -
 async def count_sweeps(session: AsyncSession, message_ids: Sequence[int]) -> None:
     """One more sweep for each row the sweeper actually enqueued again, in one statement."""
     if message_ids:
-        await session.exec(  # type: ignore[call-overload]
+        await session.exec(
             update(OutboxMessage)
             .where(col(OutboxMessage.id) == any_(array_param("ids", message_ids, BigInteger())))
             .values(sweeps=col(OutboxMessage.sweeps) + 1)

@@ -7,7 +7,8 @@ name), and, for jobs that report it, `done` / `total`. It lives a day.
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -45,7 +46,8 @@ async def report(redis: Redis, job_id: str, done: int, total: int) -> None:
 
 
 async def read(redis: Redis, job_id: str) -> dict[str, Any]:
-    raw = await redis.hgetall(key(job_id))
+    # redis-py types its commands for both clients (a value or an awaitable); the asyncio one awaits.
+    raw = await cast(Awaitable[dict[bytes, bytes]], redis.hgetall(key(job_id)))
     return {k.decode(): int(v) if v.isdigit() else v.decode() for k, v in raw.items()}
 
 

@@ -18,12 +18,12 @@ transaction begins before its run is marked started (finished_at would precede s
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Executable, Result, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -41,7 +41,13 @@ JOB_RECORD_RETENTION_DAYS = 30
 # failed rather than started again: a job that kills its worker must not do so for ever.
 MAX_RUNS = 5
 
-_T = JobRecord.__table__  # type: ignore[attr-defined]
+_T = JobRecord.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__ on the class
+
+
+async def _read(session: AsyncSession, statement: Executable, params: Mapping[str, Any] | None = None) -> Result[Any]:
+    """A Core read of the job table (its columns, not the model: never its arguments by accident)."""
+    result: Result[Any] = await session.exec(statement, params=params)  # type: ignore[call-overload]  # SQLModel's exec() types only its own select(), not Core's
+    return result
 
 
 class RecordChanged(Exception):
@@ -101,13 +107,14 @@ async def accept(session: AsyncSession, job: JobSpec, arguments: dict[str, Any],
 async def read(session: AsyncSession, job_id: str) -> JobView | None:
     """The record without its arguments (up to 100,000 items: never needed to show a status)."""
     columns = [c for c in _T.c if c.name != "arguments"]
-    row = (await session.exec(select(*columns).where(_T.c.id == job_id))).mappings().one_or_none()
+    row = (await _read(session, select(*columns).where(_T.c.id == job_id))).mappings().one_or_none()
     return None if row is None else JobView(**row)
 
 
 async def lock(session: AsyncSession, job_id: str) -> bool:
     """Whether this transaction now holds the record's run lock (False: another run holds it)."""
-    got = await session.exec(
+    got = await _read(
+        session,
         text("SELECT pg_try_advisory_xact_lock(hashtextextended('guildhall.job:' || :id, 0))"),
         params={"id": job_id},
     )
@@ -117,12 +124,12 @@ async def lock(session: AsyncSession, job_id: str) -> bool:
 async def load(session: AsyncSession, job_id: str) -> tuple[str, int] | None:
     """(status, tries) of the record, or None if there is no such record. Its arguments are read
     by the work itself (`arguments`; a bulk update's items are staged apart, shared.heroes.bulk_staging)."""
-    row = (await session.exec(select(_T.c.status, _T.c.tries).where(_T.c.id == job_id))).one_or_none()
+    row = (await _read(session, select(_T.c.status, _T.c.tries).where(_T.c.id == job_id))).one_or_none()
     return None if row is None else (row.status, row.tries)
 
 
 async def arguments(session: AsyncSession, job_id: str) -> dict[str, Any]:
-    value: dict[str, Any] = (await session.exec(select(_T.c.arguments).where(_T.c.id == job_id))).scalar_one()
+    value: dict[str, Any] = (await _read(session, select(_T.c.arguments).where(_T.c.id == job_id))).scalar_one()
     return value
 
 
@@ -171,11 +178,12 @@ async def fail(factory: async_sessionmaker[Any], job_id: str, error_type: str, m
 async def stranded(session: AsyncSession, *, older_than: timedelta, limit: int) -> Sequence[Trigger]:
     """Unfinished records accepted more than `older_than` ago, oldest first: the sweeper enqueues
     each again (a no-op for one whose trigger is still queued or running)."""
-    rows = await session.exec(
+    rows = await _read(
+        session,
         select(_T.c.id, _T.c.function, _T.c.queue)
         .where(_T.c.status.in_(UNFINISHED), _T.c.created_at < func.now() - older_than)
         .order_by(_T.c.created_at)
-        .limit(limit)
+        .limit(limit),
     )
     return [Trigger(row.id, row.function, row.queue) for row in rows]
 
@@ -207,7 +215,7 @@ async def requeue_failed(session: AsyncSession, job_id: str) -> Trigger:
 async def abort(session: AsyncSession, job_id: str, by: str) -> str:
     """The admin's abort: the record fails now (a run still going rolls back at its end, see
     `complete`); the status it had. NotFound without a record; Conflict once it finished."""
-    before = (await session.exec(select(_T.c.status).where(_T.c.id == job_id).with_for_update())).scalar_one_or_none()
+    before = (await _read(session, select(_T.c.status).where(_T.c.id == job_id).with_for_update())).scalar_one_or_none()
     if before not in UNFINISHED:
         await _explain(session, job_id, "job_finished", "it has finished; there is nothing to abort")
     await session.exec(
@@ -222,8 +230,8 @@ async def abort(session: AsyncSession, job_id: str, by: str) -> str:
     return str(before)
 
 
-async def _explain(session: AsyncSession, job_id: str, rule: str, message: str) -> Any:
-    exists = (await session.exec(select(col(JobRecord.id)).where(col(JobRecord.id) == job_id))).first()
+async def _explain(session: AsyncSession, job_id: str, rule: str, message: str) -> NoReturn:
+    exists = (await _read(session, select(col(JobRecord.id)).where(col(JobRecord.id) == job_id))).first()
     if exists is None:
         raise NotFound("job", job_id)
     raise Conflict(rule, f"job {job_id}: {message}")

@@ -15,13 +15,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from arq.typing import WorkerCoroutine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.jobs.queues import Queue
 from shared.models.jobs import OutboxMessage
 from shared.settings import Settings
 
-JobFunction = Callable[..., Awaitable[Any]]
+# `async def name(ctx, **arguments)`: what arq runs (its own protocol, so the worker takes it as is).
+JobFunction = WorkerCoroutine
 # What processing one outbox row means, in the job's transaction (which marks the row processed).
 Handler = Callable[[AsyncSession, OutboxMessage, Settings], Awaitable[dict[str, Any]]]
 
@@ -41,7 +43,8 @@ class JobSpec:
 
     @property
     def name(self) -> str:
-        return self.function.__name__
+        # arq knows a function by its __qualname__ (arq.worker.func); a module-level one's is its name.
+        return self.function.__qualname__
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class CronSpec:
     @property
     def name(self) -> str:
         # arq names a cron job's runs `cron:<function name>`.
-        return f"cron:{self.function.__name__}"
+        return f"cron:{self.function.__qualname__}"
 
 
 @dataclass(frozen=True)
