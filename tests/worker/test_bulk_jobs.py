@@ -2,6 +2,7 @@
 job record once at a time, and its outcome commits with its work."""
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -180,19 +181,28 @@ async def test_an_unknown_team_names_the_heroes_that_point_at_it(
     ids = await hero_ids(session, teams=1, per_team=3)
     items = [{"id": ids[0], "age": 50}, {"id": ids[1], "team_id": 2_000_000_000}]
     info, _ = await run_job(session, job_pool, run_worker, BULK_UPDATE_HEROES, items=items)
-    assert not info.success
-    assert f"offending hero ids: {ids[1]}" in info.result.message
+    assert not info.success and info.result.type == "BulkRefused"
+    # Exactly the hero pointing at the missing team: the other item broke no rule.
+    assert info.result.message.endswith(f"; offending hero ids: {ids[1]}"), info.result.message
+    assert info.result.message.startswith("bulk update refused: the team does not exist"), info.result.message
     assert (await session.exec(select(func.count()).select_from(Hero).where(Hero.age == 50))).one() == 0
 
 
-async def test_progress_is_best_effort_when_redis_is_gone() -> None:
+async def test_progress_is_best_effort_when_redis_is_gone(caplog: pytest.LogCaptureFixture) -> None:
     from shared.jobs.queues import create_job_pool
 
     unreachable = create_job_pool("redis://127.0.0.1:1/0")
     try:
-        await progress.report(unreachable, "some-job", 1, 2)  # logs, does not raise
+        started = asyncio.get_running_loop().time()
+        with caplog.at_level(logging.WARNING, logger=progress.logger.name):
+            await progress.report(unreachable, "some-job", 1, 2)  # logs, does not raise
+        took = asyncio.get_running_loop().time() - started
     finally:
         await unreachable.aclose()
+    # Bounded (a job's open transaction waits on it), and said: the lost report is a WARNING line.
+    assert took < progress.REPORT_TIMEOUT_SECONDS + 1
+    [line] = [r for r in caplog.records if r.name == progress.logger.name]
+    assert line.levelname == "WARNING" and "progress of job some-job not recorded (1/2)" in line.getMessage()
 
 
 async def test_the_outcome_is_the_records_and_commits_with_the_work(
