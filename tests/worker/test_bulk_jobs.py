@@ -16,8 +16,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.blog.jobs import BULK_POST_OPERATION
 from shared.db import create_session_factory, flush
 from shared.errors import DatabaseUnavailable
-from shared.heroes.bulk_schemas import BulkHeroUpdateRequest
+from shared.heroes.bulk_schemas import BulkHeroUpdate, BulkHeroUpdateRequest
 from shared.heroes.jobs import BULK_DELETE_HEROES, BULK_UPDATE_HEROES, accept_update, bulk_update_heroes
+from shared.heroes.rule_breakers import find_rule_breakers
 from shared.jobs import progress, records
 from shared.jobs.after_commit import discard_pending
 from shared.jobs.enqueue import enqueue
@@ -419,3 +420,19 @@ async def test_on_real_connections_a_failed_run_keeps_its_start_and_an_abort_rol
         async with factory() as session:  # real commits above: leave the test database as it was
             await session.exec(text("DELETE FROM job WHERE id = :id"), params={"id": job_id})  # type: ignore[call-overload]
             await session.commit()
+
+
+async def test_the_diagnostics_apply_every_check_of_the_hero_table_to_the_merged_values(session: AsyncSession) -> None:
+    """find_rule_breakers evaluates the table's own CHECK conditions (shared/models/heroes.py) on
+    stored + new values: each CHECK is caught, on a field the item sets or on one it leaves stored."""
+    ids = await hero_ids(session, teams=1, per_team=6)
+    await session.exec(text("UPDATE hero SET age = 16, power_level = 10 WHERE id = :id"), params={"id": ids[4]})  # type: ignore[call-overload]
+    items: list[BulkHeroUpdate] = [
+        {"id": ids[0], "name": "  SeCrEt "},  # name_not_secret (trimmed, any case)
+        {"id": ids[1], "age": 10, "power_level": 60},  # young_hero_power, both given
+        {"id": ids[2], "age": 30},  # no rule broken
+        {"id": ids[3], "name": "Fine"},  # no rule broken
+        {"id": ids[4], "power_level": 51},  # young_hero_power against the stored age
+        {"id": ids[5], "power_level": 100, "age": 18},  # the bounds themselves are allowed
+    ]
+    assert await find_rule_breakers(session, items) == [ids[0], ids[1], ids[4]]
