@@ -10,11 +10,11 @@ best round (the first round pays for warming connections). Redis is a private re
 on a free port; PostgreSQL is bench/common.py's scratch database.
 """
 
+import argparse
 import asyncio
 import os
 import shutil
 import socket
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -156,5 +156,14 @@ async def run(jobs: int) -> None:
     print(f"ratio WorkerSettings / arq defaults: {tuned / defaults:.1f}x")
 
 
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.queue_throughput",
+        description="Small database jobs through arq: arq's default poll settings vs the short queue's WorkerSettings.",
+    )
+    parser.add_argument("jobs", nargs="?", type=int, default=2_000, help="jobs per round (default 2,000)")
+    asyncio.run(run(parser.parse_args(argv).jobs))
+
+
 if __name__ == "__main__":
-    asyncio.run(run(int(sys.argv[1]) if len(sys.argv) > 1 else 2_000))
+    main()
