@@ -11,6 +11,7 @@ An outbox handler (OutboxHandler) says what processing a row of its topic means;
 (shared.jobs.outbox.process_outbox_message) finds it by the row's topic.
 """
 
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,10 @@ class JobSpec:
     # Its callers were promised a result (a 202): it takes `record_id` and finishes that job record
     # (shared.jobs.records), and the record is the truth about it, whatever Redis keeps.
     recorded: bool = False
+
+    def __post_init__(self) -> None:
+        if self.recorded and "record_id" not in inspect.signature(self.function).parameters:
+            raise TypeError(f"{self.name}: a recorded job takes the record's id as `record_id`")
 
     @property
     def name(self) -> str:

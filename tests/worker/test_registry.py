@@ -108,3 +108,8 @@ def test_shared_db_imports_no_jobs_and_the_jobs_import_no_domain() -> None:
         if _package(target) in domain_packages
     }
     assert imported == set()
+
+
+def test_a_recorded_job_must_take_its_record_id() -> None:
+    with pytest.raises(TypeError, match="takes the record's id as `record_id`"):
+        JobSpec(PROCESS_OUTBOX_MESSAGE.function, Queue.bulk, max_tries=1, recorded=True)
