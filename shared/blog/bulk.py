@@ -1,65 +1,24 @@
-"""Bulk post operations: publish, archive or delete posts chosen by ids or by a filter.
+"""Bulk post operations' SQL: publish, archive or delete posts chosen by ids or by a filter (the
+request: shared.blog.bulk_schemas).
 
 One statement per job, whatever the count; re-running changes nothing (rows already in
 the target state are not selected, deleted rows are gone). Deleted posts take their
 comments with them (ON DELETE CASCADE).
 """
 
-from datetime import datetime
-from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Any
 
-from pydantic import Field, model_validator
 from sqlalchemy import ColumnElement, Integer, any_, delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.blog.bulk_schemas import BulkPostRequest, PostAction
 from shared.catalog.queries import subtree_ids
 from shared.models.base import now_utc
 from shared.models.blog import Comment, Post, PostStatus
-from shared.schemas import FromText, RowId, Strict
 from shared.sql import array_param
 
-MAX_BULK_ITEMS = 100_000
-
-
-class PostAction(StrEnum):
-    publish = "publish"
-    archive = "archive"
-    delete = "delete"
-
-
 TARGET_STATUS = {PostAction.publish: PostStatus.published, PostAction.archive: PostStatus.archived}
-
-
-class PostFilter(Strict):
-    status: Annotated[PostStatus, FromText] | None = None
-    older_than: Annotated[datetime, FromText] | None = Field(
-        default=None, description="created before this time (with a timezone)"
-    )
-    author_id: RowId | None = None
-    category_id: RowId | None = Field(default=None, description="this category and all below it")
-
-    @model_validator(mode="after")
-    def something_is_chosen(self) -> Self:
-        # A filter whose conditions are all null would select every post.
-        if all(value is None for value in (self.status, self.older_than, self.author_id, self.category_id)):
-            raise ValueError("a filter needs at least one non-null condition")
-        if self.older_than is not None and self.older_than.utcoffset() is None:
-            raise ValueError("older_than needs a timezone (e.g. 2026-01-01T00:00:00Z)")
-        return self
-
-
-class BulkPostRequest(Strict):
-    action: Annotated[PostAction, FromText]
-    ids: list[RowId] | None = Field(default=None, min_length=1, max_length=MAX_BULK_ITEMS)
-    filter: PostFilter | None = None
-
-    @model_validator(mode="after")
-    def ids_or_filter(self) -> Self:
-        if (self.ids is None) == (self.filter is None):
-            raise ValueError("give either ids or filter, not both")
-        return self
 
 
 def _selection(request: BulkPostRequest) -> list[ColumnElement[bool]]:

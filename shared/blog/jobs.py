@@ -7,6 +7,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.blog import bulk
+from shared.blog.bulk_schemas import BulkPostRequest
 from shared.blog.moderation import moderate_comment
 from shared.jobs import records
 from shared.jobs.context import Ctx
@@ -21,7 +22,7 @@ async def bulk_post_operation(ctx: Ctx, record_id: str) -> dict[str, Any]:
     """Publish, archive or delete posts chosen by ids or a filter, in one statement."""
 
     async def work(session: AsyncSession) -> dict[str, Any]:
-        request = bulk.BulkPostRequest.model_validate(await records.arguments(session, record_id))
+        request = BulkPostRequest.model_validate(await records.arguments(session, record_id))
         return await bulk.run(session, request)
 
     return await run_recorded(ctx, record_id, work)
@@ -42,7 +43,7 @@ CRONS: tuple[CronSpec, ...] = ()
 OUTBOX_HANDLERS: Mapping[OutboxTopic, OutboxHandler] = {OutboxTopic.comment_moderation: OutboxHandler(moderate)}
 
 
-async def accept_bulk(session: AsyncSession, request: bulk.BulkPostRequest, submitted_by: int | None) -> str:
+async def accept_bulk(session: AsyncSession, request: BulkPostRequest, submitted_by: int | None) -> str:
     """Accept a bulk post operation in the caller's transaction (the request is its record's
     arguments); the job's id."""
     return await records.accept(session, BULK_POST_OPERATION, request.model_dump(mode="json"), submitted_by)

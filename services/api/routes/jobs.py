@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from services.api.deps import AdminUser, SessionDep, write_limit
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.blog import jobs as blog_jobs
-from shared.blog.bulk import BulkPostRequest
+from shared.blog.bulk_schemas import BulkPostRequest
 from shared.errors import NotFound
 from shared.heroes import jobs as hero_jobs
 from shared.heroes.bulk_schemas import BulkHeroDeleteRequest, BulkHeroUpdateRequest
