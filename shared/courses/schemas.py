@@ -3,7 +3,7 @@
 The pydantic rules repeat the table's CHECK constraints (grade, semester, year) so a bad
 value is a 422 on its field before any SQL runs; the constraints still guard every other path.
 
-Students' emails and grades are for admins only (`sees_student_records`: the registrars, who
+Students' emails and grades are for admins only (shared.courses.service.sees_student_records: the registrars, who
 write them; moderators moderate comments and see no more than anyone else here). Everyone else
 gets the `...Public` shapes, where those fields are absent, not null.
 """
@@ -14,9 +14,7 @@ from typing import Annotated
 from pydantic import EmailStr, StringConstraints
 from sqlmodel import Field, SQLModel
 
-from shared.auth.callers import Caller
 from shared.models.courses import GRADE_PATTERN, MAX_YEAR, MIN_YEAR, Semester
-from shared.models.users import Role
 from shared.schemas import FromText, RowId, Strict, trimmed_text
 
 Grade = Annotated[str, StringConstraints(pattern=GRADE_PATTERN)]
@@ -43,11 +41,6 @@ class StudentRead(SQLModel):
     id: int
     name: str
     email: str
-
-
-def sees_student_records(viewer: Caller | None) -> bool:
-    """Whether `viewer` may see students' emails and grades: admins only."""
-    return viewer is not None and viewer.role == Role.admin
 
 
 class CourseCreate(Strict):

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Self
 from pydantic import BeforeValidator, ConfigDict, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
-from shared.auth.callers import Caller
 from shared.models.heroes import (
     ADULT_AGE,
     AGE_ABOVE,
@@ -20,7 +19,6 @@ from shared.models.heroes import (
     TeamBase,
     too_powerful_for_age,
 )
-from shared.models.users import Role
 from shared.schemas import INT4_MAX, RowId, Strict, describe, omittable
 
 MAX_PAGE = 100
@@ -98,7 +96,7 @@ class HeroUpdate(Strict):
 
 class HeroPublic(SQLModel):
     """A hero as anyone sees it: without the secret identity (absent, not null), which only
-    admins see (HeroRead; `sees_secret_identities`)."""
+    admins see (HeroRead; shared.heroes.service.sees_secret_identities)."""
 
     name: str
     age: int
@@ -112,12 +110,6 @@ class HeroRead(HeroBase):
 
     id: int
     team_id: int | None
-
-
-def sees_secret_identities(viewer: Caller | None) -> bool:
-    """Whether `viewer` may see heroes' secret identities (and who requested a transfer, with
-    which idempotency key): admins only."""
-    return viewer is not None and viewer.role == Role.admin
 
 
 class ItemRead(SQLModel):

@@ -17,8 +17,8 @@ from shared import idempotency
 from shared.auth.callers import Caller
 from shared.errors import Conflict, ConstraintViolation, NotFound
 from shared.heroes import queries
-from shared.heroes.schemas import MAX_PAGE, TransferLogPublic, TransferLogRead, TransferRead, sees_secret_identities
-from shared.heroes.service import TEAM_REFERENCE, UnknownTeam
+from shared.heroes.schemas import MAX_PAGE, TransferLogPublic, TransferLogRead, TransferRead
+from shared.heroes.service import TEAM_REFERENCE, UnknownTeam, sees_secret_identities
 from shared.jobs import outbox
 from shared.models.base import now_utc
 from shared.models.heroes import TransferLog

@@ -2,10 +2,10 @@
 a moderator and an admin.
 
 Who sees what (the rule is in one predicate per domain):
-- students' emails and grades: admins only (shared/courses/schemas.py::sees_student_records);
+- students' emails and grades: admins only (shared/courses/service.py::sees_student_records);
   moderators moderate comments, they are not registrars;
 - heroes' secret identities, and who requested a transfer with which idempotency key: admins only
-  (shared/heroes/schemas.py::sees_secret_identities).
+  (shared/heroes/service.py::sees_secret_identities).
 Everyone else gets the public schema, where those fields are absent (not null), and OpenAPI
 documents both shapes. The team document PostgreSQL builds leaves the secret identity out in SQL.
 """

@@ -1,10 +1,12 @@
-"""Hero rules (database and pydantic) and every hero/team query pattern of the reference."""
+"""Hero rules (database and pydantic), the hero and team queries, and the batch writes (the batch
+update is a showcase: examples/batch_update.py)."""
 
 import pytest
 from pydantic import ValidationError
 from sqlmodel import col, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from examples.batch_update import update_heroes
 from shared.db import flush
 from shared.errors import ConstraintViolation, constraint_errors
 from shared.heroes import batch, queries
@@ -61,7 +63,7 @@ async def test_a_bulk_update_cannot_break_the_rules(session: AsyncSession) -> No
     hero = await make_hero(session, age=16, power_level=40)
     with pytest.raises(ConstraintViolation) as caught:
         async with session.begin_nested():
-            await batch.update_heroes(session, [{"id": hero.id, "power_level": 90}])
+            await update_heroes(session, [{"id": hero.id, "power_level": 90}])
     assert caught.value.constraint == "ck_hero_young_hero_power"
 
 
@@ -150,7 +152,7 @@ async def test_batch_update_uses_a_statement_per_field_set_not_per_row(
     updates += [{"id": hero.id, "age": 44, "team_id": team.id} for hero in heroes[20:]]
     updates += [{"id": 2_000_000_000, "power_level": 50}]
     with statements.record():
-        result = await batch.update_heroes(session, updates)
+        result = await update_heroes(session, updates)
     assert statements.count == 2
     assert result.missing_ids == [2_000_000_000]
     assert len(result.ids) == 40
@@ -163,7 +165,7 @@ async def test_batch_update_uses_a_statement_per_field_set_not_per_row(
 async def test_batch_update_can_clear_a_team(session: AsyncSession) -> None:
     team = await make_team(session)
     hero = await make_hero(session, team_id=team.id)
-    await batch.update_heroes(session, [{"id": hero.id, "team_id": None}])
+    await update_heroes(session, [{"id": hero.id, "team_id": None}])
     session.expunge_all()
     assert (await session.get(Hero, hero.id)).team_id is None  # type: ignore[union-attr]
 

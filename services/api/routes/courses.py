@@ -1,6 +1,6 @@
 """Students, courses and enrollments. Reads are public; writes are for admins.
 
-Students' emails and grades are for admins only (shared.courses.schemas.sees_student_records);
+Students' emails and grades are for admins only (shared.courses.service.sees_student_records);
 anyone else gets the public shapes (StudentPublic, ...EnrollmentPublic) without those fields,
 and OpenAPI documents both."""
 

@@ -1,7 +1,7 @@
 """Teams, heroes and transfers. Reads are public; every write is for admins.
 
 What a read shows depends on who asks: heroes' secret identities, and who requested a transfer with
-which idempotency key, are for admins only (shared.heroes.schemas.sees_secret_identities). Anyone
+which idempotency key, are for admins only (shared.heroes.service.sees_secret_identities). Anyone
 else gets the public schema (HeroPublic, TeamDetail, TransferLogPublic), where those fields are
 absent, not null; OpenAPI documents both shapes."""
 
