@@ -13,17 +13,10 @@ from shared.auth.callers import CallerCache
 from shared.auth.tokens import verify_token
 from shared.models.users import Role, User
 from shared.settings import Settings, get_settings
+from tests.api.helpers import FakeClock
 from tests.conftest import StatementLog
 
 USERS = "/api/v1/users"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def _set(session: AsyncSession, user_id: int, **values: object) -> None:

@@ -19,7 +19,7 @@ from shared.models.blog import Comment, ModerationState, PostStatus
 from shared.models.jobs import OutboxMessage, OutboxTopic
 from shared.models.users import Role
 from tests.api.conftest import Caller
-from tests.api.test_posts import aware, make_comment, make_post, walk
+from tests.api.helpers import aware, make_comment, make_post, walk
 from tests.conftest import StatementLog
 
 POSTS = "/api/v1/posts"

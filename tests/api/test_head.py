@@ -19,7 +19,7 @@ from shared.models.blog import PostStatus
 from shared.models.users import Role
 from shared.settings import get_settings
 from tests.api.conftest import Caller
-from tests.api.test_posts import make_post
+from tests.api.helpers import make_post
 from tests.conftest import redis_url_for_tests
 from tests.shared.factories import make_user
 

@@ -20,7 +20,7 @@ from shared.models.base import now_utc
 from shared.models.users import Role
 from shared.settings import get_settings
 from tests.api.conftest import Caller
-from tests.api.test_caller_cache import FakeClock
+from tests.api.helpers import FakeClock
 from tests.shared.factories import make_user
 
 ME = "/api/v1/users/me"

@@ -1,5 +1,7 @@
 """Test data builders. They only add and flush: the test's transaction is rolled back."""
 
+import base64
+import json
 from collections.abc import Sequence
 from itertools import count
 from typing import Any
@@ -74,3 +76,8 @@ async def make_category_chain(session: AsyncSession, depth: int) -> Sequence[Cat
         chain.append(category)
         parent_id = category.id
     return chain
+
+
+def forge_cursor(raw: object) -> str:
+    """A cursor of any content, encoded as the service encodes its own: what a client could send."""
+    return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")

@@ -1,7 +1,5 @@
 """Blog queries below the API: the plan of the title search, LIKE escaping, keyset positions."""
 
-import base64
-import json
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +10,7 @@ from shared.blog.queries import escape_like, post_page_statement
 from shared.blog.schemas import PostFilters
 from shared.models.users import Role, User
 from shared.schemas import InvalidCursor, TimeIdPosition
-from tests.shared.factories import make_user
+from tests.shared.factories import forge_cursor, make_user
 
 
 async def explain(session: AsyncSession, statement: Select) -> tuple[str, str]:  # type: ignore[type-arg]
@@ -65,20 +63,16 @@ def test_a_keyset_position_survives_its_cursor() -> None:
     assert TimeIdPosition.decode(None) is None
 
 
-def forge(raw: object) -> str:
-    return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
-
-
 @pytest.mark.parametrize(
     "cursor",
     [
         "%%%",
-        forge({}),
-        forge({"at": None, "id": 1}),
-        forge({"at": "2026-01-01T00:00:00", "id": 1}),  # naive
-        forge({"at": "0001-01-01T00:00:00+14:00", "id": 1}),  # before year 1 in UTC
-        forge({"at": "2026-01-01T00:00:00+00:00", "id": 2**40}),  # past int4
-        forge({"at": "2026-01-01T00:00:00+00:00", "id": 1, "extra": 1}),
+        forge_cursor({}),
+        forge_cursor({"at": None, "id": 1}),
+        forge_cursor({"at": "2026-01-01T00:00:00", "id": 1}),  # naive
+        forge_cursor({"at": "0001-01-01T00:00:00+14:00", "id": 1}),  # before year 1 in UTC
+        forge_cursor({"at": "2026-01-01T00:00:00+00:00", "id": 2**40}),  # past int4
+        forge_cursor({"at": "2026-01-01T00:00:00+00:00", "id": 1, "extra": 1}),
     ],
 )
 def test_a_foreign_cursor_is_refused(cursor: str) -> None:
