@@ -1,11 +1,11 @@
 """Jobs requested inside a transaction are enqueued only after it commits.
 
-A job enqueued mid-transaction could run before the commit (and not see the rows) or
-for a transaction that then rolls back. So domain code asks `enqueue_after_commit` (by the job's
-spec), which parks the request on the session and registers their sending with the unit of work
-(shared.db.on_commit): it sends them after COMMIT and drops them on rollback. A failed enqueue is logged, not
-raised: the work it stands for is already durable (an outbox row), and the sweeper
-enqueues it again.
+A job enqueued mid-transaction could run before the commit (and not see the rows) or for a
+transaction that then rolls back. So domain code asks `enqueue_after_commit` (by the job's spec),
+which parks the request on the session and registers its sending with the unit of work
+(shared.db.on_commit): the jobs go to the session's job pool after COMMIT, and are dropped on
+rollback. A failed enqueue is logged, not raised: the work it stands for is already durable (an
+outbox row, a job record), and a sweeper enqueues it again.
 """
 
 import logging
@@ -40,11 +40,6 @@ class JobRequest:
     blocked_by_result: bool = True
 
 
-def attach_job_pool(session: AsyncSession, pool: ArqRedis | None) -> None:
-    """Give a session the pool its after-commit jobs go to (the edge does this)."""
-    session.info[JOB_POOL] = pool
-
-
 def enqueue_after_commit(
     session: AsyncSession,
     spec: JobSpec,
@@ -54,7 +49,8 @@ def enqueue_after_commit(
     blocked_by_result: bool = True,
     **kwargs: Any,
 ) -> None:
-    if registry.job(spec.name) != spec:  # declared in no jobs.py: no worker would ever run it
+    # A job no jobs.py declares (LookupError), or not as declared, would never be run by a worker.
+    if registry.job(spec.name) != spec:
         raise ValueError(f"job {spec.name!r} is not the one its jobs.py declares")
     pending: list[JobRequest] = session.info.setdefault(_PENDING, [])
     request = JobRequest(spec, job_id, kwargs, window_ms, blocked_by_result)
