@@ -6,7 +6,7 @@ said: 1,029 of 1,577 lines in 17 minutes of an idle `make run`. A filter on that
 
 - a cron job's start and end lines: DEBUG. A cron run that failed or was retried keeps its level
   (that is news); a sweep that did something says so itself, in one INFO line of its own
-  (services.worker.jobs).
+  (shared.jobs.sweepers).
 - arq's "recording health" line: DEBUG. It follows every run, a sweep's too, so an idle worker
   repeated it every 5 s; Guildhall's own heartbeat (services.worker.telemetry) keeps the same counts
   for the ops views.

@@ -6,7 +6,6 @@ worker (arq holds it "in progress" for its worker's longest timeout + 10 s) is
 retried within seconds, not minutes.
 """
 
-from collections.abc import Mapping
 from enum import StrEnum
 
 from arq import ArqRedis
@@ -22,17 +21,6 @@ from shared.redis_connect import RedisTarget, connection_pool
 class Queue(StrEnum):
     short = "guildhall:short"
     bulk = "guildhall:bulk"
-
-
-def __getattr__(name: str) -> Mapping[str, Queue]:
-    """`FUNCTION_QUEUES` (job function name -> queue), derived from the job declarations by
-    shared.jobs.registry.function_queues() and read from there; this lazy name is kept for readers
-    that still import it from here (shared.ops.actions), and derives nothing itself."""
-    if name == "FUNCTION_QUEUES":
-        from shared.jobs import registry  # lazily: the registry's declarations import this module
-
-        return registry.function_queues()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def redis_settings(url: str) -> RedisSettings:

@@ -12,8 +12,7 @@ from arq import ArqRedis
 from redis.asyncio import Redis
 
 from shared.errors import Conflict, NotFound
-from shared.jobs import progress
-from shared.jobs.queues import FUNCTION_QUEUES
+from shared.jobs import progress, registry
 from shared.ops import keys
 from shared.ops.batch import Batch
 from shared.ops.clock import now_ms
@@ -64,7 +63,7 @@ async def retry_job(pool: ArqRedis, job_id: str, actor: Actor) -> RetryAccepted:
     if data.get("s"):
         raise Conflict("job_not_failed", f"job {job_id} completed; only failed jobs are retried")
     function: str = data["f"]
-    queue = str(data.get("q") or FUNCTION_QUEUES.get(function) or pool.default_queue_name)
+    queue = str(data.get("q") or registry.function_queues().get(function) or pool.default_queue_name)
     # One retry per failed job: the new id derives from the old one, so a second click (or two
     # admins at once) finds it taken and gets the same answer instead of a second run.
     new_job_id = f"{job_id}{RETRY_SUFFIX}"

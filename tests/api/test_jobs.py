@@ -15,8 +15,10 @@ from sqlmodel import col, func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import ClientDisconnect
 
-from services.worker.jobs.sweep_jobs import sweep_jobs
+from shared.heroes.jobs import BULK_UPDATE_HEROES
+from shared.jobs.enqueue import enqueue
 from shared.jobs.queues import Queue, create_job_pool
+from shared.jobs.sweepers import sweep_jobs
 from shared.models.heroes import Hero
 from shared.models.users import Role
 from shared.settings import get_settings
@@ -312,7 +314,7 @@ async def test_ops_abort_of_a_queued_bulk_job_fails_its_record_and_its_trigger_c
     )
     await session.commit()
     assert (await sweep_jobs(worker_ctx))["enqueued"] == 0  # ...the sweeper never sends it again
-    assert await job_pool.enqueue_job("bulk_update_heroes", _queue_name=Queue.bulk, record_id=job_id)
+    assert await enqueue(job_pool, BULK_UPDATE_HEROES, record_id=job_id)
     await run_worker(Queue.bulk)  # and a stray trigger finds it finished
     state = (await client.get(f"/api/v1/jobs/{job_id}", headers=admin.headers)).json()
     assert state["status"] == "failed" and state["error"] == {

@@ -15,12 +15,13 @@ from sqlmodel import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.worker.context import on_job_start
-from services.worker.jobs.outbox import sweep_outbox
 from services.worker.logs import ARQ_WORKER_LOGGER
 from services.worker.main import WorkerSettings
 from services.worker.resilient import ResilientWorker
+from shared.heroes.jobs import BULK_UPDATE_HEROES
 from shared.jobs.queues import Queue
 from shared.jobs.serialization import deserialize, serialize
+from shared.jobs.sweepers import sweep_outbox
 from tests.conftest import RunWorker
 from tests.worker.test_bulk_jobs import hero_ids, run_job
 from tests.worker.test_outbox_jobs import enqueue, transfer_message
@@ -79,7 +80,7 @@ async def test_cron_sweeps_say_nothing_at_info_while_a_real_job_still_logs(
     real = [r.getMessage() for r in info if f"{job.job_id}:process_transfer_audits" in r.getMessage()]
     assert len(real) == 2 and "→" in real[0] and "←" in real[1], real  # its start and its end
     # Empty passes (nothing was waiting) say nothing of their own either.
-    assert [r.getMessage() for r in caplog.records if r.name.startswith("services.worker.jobs")] == []
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("shared.jobs.sweepers")] == []
 
 
 async def test_at_debug_the_cron_lines_are_there_as_debug_lines(
@@ -108,7 +109,7 @@ async def test_a_sweep_that_did_something_says_so_in_one_info_line(
 
     swept = await sweep_outbox(worker_ctx)
 
-    lines = [r for r in caplog.records if r.name == "services.worker.jobs.outbox"]
+    lines = [r for r in caplog.records if r.name == "shared.jobs.sweepers"]
     assert [(r.levelname, r.getMessage()) for r in lines] == [
         ("INFO", f"outbox sweep: enqueued {swept['enqueued']} of {swept['waiting']} waiting row(s) again")
     ]
@@ -124,7 +125,7 @@ async def test_a_refused_bulk_job_logs_one_warning_line_without_a_traceback(
     caplog.set_level(logging.INFO)
 
     info, job_id = await run_job(
-        session, job_pool, run_worker, "bulk_update_heroes", items=[{"id": i, "power_level": 90} for i in ids]
+        session, job_pool, run_worker, BULK_UPDATE_HEROES, items=[{"id": i, "power_level": 90} for i in ids]
     )
 
     assert not info.success and info.result.type == "BulkRefused"
