@@ -43,7 +43,7 @@ SECTIONS = [
     "The blog example",
 ]
 
-CODE_REF = re.compile(r"`((?:guildhall|shared|services|bench|migrations|tests)/[\w./-]+\.py)(?:::([\w.]+))?`")
+CODE_REF = re.compile(r"`((?:guildhall|shared|services|bench|migrations|tests|examples)/[\w./-]+\.py)(?:::([\w.]+))?`")
 ROUTE_REF = re.compile(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`\s]*)`")
 INLINE_COMMAND = re.compile(r"`((?:\.venv/bin/)?(?:make|python -m|guildhall) [^`]*)`")
 SH_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
