@@ -3,8 +3,9 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlmodel import col, exists, func, select
+from sqlmodel import SQLModel, col, exists, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from shared.auth.passwords import hash_password
 from shared.db import flush
@@ -16,6 +17,7 @@ from shared.models.courses import Course, Enrollment, Student
 from shared.models.heroes import Hero, Item, Team
 from shared.models.tagging import Article, Image, Tag
 from shared.models.users import Role, User
+from shared.schemas import row_id
 
 DEMO_PASSWORD = "guildhall-demo"
 DEMO_USERS = [("admin", Role.admin), ("mod", Role.moderator), ("alice", Role.author), ("bob", Role.author)]
@@ -61,7 +63,21 @@ async def _categories(session: AsyncSession) -> dict[str, Category]:
 
 # Every table the demo fills but the users': one row in any of them and the demo would mix with
 # data already there (or trip over its unique names: a second run's "Avengers", "CS300").
-CONTENT = (Category, Product, Post, Comment, Team, Hero, Item, Student, Course, Enrollment, Article, Image, Tag)
+CONTENT: tuple[type[SQLModel], ...] = (
+    Category,
+    Product,
+    Post,
+    Comment,
+    Team,
+    Hero,
+    Item,
+    Student,
+    Course,
+    Enrollment,
+    Article,
+    Image,
+    Tag,
+)
 START_OVER = "to start over, empty the database with `guildhall reset-db --yes`"
 
 
@@ -80,7 +96,9 @@ async def _refusal(session: AsyncSession) -> str | None:
     if taken:
         return f"the demo's users are taken already ({', '.join(taken)}): {START_OVER}"
     # One statement: an EXISTS per table, each stopping at its first row.
-    found = (await session.exec(select(*(exists().select_from(model) for model in CONTENT)))).one()
+    # Select, not select(): its overloads type a statement of thirteen columns as one scalar.
+    any_rows: Select[*tuple[bool, ...]] = Select(*(exists().select_from(model) for model in CONTENT))
+    found = (await session.exec(any_rows)).one()
     filled = [str(model.__tablename__) for model, present in zip(CONTENT, found, strict=True) if present]
     if filled:
         return f"the database has content already (rows in {', '.join(filled)}): {START_OVER}"
@@ -118,24 +136,24 @@ async def seed_demo(session: AsyncSession) -> DemoSummary:
             title="Why async SQLModel",
             content="Explicit loading beats surprises.",
             status="published",
-            author_id=alice.id,
+            author_id=row_id(alice),
             category_id=categories["Science"].id,
         ),
         Post(
             title="Dragons I have known",
             content="A field guide.",
             status="published",
-            author_id=bob.id,
+            author_id=row_id(bob),
             category_id=categories["Fantasy"].id,
         ),
         Post(
             title="Draft: phone review",
             content="Not finished yet.",
             status="draft",
-            author_id=alice.id,
+            author_id=row_id(alice),
             category_id=categories["Phones"].id,
         ),
-        Post(title="Old announcement", content="Kept for the record.", status="archived", author_id=bob.id),
+        Post(title="Old announcement", content="Kept for the record.", status="archived", author_id=row_id(bob)),
     ]
     session.add_all(posts)
     await flush(session)
@@ -144,15 +162,15 @@ async def seed_demo(session: AsyncSession) -> DemoSummary:
         [
             Comment(
                 content="Great read, thanks!",
-                post_id=posts[0].id,
-                author_id=bob.id,  # type: ignore[arg-type]
+                post_id=row_id(posts[0]),
+                author_id=row_id(bob),
                 moderation_state=ModerationState.approved,
                 moderated_at=now,
             ),
             Comment(
                 content="BUY CHEAP SPAM AT MY SITE",
-                post_id=posts[0].id,
-                author_id=bob.id,  # type: ignore[arg-type]
+                post_id=row_id(posts[0]),
+                author_id=row_id(bob),
                 moderation_state=ModerationState.rejected,
                 moderation_reason="banned words: spam",
                 moderated_at=now,
@@ -160,8 +178,8 @@ async def seed_demo(session: AsyncSession) -> DemoSummary:
             ),
             Comment(
                 content="Which dragon was the friendliest?",
-                post_id=posts[1].id,  # type: ignore[arg-type]
-                author_id=alice.id,
+                post_id=row_id(posts[1]),
+                author_id=row_id(alice),
             ),
         ]
     )
@@ -185,12 +203,12 @@ async def seed_demo(session: AsyncSession) -> DemoSummary:
     await flush(session)
     session.add_all(
         [
-            Item(name="Arc reactor", hero_id=heroes[0].id),
-            Item(name="Shield", hero_id=heroes[1].id),  # type: ignore[arg-type]
-            Item(name="Walkman", hero_id=heroes[2].id),
-            Item(name="Godslayer", hero_id=heroes[3].id),
+            Item(name="Arc reactor", hero_id=row_id(heroes[0])),
+            Item(name="Shield", hero_id=row_id(heroes[1])),
+            Item(name="Walkman", hero_id=row_id(heroes[2])),
+            Item(name="Godslayer", hero_id=row_id(heroes[3])),
         ]
-    )  # type: ignore[arg-type]
+    )
 
     students = [
         Student(name="Ada Lovelace", email="ada@school.example"),
@@ -201,24 +219,28 @@ async def seed_demo(session: AsyncSession) -> DemoSummary:
     await flush(session)
     session.add_all(
         [
-            Enrollment(student_id=students[0].id, course_id=courses[0].id, semester="fall", year=2026, grade="A"),  # type: ignore[arg-type]
-            Enrollment(student_id=students[0].id, course_id=courses[1].id, semester="spring", year=2027),  # type: ignore[arg-type]
-            Enrollment(student_id=students[1].id, course_id=courses[0].id, semester="fall", year=2026, grade="B+"),  # type: ignore[arg-type]
+            Enrollment(
+                student_id=row_id(students[0]), course_id=row_id(courses[0]), semester="fall", year=2026, grade="A"
+            ),
+            Enrollment(student_id=row_id(students[0]), course_id=row_id(courses[1]), semester="spring", year=2027),
+            Enrollment(
+                student_id=row_id(students[1]), course_id=row_id(courses[0]), semester="fall", year=2026, grade="B+"
+            ),
         ]
     )
 
     article = Article(
-        title="Tagging anything", content="Polymorphic tags, kept honest.", status="published", author_id=alice.id
+        title="Tagging anything", content="Polymorphic tags, kept honest.", status="published", author_id=row_id(alice)
     )
-    image = Image(filename="dragon.png", alt_text="A friendly dragon", author_id=bob.id)
+    image = Image(filename="dragon.png", alt_text="A friendly dragon", author_id=row_id(bob))
     session.add_all([article, image])
     await flush(session)
     session.add_all(
         [
-            Tag(name="python", taggable_type="article", taggable_id=article.id),  # type: ignore[arg-type]
-            Tag(name="databases", taggable_type="article", taggable_id=article.id),  # type: ignore[arg-type]
-            Tag(name="dragons", taggable_type="image", taggable_id=image.id),  # type: ignore[arg-type]
-            Tag(name="python", taggable_type="image", taggable_id=image.id),  # type: ignore[arg-type]
+            Tag(name="python", taggable_type="article", taggable_id=row_id(article)),
+            Tag(name="databases", taggable_type="article", taggable_id=row_id(article)),
+            Tag(name="dragons", taggable_type="image", taggable_id=row_id(image)),
+            Tag(name="python", taggable_type="image", taggable_id=row_id(image)),
         ]
     )
     await flush(session)
