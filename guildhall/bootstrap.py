@@ -4,12 +4,13 @@ Every failure to reach a service becomes one `ServiceUnreachable` whose message 
 single line naming the URL tried (password hidden) and the variable that sets it.
 """
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import asyncpg
 from redis.exceptions import RedisError
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.exc import ArgumentError
 
 from shared.urls import redact
@@ -53,7 +54,10 @@ async def connect_postgres(url: str, database: str | None = None) -> asyncpg.Con
         # The keyword arguments SQLAlchemy's asyncpg dialect gives asyncpg.connect() for this URL:
         # the engine's connections and this one reach the same server, as the same user, with the
         # same query options (ssl=, several hosts, target_session_attrs=, ...).
-        _, options = PGDialect_asyncpg().create_connect_args(parsed)
+        # SQLAlchemy leaves the dialect's own methods unannotated: called through the typed Dialect
+        # interface it implements.
+        _, connect_args = cast("type[Dialect]", PGDialect_asyncpg)().create_connect_args(parsed)
+        options = dict(connect_args)
     except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number, say
         raise _unreachable("PostgreSQL", env_var, url, f"not a valid SQLAlchemy URL: {exc}") from None
     options.pop("prepared_statement_cache_size", None)  # the dialect's own option, not asyncpg's

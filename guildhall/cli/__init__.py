@@ -7,7 +7,7 @@ stderr and exits 2 (guildhall.cli.startup: what runs around every command).
 """
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 # Only what every call needs is imported at module level, here and in each command's module:
 # `guildhall --help` and the quick commands (check, create-db, worker --check, servers status) start in
@@ -81,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command != "servers":
             use_running_embedded_servers()
             run_preflight(args)
-        return args.handler(args)
+        handler: Callable[[argparse.Namespace], int] = args.handler  # set by build_parser, per command
+        return handler(args)
     except KeyboardInterrupt:
         # Ctrl-C, in any command: the person asked it to stop, and its traceback says nothing they
         # need (asyncio.run re-raises it once the command's task is cancelled and cleaned up).

@@ -74,6 +74,7 @@ async def check_schema(database_url: str, alembic_ini: Path) -> str | None:
             f"{_where(database_url)} is at migration {', '.join(sorted(found))} and this code needs"
             f" {', '.join(sorted(heads))}: {MIGRATE}"
         )
+    return None
 
 
 async def preflight(database_url: str, redis: "RedisTarget | str | None", alembic_ini: Path | None) -> str | None:

@@ -175,7 +175,9 @@ class EmbeddedPostgres:
         return service_account()
 
     def _run(self, argv: list[str], account: Account | None) -> None:
-        as_user = {} if account is None else {"user": account.uid, "group": account.gid, "extra_groups": []}
+        # None (run's defaults) as ourselves; as root, the server's account and none of root's groups.
+        user, group = (None, None) if account is None else (account.uid, account.gid)
+        extra_groups: list[int] | None = None if account is None else []
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
         # Output to a file, not a pipe: the server pg_ctl starts would inherit the pipe and hold it open.
         output = self.directory / "pg_ctl.out"
@@ -185,7 +187,8 @@ class EmbeddedPostgres:
             try:
                 subprocess.run(
                     argv, check=True, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    cwd=self.directory, env=env, timeout=START_TIMEOUT_SECONDS + 30, **as_user,
+                    cwd=self.directory, env=env, timeout=START_TIMEOUT_SECONDS + 30,
+                    user=user, group=group, extra_groups=extra_groups,
                 )  # fmt: skip
             except (OSError, subprocess.SubprocessError) as error:
                 lines = output.read_text(errors="replace").strip().splitlines()

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from importlib import util
 from pathlib import Path
+from typing import Any, cast
 
 import redis
 
@@ -79,7 +80,9 @@ class EmbeddedValkey:
         """The server on our port is process `pid` (not some other server that got the port)."""
         client = redis.Redis(port=self.port, socket_connect_timeout=1, socket_timeout=1)
         try:
-            return int(client.info("server")["process_id"]) == pid
+            # redis-py types a reply for its sync and async clients alike: a sync client's is the dict.
+            info = cast(dict[str, Any], client.info("server"))
+            return int(info["process_id"]) == pid
         except (redis.RedisError, OSError, KeyError, ValueError):
             return False
         finally:
