@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from arq import ArqRedis, Retry
-from arq.jobs import Job
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,55 +15,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.blog.jobs import BULK_POST_OPERATION
 from shared.db import create_session_factory, flush
 from shared.errors import DatabaseUnavailable
-from shared.heroes.bulk_schemas import BulkHeroUpdate, BulkHeroUpdateRequest
-from shared.heroes.jobs import BULK_DELETE_HEROES, BULK_UPDATE_HEROES, accept_update, bulk_update_heroes
+from shared.heroes.bulk_schemas import BulkHeroUpdate
+from shared.heroes.jobs import BULK_DELETE_HEROES, BULK_UPDATE_HEROES, bulk_update_heroes
 from shared.heroes.rule_breakers import find_rule_breakers
 from shared.jobs import progress, records
 from shared.jobs.after_commit import discard_pending
 from shared.jobs.enqueue import enqueue
 from shared.jobs.queues import Queue
 from shared.jobs.recorded import JobTimedOut, run_recorded
-from shared.jobs.serialization import deserialize
-from shared.jobs.spec import JobSpec
 from shared.models.base import now_utc
 from shared.models.blog import Comment, Post
 from shared.models.catalog import Category
 from shared.models.heroes import Hero, Item, TransferLog
 from shared.settings import get_settings
 from tests.conftest import RunWorker
-from tests.shared.factories import make_roster, make_user
-
-
-async def hero_ids(session: AsyncSession, teams: int, per_team: int) -> list[int]:
-    rows = await make_roster(session, teams=teams, heroes_per_team=per_team, items_per_hero=1)
-    team_ids = [team.id for team in rows]
-    ids = (await session.exec(select(Hero.id).where(col(Hero.team_id).in_(team_ids)).order_by(col(Hero.id)))).all()
-    await session.commit()
-    return list(ids)  # type: ignore[arg-type]
-
-
-async def accept(session: AsyncSession, pool: ArqRedis, job: JobSpec, **arguments: Any) -> str:
-    """What POST /jobs/... does: the durable record (a bulk update's items staged beside it),
-    committed, then its trigger (just the id)."""
-    if job == BULK_UPDATE_HEROES:
-        request = BulkHeroUpdateRequest.model_validate(arguments)  # as the API validates it
-        job_id = await accept_update(session, request.items, None)
-    else:
-        job_id = await records.accept(session, job, arguments, None)
-    discard_pending(session)  # the test session has no job pool: its trigger is sent here
-    await session.commit()
-    assert await enqueue(pool, job, job_id=job_id, record_id=job_id)
-    return job_id
-
-
-async def run_job(
-    session: AsyncSession, pool: ArqRedis, run_worker: RunWorker, job: JobSpec, **arguments: Any
-) -> tuple[Any, str]:
-    job_id = await accept(session, pool, job, **arguments)
-    await run_worker(Queue.bulk)
-    info = await Job(job_id, pool, _queue_name=Queue.bulk, _deserializer=deserialize).result_info()
-    assert info is not None
-    return info, job_id
+from tests.shared.factories import make_user
+from tests.support.bulk import accept, hero_ids, run_job
 
 
 async def record_of(session: AsyncSession, job_id: str) -> records.JobView:

@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from arq import ArqRedis
-from arq.jobs import Job, JobStatus
+from arq.jobs import JobStatus
 from sqlmodel import col, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,32 +25,14 @@ from shared.models.heroes import TransferLog
 from shared.models.jobs import OutboxMessage, OutboxTopic
 from tests.conftest import RunWorker, StatementLog
 from tests.shared.factories import make_hero, make_team, make_user
-
-
-async def enqueue(pool: ArqRedis, message_id: int) -> Job | None:
-    return await enqueue_job(pool, PROCESS_OUTBOX_MESSAGE, job_id=outbox.job_id_for(message_id), message_id=message_id)
-
-
-async def transfer_message(session: AsyncSession, key: str | None = None) -> tuple[OutboxMessage, dict[str, Any]]:
-    hero, team = await make_hero(session), await make_team(session)
-    payload = {
-        "hero_id": hero.id,
-        "from_team_id": None,
-        "to_team_id": team.id,
-        "transfer_date": now_utc().isoformat(),
-        "requested_by_id": None,
-        "idempotency_key": key,
-    }
-    message = await outbox.record(session, OutboxTopic.transfer_audit, payload)
-    await session.commit()
-    return message, payload
+from tests.support.outbox import enqueue_message, transfer_message
 
 
 async def test_a_transfer_audit_writes_exactly_one_log_even_when_run_twice(
     session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker
 ) -> None:
     message, payload = await transfer_message(session, key="k-1")
-    job = await enqueue(job_pool, message.id)  # type: ignore[arg-type]
+    job = await enqueue_message(job_pool, message.id)  # type: ignore[arg-type]
     assert job is not None
     await run_worker(Queue.short)
     # At-least-once: the same row delivered again (a new job id) must change nothing.
@@ -75,7 +57,7 @@ async def test_job_keys_are_json_and_a_failure_keeps_its_traceback_as_data(
         text("UPDATE outbox SET payload = '{}'::jsonb WHERE id = :id"), params={"id": message.id}
     )
     await session.commit()
-    job = await enqueue(job_pool, message.id)  # type: ignore[arg-type]
+    job = await enqueue_message(job_pool, message.id)  # type: ignore[arg-type]
     assert job is not None
     raw_job = await job_pool.get(f"arq:job:{job.job_id}")
     assert raw_job is not None and raw_job.startswith(b"{") and f'"{PROCESS_OUTBOX_MESSAGE.name}"'.encode() in raw_job
@@ -103,7 +85,7 @@ async def make_comment(session: AsyncSession, content: str, **fields: Any) -> Co
 async def moderate(session: AsyncSession, pool: ArqRedis, run_worker: RunWorker, comment: Comment) -> Comment:
     message = await outbox.record(session, OutboxTopic.comment_moderation, {"comment_id": comment.id})
     await session.commit()
-    await enqueue(pool, message.id)  # type: ignore[arg-type]
+    await enqueue_message(pool, message.id)  # type: ignore[arg-type]
     await run_worker(Queue.short)
     await session.refresh(comment)
     return comment
@@ -180,7 +162,7 @@ async def test_a_failed_tries_kept_result_does_not_block_the_sweepers_retry(
         text("UPDATE outbox SET payload = '{}'::jsonb WHERE id = :id"), params={"id": message.id}
     )
     await session.commit()
-    await enqueue(job_pool, message.id)  # type: ignore[arg-type]
+    await enqueue_message(job_pool, message.id)  # type: ignore[arg-type]
     await run_worker(Queue.short)  # fails (unreadable payload); its result is kept for a while
     job_id = outbox.job_id_for(message.id)  # type: ignore[arg-type]
     assert await job_pool.exists(f"arq:result:{job_id}")
@@ -225,7 +207,7 @@ async def test_one_audit_job_writes_every_waiting_audit_in_one_batch_and_the_oth
     session: AsyncSession, job_pool: ArqRedis, run_worker: RunWorker, statements: StatementLog
 ) -> None:
     messages = [(await transfer_message(session))[0] for _ in range(5)]
-    leader = await enqueue(job_pool, messages[0].id)  # type: ignore[arg-type]
+    leader = await enqueue_message(job_pool, messages[0].id)  # type: ignore[arg-type]
     assert leader is not None
     with statements.record():
         await run_worker(Queue.short)
@@ -236,7 +218,7 @@ async def test_one_audit_job_writes_every_waiting_audit_in_one_batch_and_the_oth
 
     # Each row's own job still runs (at-least-once) and finds its row done: no second log.
     for message in messages[1:]:
-        await enqueue(job_pool, message.id)  # type: ignore[arg-type]
+        await enqueue_message(job_pool, message.id)  # type: ignore[arg-type]
     await run_worker(Queue.short)
     hero_ids = [message.payload["hero_id"] for message in messages]
     logs = (await session.exec(select(TransferLog.hero_id).where(col(TransferLog.hero_id).in_(hero_ids)))).all()
@@ -261,7 +243,7 @@ async def test_a_poison_row_in_a_batch_does_not_block_the_job_that_took_it(
     )
     await session.commit()
 
-    job = await enqueue(job_pool, own.id)  # type: ignore[arg-type]
+    job = await enqueue_message(job_pool, own.id)  # type: ignore[arg-type]
     assert job is not None
     await run_worker(Queue.short)
     result = await job.result_info()

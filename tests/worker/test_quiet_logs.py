@@ -23,8 +23,8 @@ from shared.jobs.queues import Queue
 from shared.jobs.serialization import deserialize, serialize
 from shared.jobs.sweepers import sweep_outbox
 from tests.conftest import RunWorker
-from tests.worker.test_bulk_jobs import hero_ids, run_job
-from tests.worker.test_outbox_jobs import enqueue, transfer_message
+from tests.support.bulk import hero_ids, run_job
+from tests.support.outbox import enqueue_message, transfer_message
 
 CRON_NAMES = {job.name for job in WorkerSettings.cron_jobs}
 
@@ -144,7 +144,7 @@ async def test_an_unexpected_failure_keeps_its_traceback(
     # A payload the handler cannot read: a KeyError, a bug rather than a refusal.
     await session.exec(text("UPDATE outbox SET payload = '{}'::jsonb WHERE id = :id"), params={"id": message.id})  # type: ignore[call-overload]
     await session.commit()
-    await enqueue(job_pool, message.id)  # type: ignore[arg-type]
+    await enqueue_message(job_pool, message.id)  # type: ignore[arg-type]
     caplog.set_level(logging.INFO)
 
     await run_worker(Queue.short)
