@@ -14,15 +14,7 @@ from sqlalchemy.engine import URL
 from guildhall.demo import DEMO_PASSWORD
 from shared.settings import DEVELOPMENT_SECRET, Settings
 from tests.conftest import alembic_config, recreate_database, redis_url_for_tests
-
-
-def run_cli(
-    database_url: URL, *args: str, stdin: str = "", env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"DATABASE_URL": database_url.render_as_string(hide_password=False)} | (env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "guildhall.cli", *args], input=stdin, env=env, capture_output=True, text=True, timeout=60
-    )
+from tests.support.cli import run_cli
 
 
 async def fetch_user(url: URL, username: str) -> tuple[str, str] | None:

@@ -11,7 +11,7 @@ from alembic import command
 from sqlalchemy.engine import URL
 
 from tests.conftest import alembic_config, recreate_database
-from tests.test_cli import run_cli
+from tests.support.cli import run_cli
 
 DEVELOPMENT = {"ENVIRONMENT": "development"}
 

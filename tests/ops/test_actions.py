@@ -14,7 +14,7 @@ from shared.ops import actions, keys
 from shared.ops.inspect import read_job_detail, read_summary
 from shared.ops.schemas import JobStatus, PurgeScope
 from tests.ops.conftest import GATES, OpsWorker, wait_until
-from tests.ops.test_inspect import enqueue
+from tests.support.queues import enqueue
 
 ADMIN = actions.Actor(username="ops-admin", user_id=7)
 

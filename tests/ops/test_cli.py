@@ -10,7 +10,7 @@ from sqlalchemy.engine import URL
 
 from shared.jobs.queues import Queue
 from tests.conftest import redis_url_for_tests
-from tests.ops.test_inspect import enqueue
+from tests.support.queues import enqueue
 
 
 def run_queue(database_url: URL, *args: str) -> subprocess.CompletedProcess[str]:

@@ -20,12 +20,7 @@ from shared.ops.queues import LIST_LIMIT
 from shared.ops.schemas import JobStatus, WorkerState
 from shared.ops.telemetry import WORKER_NAME, record_outcome
 from tests.ops.conftest import GATES, TEST_WORKER, CountingRedis, OpsWorker, snapshot_keys, wait_until
-
-
-async def enqueue(pool: ArqRedis, function: str, *args: object, queue: Queue = Queue.short, **options: object) -> str:
-    job = await pool.enqueue_job(function, *args, _queue_name=queue, **options)  # type: ignore[arg-type]
-    assert job is not None
-    return job.job_id
+from tests.support.queues import enqueue
 
 
 async def test_the_summary_shows_jobs_in_every_state(job_pool: ArqRedis, ops_worker: OpsWorker) -> None:
