@@ -2,7 +2,6 @@
 
 import asyncio
 import re
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -26,7 +25,8 @@ from shared.settings import Settings, get_settings
 from tests.api.conftest import Caller
 from tests.conftest import StatementLog
 from tests.ops.conftest import OpsWorker
-from tests.ops.test_inspect import enqueue
+from tests.support.network import free_port
+from tests.support.queues import enqueue
 
 QUEUES = "/api/v1/ops/queues"
 
@@ -247,12 +247,6 @@ async def test_metrics_are_refused_outside_development_without_a_token(
     app = app_with(settings, job_pool, connection)
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
         assert (await client.get("/metrics")).status_code == 403
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_metrics_can_be_served_on_a_separate_address_only(

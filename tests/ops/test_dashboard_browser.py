@@ -11,7 +11,6 @@ event, no CSP message on the console), so anything inline or from elsewhere woul
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -33,8 +32,9 @@ from shared.ops import keys
 from shared.settings import get_settings
 from tests.conftest import ROOT, redis_url_for_tests
 from tests.ops.conftest import TEST_WORKER, OpsWorker
-from tests.ops.test_inspect import enqueue
 from tests.shared.factories import unique
+from tests.support.network import free_port
+from tests.support.queues import enqueue
 
 CHROMIUM = "/usr/bin/chromium"
 # Registered before any of the page's own scripts run (Playwright injects it, outside the page's CSP).
@@ -47,12 +47,6 @@ document.addEventListener("securitypolicyviolation", (event) => {
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOT = ROOT / "artifacts" / "ops-dashboard.png"
 SCREENSHOT_NOT_ADMIN = ROOT / "artifacts" / "ops-dashboard-not-admin.png"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @asynccontextmanager

@@ -17,7 +17,7 @@ from services.api.main import create_app
 from services.api.serve import ACCESS_LOGGER, QuietProbes, uvicorn_options
 from shared.settings import get_settings
 from tests.conftest import redis_url_for_tests
-from tests.ops.test_dashboard_browser import free_port
+from tests.support.network import free_port
 
 METRICS_TOKEN = "quiet-probes-test-token"
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", ACCESS_LOGGER)
