@@ -102,7 +102,7 @@ async def list_articles(
     rows = await queries.articles_page(
         session, viewer=viewer, limit=limit, after=TimeIdPosition.decode(cursor), author_id=author_id
     )
-    page = page_of(rows, limit, _created_position)
+    page: Page[Article] = page_of(rows, limit, _created_position)
     tags = await _tags_by_id(session, TaggableType.article, page.items)
     items = [_article_read(row, tags.get(row_id(row), [])) for row in page.items]
     return Page[ArticleRead](items=items, next_cursor=page.next_cursor)
@@ -165,7 +165,7 @@ async def list_images(
 ) -> Page[ImageRead]:
     """Newest first, with their tags: two statements whatever the page size."""
     rows = await queries.images_page(session, limit=limit, after=TimeIdPosition.decode(cursor), author_id=author_id)
-    page = page_of(rows, limit, _created_position)
+    page: Page[Image] = page_of(rows, limit, _created_position)
     tags = await _tags_by_id(session, TaggableType.image, page.items)
     items = [_image_read(row, tags.get(row_id(row), [])) for row in page.items]
     return Page[ImageRead](items=items, next_cursor=page.next_cursor)
