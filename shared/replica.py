@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -55,7 +55,9 @@ class Replica:
         self.fallbacks = 0
         self._monitor: asyncio.Task[None] | None = None
 
-    async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> tuple[bool, T | None]:
+    async def read(
+        self, work: Callable[[AsyncSession], Awaitable[T]]
+    ) -> tuple[Literal[True], T] | tuple[Literal[False], None]:
         """(True, what `work` returned) from a read transaction of its own on the replica, or
         (False, None) when the replica could not serve (the caller then runs it on the primary)."""
         if not self.fresh:
@@ -81,7 +83,7 @@ class Replica:
         """Ask the replica its lag; fresh if it answers in time and is within the bound."""
         try:
             async with asyncio.timeout(CHECK_TIMEOUT_SECONDS), self._replica() as session:
-                lag = float((await session.exec(LAG_SQL)).one()[0])  # type: ignore[call-overload]
+                lag = float((await session.exec(LAG_SQL)).one()[0])  # type: ignore[call-overload]  # SQLModel types exec() for its select(), not text()
         except Exception as error:  # any failure to answer is "not fresh"; the next check tries again
             self.lag_seconds = None
             self._skip(f"it did not answer the lag check ({error!r})")
@@ -121,7 +123,7 @@ class Reads:
 
     async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         if self._replica is not None:
-            served, result = await self._replica.read(work)
-            if served:
-                return result  # type: ignore[return-value]  (served: what work returned)
+            outcome = await self._replica.read(work)
+            if outcome[0]:  # served: what work returned
+                return outcome[1]
         return await work(self._primary)
