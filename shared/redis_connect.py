@@ -27,14 +27,15 @@ from redis.exceptions import ConnectionError, ReadOnlyError
 from shared.settings import Settings
 
 
-class _DropOnReadOnly:
-    """Mixin for a connection to one address: READONLY means the node was demoted under us."""
+class _DropOnReadOnly(Connection):
+    """Mixin for a connection to one address: READONLY means the node was demoted under us. A
+    Connection itself, so that its methods are typed; before SSLConnection in the MRO of the SSL one."""
 
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            return await super().read_response(*args, **kwargs)  # type: ignore[misc]
+            return await super().read_response(*args, **kwargs)
         except ReadOnlyError:
-            await self.disconnect()  # type: ignore[attr-defined]
+            await self.disconnect()
             raise ConnectionError("the Redis server is now a replica (READONLY): reconnecting") from None
 
 
@@ -116,11 +117,11 @@ def connection_pool(where: RedisTarget | str, **options: Any) -> ConnectionPool:
     for address in ("host", "port", "path"):
         url_options.pop(address, None)
     ssl = url_options.pop("connection_class", None) is SSLConnection
-    timeouts = {k: options[k] for k in ("socket_timeout", "socket_connect_timeout") if k in options}
+    timeouts: dict[str, Any] = {k: options[k] for k in ("socket_timeout", "socket_connect_timeout") if k in options}
     sentinel_kwargs: dict[str, Any] = {**timeouts, "password": target.sentinel_password}
-    sentinel = Sentinel(list(target.sentinels), sentinel_kwargs=sentinel_kwargs)
+    sentinel = Sentinel(list(target.sentinels), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
     assert target.master is not None  # Settings refuses sentinels without a master name
-    return SentinelPool(target.master, sentinel, ssl=ssl, **{**options, **url_options})
+    return SentinelPool(target.master, sentinel, ssl=ssl, **{**options, **url_options})  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
 
 def client(where: RedisTarget | str, **options: Any) -> Redis:
