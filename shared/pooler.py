@@ -37,7 +37,7 @@ def bounded_connection_class(settings: dict[str, str]) -> type[asyncpg.Connectio
     """An asyncpg Connection whose every top-level BEGIN also sets `settings` for its transaction."""
     suffix = set_local_sql(settings)
 
-    class TransactionBoundedConnection(asyncpg.Connection):
+    class TransactionBoundedConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no type hints: its Connection is Any
         __slots__ = ()
 
         async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:  # noqa: ASYNC109 (asyncpg's signature)

@@ -49,7 +49,7 @@ class RateLimits:
             storage = RedisStorage(
                 "async+redis://",
                 implementation="redispy",
-                connection_pool=pool,
+                connection_pool=pool,  # type: ignore[arg-type]  # documented, but limits types **options as scalars
                 key_prefix=KEY_PREFIX,
                 wrap_exceptions=True,
             )
