@@ -116,7 +116,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     # --- asyncio.Protocol ---
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's own: a stream Transport
         super().connection_made(transport)
         cls = BoundedHttpToolsProtocol
         cls.open_connections += 1

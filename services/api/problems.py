@@ -197,8 +197,8 @@ _DATA_ERROR_CLASS = "22"
 
 async def on_database_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DBAPIError)
-    if (cause := unavailable(error)) is not None:
-        return _unavailable(request, cause)
+    if (down := unavailable(error)) is not None:
+        return _unavailable(request, down)
     sqlstate = getattr(error.orig, "sqlstate", None) or ""
     cause = error.orig.__cause__ if error.orig is not None else None
     if sqlstate.startswith(_DATA_ERROR_CLASS) or isinstance(cause, asyncpg.DataError):
@@ -276,4 +276,4 @@ def document_problems(app: FastAPI) -> None:
             schemas.pop(name, None)
         return document
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend its schema

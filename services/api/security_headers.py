@@ -123,4 +123,4 @@ def install(app: Starlette) -> None:
     def build_with_headers() -> ASGIApp:
         return SecurityHeaders(build())
 
-    app.build_middleware_stack = build_with_headers  # type: ignore[method-assign]
+    app.build_middleware_stack = build_with_headers  # type: ignore[method-assign]  # wraps Starlette's stack builder, on this app only
