@@ -16,7 +16,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from guildhall.embedded.valkey import server_binary as valkey_binary
 from services.api.http_limits import PROTOCOL
 from shared.jobs.queues import Queue
 from shared.settings import get_settings
+from tests.support.network import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -68,13 +68,6 @@ def executable(name: str) -> str:
     if found is None:
         raise RuntimeError(f"{name} not found next to {sys.executable} nor on PATH")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def wait_until(check: Callable[[], T | None], *, timeout: float, interval: float = 0.2, what: str) -> T:

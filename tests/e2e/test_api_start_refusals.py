@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, Service, Stack, api_ready, executable, free_port
+from tests.e2e.conftest import ROOT, Service, Stack, api_ready, executable
+from tests.support.network import free_port
 
 RUN_TIMEOUT = 60.0
 

@@ -24,7 +24,8 @@ import httpx
 import pytest
 
 from guildhall.embedded.processes import alive, port_answers, read_pid
-from tests.e2e.conftest import BIN, ROOT, SECRET_KEY, api_ready, executable, free_port, tail, wait_until
+from tests.e2e.conftest import BIN, ROOT, SECRET_KEY, api_ready, executable, tail, wait_until
+from tests.support.network import free_port
 
 PASSWORD = "embedded-password-123"
 START_TIMEOUT = 60.0

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Service, Stack, api_ready, executable, free_port, wait_until
+from tests.e2e.conftest import Service, Stack, api_ready, executable, wait_until
+from tests.support.network import free_port
 
 MAX_HEADER_BYTES = 32_768  # the default, which the test leaves alone
 HEADER_TIMEOUT = 2.0  # shortened, as is the keep-alive timeout, to keep the test quick

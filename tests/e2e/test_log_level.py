@@ -23,10 +23,10 @@ from tests.e2e.conftest import (
     drop_database,
     e2e_database_url,
     executable,
-    free_port,
     redis_key_exists,
     wait_until,
 )
+from tests.support.network import free_port
 
 SWEEP_LINE = "outbox sweep: enqueued 1 of 1 waiting row(s) again"
 CRON_LINE = "→ cron:sweep_outbox()"  # arq's start line of a cron run

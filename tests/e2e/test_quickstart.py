@@ -18,17 +18,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import (
-    ROOT,
-    STOP_TIMEOUT,
-    Stack,
-    api_ready,
-    drop_database,
-    e2e_database_url,
-    free_port,
-    tail,
-    wait_until,
-)
+from tests.e2e.conftest import ROOT, STOP_TIMEOUT, Stack, api_ready, drop_database, e2e_database_url, tail, wait_until
+from tests.support.network import free_port
 
 SH_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
 MARK = "@@quickstart-command-done@@"

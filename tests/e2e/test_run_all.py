@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import BIN, ROOT, STOP_TIMEOUT, Stack, api_ready, free_port, wait_until
+from tests.e2e.conftest import BIN, ROOT, STOP_TIMEOUT, Stack, api_ready, wait_until
+from tests.support.network import free_port
 
 METRICS_TOKEN = "run-all-metrics-token"
 

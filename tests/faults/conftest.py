@@ -22,7 +22,8 @@ from guildhall.embedded.postgres import binary as embedded_postgres_binary
 from guildhall.embedded.postgres import service_account
 from guildhall.embedded.valkey import server_binary as valkey_binary
 from services.api.http_limits import PROTOCOL
-from tests.e2e.conftest import PASSWORD, Service, api_ready, executable, free_port, redis_key_exists
+from tests.e2e.conftest import PASSWORD, Service, api_ready, executable, redis_key_exists
+from tests.support.network import free_port
 
 
 @dataclass

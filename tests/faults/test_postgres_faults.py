@@ -14,12 +14,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
 from tests.e2e.conftest import PASSWORD, PROCESS_ENV
 from tests.faults.conftest import PostgresServer, RedisServer, api_service, prepare_database, worker_service
+from tests.support.postgres import count
 
 CLIENTS = 6
 HEROES_PER_CLIENT = 4
@@ -67,20 +67,6 @@ def drive(
                         if not ok:
                             tally.bad_503s.append(response.text)
                     time.sleep(0.2)
-
-
-async def _count(url: str, sql: str) -> int:
-    connection = await asyncpg.connect(url.replace("+asyncpg", ""))
-    try:
-        return int(await connection.fetchval(sql))
-    finally:
-        await connection.close()
-
-
-def count(url: str, sql: str) -> int:
-    import asyncio
-
-    return asyncio.run(_count(url, sql))
 
 
 @pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")

@@ -17,7 +17,7 @@ import redis
 
 from tests.e2e.conftest import PASSWORD, PROCESS_ENV
 from tests.faults.conftest import PostgresServer, RedisServer, api_service, prepare_database, worker_service
-from tests.faults.test_postgres_faults import count
+from tests.support.postgres import count
 
 HEROES = 40
 TRANSFERS = 12

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import free_port
-
 # The fault tests' fixtures, reused as they are: postgres_server (initdb, start on a free port,
 # stop and remove; initdb's wal_level replica and max_wal_senders 10 allow a replica) and
 # redis_server (a private redis-server in tmp_path).
 from tests.faults.conftest import PostgresServer, RedisServer, postgres_server, redis_server
+from tests.support.network import free_port
 from tests.topology.servers import PgBouncer, SentinelCluster, cluster_directory, start_replica
 
 __all__ = ["postgres_server", "redis_server"]  # imported to be fixtures here

@@ -28,8 +28,9 @@ from typing import Any, TypeVar
 import redis
 
 from guildhall.embedded.valkey import server_binary as valkey_binary
-from tests.e2e.conftest import Service, free_port, redis_answers, wait_until
+from tests.e2e.conftest import Service, redis_answers, wait_until
 from tests.faults.conftest import PostgresServer, RedisServer, cluster_account, postgres_bin
+from tests.support.network import free_port
 
 T = TypeVar("T")
 HOST = "127.0.0.1"

@@ -33,14 +33,12 @@ from tests.e2e.conftest import (
     PROCESS_ENV,
     ROOT,
     SECRET_KEY,
-    Service,
-    api_ready,
     executable,
-    free_port,
     wait_until,
 )
 from tests.faults.conftest import PostgresServer, RedisServer, prepare_database, worker_service
-from tests.faults.test_postgres_faults import count
+from tests.support.postgres import count
+from tests.support.processes import guildhall_api
 from tests.topology.servers import PgBouncer
 
 REQUESTS = 300
@@ -152,18 +150,6 @@ def test_no_session_scoped_advisory_lock_in_the_code() -> None:
     assert offenders == []
     # The pattern does catch one (the test can fail).
     assert session_lock.search("SELECT pg_advisory_lock(42)") and not session_lock.search("pg_advisory_xact_lock(1)")
-
-
-def guildhall_api(env: dict[str, str], log_dir: Path) -> tuple[Service, str]:
-    """`guildhall api` as deployed: WEB_CONCURRENCY processes on one port, its start-up checks
-    included (they must not need the pooler's `postgres` database)."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    argv = [executable("guildhall"), "api", "--port", str(port)]
-    service = Service(
-        "api", argv, {**env, "WEB_CONCURRENCY": "2"}, log_dir / "api.log", ready=lambda _: api_ready(base_url)
-    )
-    return service, base_url
 
 
 def test_api_worker_and_cli_serve_through_a_transaction_mode_pooler(

@@ -30,9 +30,9 @@ import pytest
 
 from tests.e2e.conftest import PASSWORD, PROCESS_ENV, Service, executable, redis_key_exists, wait_until
 from tests.faults.conftest import PostgresServer, prepare_database
-from tests.faults.test_postgres_faults import count
+from tests.support.postgres import count
+from tests.support.processes import guildhall_api
 from tests.topology.servers import PgBouncer, SentinelCluster, wait_replayed
-from tests.topology.test_pgbouncer import guildhall_api
 
 ADMIN = "topology-admin"
 TRANSFER_HEROES = 16
