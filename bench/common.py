@@ -1,7 +1,9 @@
-"""Shared set-up for the benchmarks: a scratch database migrated from scratch, dropped after."""
+"""Shared set-up for the benchmarks: a scratch database migrated from scratch, dropped after, and a
+free port for the servers they start."""
 
 import asyncio
 import os
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from shared.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (the OS's choice, released at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def bench_url(database: str | None = None) -> URL:

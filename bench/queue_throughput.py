@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import tempfile
 import time
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from arq.worker import Worker, func
 from redis.exceptions import RedisError
 from sqlalchemy import text
 
-from bench.common import scratch_database
+from bench.common import free_port, scratch_database
 from services.worker.context import on_job_start
 from services.worker.main import WorkerSettings
 from shared.db import create_engine, create_session_factory
@@ -50,13 +49,6 @@ async def insert_one_row(ctx: Ctx, name: str) -> None:
     """A small job: one transaction, one INSERT."""
     async with transaction(ctx) as session:
         await session.exec(text("INSERT INTO team (name) VALUES (:name)").bindparams(name=name))  # type: ignore[call-overload]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def start_redis(directory: str) -> tuple[asyncio.subprocess.Process, str]:

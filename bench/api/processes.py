@@ -8,7 +8,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -16,18 +15,11 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import ROOT
+from bench.common import ROOT, free_port
 from guildhall.embedded.valkey import server_binary as valkey_binary
 
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
