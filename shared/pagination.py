@@ -16,26 +16,29 @@ would be skipped or repeated.
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, tuple_
+from sqlalchemy import SQLColumnExpression, tuple_
 from sqlalchemy.sql import Select
 
 from shared.schemas import CursorPosition, Page
 
 Row = TypeVar("Row")
 Item = TypeVar("Item")
-S = TypeVar("S", bound=Select[Any])
+# Any SELECT, of any number of columns: SQLAlchemy's own, or sqlmodel's (whose Select and
+# SelectOfScalar subclass it). `where` and `order_by` keep the statement's type.
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 def keyset(
     statement: S,
-    key: Sequence[ColumnElement[Any]],
+    key: Sequence[SQLColumnExpression[Any]],
     after: Sequence[Any] | None,
     *,
     limit: int,
     descending: bool = False,
 ) -> S:
-    """`statement` ordered by `key`, from the row after `after` (the key's values of the last row
-    served; None for the first page), `limit + 1` rows at most."""
+    """`statement` ordered by `key` (columns, or the mapped attributes `col()` gives), from the row
+    after `after` (the key's values of the last row served; None for the first page), `limit + 1`
+    rows at most."""
     if after is not None:
         if len(after) != len(key):
             raise ValueError(f"a position of {len(after)} values for a key of {len(key)} columns")

@@ -3,15 +3,17 @@ the transfer's one-statement move."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Text, Update, and_, bindparam, func, literal_column, update
+from sqlalchemy import ColumnElement, SQLColumnExpression, Text, Update, and_, bindparam, func, literal_column, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.errors import constraint_errors
 from shared.heroes.schemas import TeamWithCount
+from shared.models.base import table_of
 from shared.models.heroes import Hero, Item, Team, TransferLog
 from shared.pagination import keyset
 from shared.schemas import TimeIdPosition
@@ -34,10 +36,11 @@ async def teams_with_hero_counts(
     else:
         statement = keyset(statement, order, (after_name,) if after_name is not None else None, limit=limit)
     rows = (await session.exec(statement)).all()
-    return [TeamWithCount(id=row[0], name=row[1], headquarters=row[2], hero_count=row[3]) for row in rows]
+    # Team.id is typed optional (a Team not yet flushed has none); a primary key read back is never NULL.
+    return [TeamWithCount(id=cast(int, row[0]), name=row[1], headquarters=row[2], hero_count=row[3]) for row in rows]
 
 
-def _json_object(columns: Sequence[ColumnElement[Any]], **extra: ColumnElement[Any]) -> ColumnElement[Any]:
+def _json_object(columns: Sequence[InstrumentedAttribute[Any]], **extra: ColumnElement[Any]) -> ColumnElement[Any]:
     """json_build_object('name', column, ...) over `columns` (keys are the column names) and `extra`."""
     pairs: list[Any] = []
     for column in columns:
@@ -47,26 +50,32 @@ def _json_object(columns: Sequence[ColumnElement[Any]], **extra: ColumnElement[A
     return func.json_build_object(*pairs)
 
 
-def _json_list(element: ColumnElement[Any], order_by: ColumnElement[Any], *where: ColumnElement[bool]) -> Any:
+def _json_list(element: ColumnElement[Any], order_by: SQLColumnExpression[Any], *where: ColumnElement[bool]) -> Any:
     """The rows' `element`s as one JSON array in `order_by` order ([] for none), as a scalar subquery."""
     aggregated = func.coalesce(func.json_agg(aggregate_order_by(element, order_by)), literal_column("'[]'::json"))
     return select(aggregated).where(*where).scalar_subquery()
 
 
+def _attributes(*columns: object) -> tuple[InstrumentedAttribute[Any], ...]:
+    """The class attributes `columns` (`Hero.name`, ...) as what they are at run time, each with its
+    column's `key` (sqlmodel types `Hero.name` as a str, and col() as a Mapped, which has no key)."""
+    attributes: list[InstrumentedAttribute[Any]] = []
+    for column in columns:
+        if not isinstance(column, InstrumentedAttribute):
+            raise TypeError(f"not a mapped column: {column!r}")
+        attributes.append(column)
+    return tuple(attributes)
+
+
 # Key order as in the response schemas (TeamDetail, HeroInTeam, ItemRead), so the JSON reads the same.
-_TEAM_COLUMNS = (col(Team.name), col(Team.headquarters), col(Team.id))
+_TEAM_COLUMNS = _attributes(Team.name, Team.headquarters, Team.id)
 # HeroInTeamAdmin: with the secret identity (admins only).
-_HERO_COLUMNS_WITH_IDENTITY = (
-    col(Hero.name),
-    col(Hero.secret_identity),
-    col(Hero.age),
-    col(Hero.power_level),
-    col(Hero.id),
-    col(Hero.team_id),
+_HERO_COLUMNS_WITH_IDENTITY = _attributes(
+    Hero.name, Hero.secret_identity, Hero.age, Hero.power_level, Hero.id, Hero.team_id
 )
 # HeroInTeam: what anyone may see; the secret identity is never selected.
 _HERO_COLUMNS = tuple(column for column in _HERO_COLUMNS_WITH_IDENTITY if column.key != "secret_identity")
-_ITEM_COLUMNS = (col(Item.id), col(Item.name))
+_ITEM_COLUMNS = _attributes(Item.id, Item.name)
 
 
 async def team_detail_json(
@@ -180,7 +189,7 @@ def _move_statement() -> Update:
     The subquery locks the row first, so concurrent transfers of one hero take turns and each
     reads the team the previous one committed (no lost update; the audit chain stays unbroken).
     No row back: no such hero, or it is already on that team."""
-    hero = Hero.__table__  # Core: the ORM-enabled UPDATE path costs more than the statement itself
+    hero = table_of(Hero)  # Core: the ORM-enabled UPDATE path costs more than the statement itself
     old = select(hero.c.id, hero.c.team_id).where(hero.c.id == bindparam("hero_id")).with_for_update().subquery("old")
     return (
         update(hero)
@@ -203,5 +212,5 @@ async def move_hero(session: AsyncSession, hero_id: int, to_team_id: int | None)
     team it left, or None when nothing moved (no such hero, or it is already on that team). An
     unknown team is refused by the foreign key (ConstraintViolation on fk_hero_team_id_team)."""
     with constraint_errors():
-        row = (await session.exec(_MOVE, params={"hero_id": hero_id, "to_team_id": to_team_id})).first()  # type: ignore[call-overload]  # sqlmodel's exec is typed for SELECTs; a Core UPDATE runs as is
+        row = (await session.exec(_MOVE, params={"hero_id": hero_id, "to_team_id": to_team_id})).first()
     return None if row is None else Moved(from_team_id=row[0])

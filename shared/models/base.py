@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, func
+from sqlalchemy import CheckConstraint, DateTime, Table, func, inspect
 from sqlmodel import Field, SQLModel
 
 # Every constraint and index gets a predictable name, so migrations can address
@@ -50,3 +50,12 @@ def one_of(column: str, values: type[StrEnum], name: str) -> CheckConstraint:
     so adding a value is a one-line migration)."""
     allowed = ", ".join(f"'{member.value}'" for member in values)
     return CheckConstraint(f"{column} IN ({allowed})", name=name)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core Table of a table class (`model.__table__`, which SQLModel does not declare to the
+    type checker), for statements that skip the ORM."""
+    table = inspect(model).local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to one table")
+    return table
