@@ -3,11 +3,12 @@
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, Protocol, TypeVar
 
-from annotated_types import Interval
+from annotated_types import GroupedMetadata, Interval, MaxLen, MinLen
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic import Strict as StrictMode
 from sqlmodel import SQLModel
@@ -36,14 +37,21 @@ StoredText = Annotated[str, AfterValidator(refuse_nul)]
 FromText = StrictMode(False)
 
 
-def trimmed_text(max_length: int, normalize: Callable[[str], str] = str.strip) -> Any:
-    """Text stored without its surrounding whitespace (`normalize`, which may also change case),
-    at most `max_length` characters as sent, as its schema says (pydantic's strip_whitespace
-    checks the length after trimming, so " " + 200 characters passed a maxLength of 200), and not
-    empty once trimmed."""
-    return Annotated[
-        str, StringConstraints(max_length=max_length), AfterValidator(normalize), StringConstraints(min_length=1)
-    ]
+@dataclass(frozen=True, slots=True)
+class Trimmed(GroupedMetadata):
+    """`Annotated[str, Trimmed(max_length)]`: text stored without its surrounding whitespace
+    (`normalize`, which may also change case), at most `max_length` characters as sent, as its
+    schema says (pydantic's strip_whitespace checks the length after trimming, so " " + 200
+    characters passed a maxLength of 200), and not empty once trimmed. Pydantic reads the
+    constraints in this order: the length as sent, the normalizing, the length once trimmed."""
+
+    max_length: int
+    normalize: Callable[[str], str] = str.strip
+
+    def __iter__(self) -> Iterator[object]:
+        yield MaxLen(self.max_length)
+        yield AfterValidator(self.normalize)
+        yield MinLen(1)
 
 
 def _without_null(schema: dict[str, Any]) -> None:
@@ -81,7 +89,7 @@ class Strict(SQLModel):
     int is a float); text PostgreSQL cannot store (NUL) is bad input (422). Fields read from a
     JSON string (enums, times, decimals) say so with `FromText`."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True)  # type: ignore[assignment]  # SQLModel types it SQLModelConfig (ConfigDict plus table keys); as a ConfigDict, bodies may set theirs
 
     @field_validator("*", mode="after")
     @classmethod

@@ -8,10 +8,10 @@ from pydantic import BeforeValidator, WithJsonSchema, field_validator, model_val
 from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel
 
-from shared.schemas import FromText, RowId, Strict, omittable, trimmed_text
+from shared.schemas import FromText, RowId, Strict, Trimmed, omittable
 
-CategoryName = trimmed_text(100)
-ProductName = trimmed_text(200)
+CategoryName = Annotated[str, Trimmed(100)]
+ProductName = Annotated[str, Trimmed(200)]
 
 # Money is exact: NUMERIC(12, 2) in the table, Decimal here, a string in JSON.
 CENT = Decimal("0.01")

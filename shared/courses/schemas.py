@@ -15,16 +15,16 @@ from pydantic import EmailStr, StringConstraints
 from sqlmodel import Field, SQLModel
 
 from shared.models.courses import GRADE_PATTERN, MAX_YEAR, MIN_YEAR, Semester
-from shared.schemas import FromText, RowId, Strict, trimmed_text
+from shared.schemas import FromText, RowId, Strict, Trimmed
 
 Grade = Annotated[str, StringConstraints(pattern=GRADE_PATTERN)]
 Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR)]
 # Course codes are compared as written in the unique index, so they are stored in one case.
-CourseCode = trimmed_text(20, lambda code: code.strip().upper())
+CourseCode = Annotated[str, Trimmed(20, lambda code: code.strip().upper())]
 
 
 class StudentCreate(Strict):
-    name: trimmed_text(100) = Field(description="The student's name; trimmed.")  # type: ignore[valid-type]
+    name: Annotated[str, Trimmed(100)] = Field(description="The student's name; trimmed.")
     email: EmailStr = Field(max_length=320, description="Unique in any case; shown to admins only.")
 
 
@@ -44,7 +44,7 @@ class StudentRead(SQLModel):
 
 
 class CourseCreate(Strict):
-    name: trimmed_text(200) = Field(description="The course's name; trimmed.")  # type: ignore[valid-type]
+    name: Annotated[str, Trimmed(200)] = Field(description="The course's name; trimmed.")
     code: CourseCode = Field(description="Unique; stored upper-case (`cs101` is `CS101`).")
 
 

@@ -13,15 +13,15 @@ from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel
 
 from shared.models.tagging import ArticleStatus, TaggableType
-from shared.schemas import CursorPosition, FromText, Page, RowId, Strict, omittable, refuse_nul, trimmed_text
+from shared.schemas import CursorPosition, FromText, Page, RowId, Strict, Trimmed, omittable, refuse_nul
 
 MAX_TAGS = 50
 TAG_NAME_MAX = 50
 
 # NUL is refused here: Strict's own NUL check sees a field's value, not the items of a list.
-TagName = Annotated[trimmed_text(TAG_NAME_MAX, lambda name: name.strip().lower()), AfterValidator(refuse_nul)]
+TagName = Annotated[str, Trimmed(TAG_NAME_MAX, lambda name: name.strip().lower()), AfterValidator(refuse_nul)]
 TagNames = Annotated[list[TagName], PydanticField(max_length=MAX_TAGS)]
-Title = trimmed_text(200)
+Title = Annotated[str, Trimmed(200)]
 Content = Annotated[str, StringConstraints(max_length=100_000)]
 
 
@@ -71,7 +71,7 @@ class ArticleRead(SQLModel):
     tags: list[str] = Field(default_factory=list, description="tag names, sorted")
 
 
-Filename = trimmed_text(255)
+Filename = Annotated[str, Trimmed(255)]
 AltText = Annotated[str, StringConstraints(max_length=500)]
 
 
@@ -126,7 +126,7 @@ class TaggedImage(SQLModel):
 TaggedItemRead = Annotated[TaggedArticle | TaggedImage, PydanticField(discriminator="type")]
 
 
-class TaggedItemPage(Page[TaggedItemRead]):  # type: ignore[valid-type]
+class TaggedItemPage(Page[TaggedItemRead]):
     """One page of GET /tags/{name} (a named class, so OpenAPI names the schema readably)."""
 
 
