@@ -70,7 +70,7 @@ async def create_comment(
     """A pending comment and, in the same transaction, the outbox row asking for its moderation:
     both commit or neither does, so no comment waits for a job that was never recorded."""
     await visible_post(session, post_id, author)
-    comment = Comment(content=data.content, post_id=post_id, author_id=author.id)  # type: ignore[arg-type]
+    comment = Comment(content=data.content, post_id=post_id, author_id=author.id)
     session.add(comment)
     await flush(session)
     # The row is the durable intent; its job is enqueued once this transaction commits.

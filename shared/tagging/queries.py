@@ -25,7 +25,7 @@ async def replace_tags(session: AsyncSession, kind: TaggableType, item_id: int, 
     """Make the item's tag set exactly `names` (deduplicated): one DELETE of the tags no longer
     wanted and one INSERT of the new ones, whatever the count."""
     wanted = sorted(set(names))
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         delete(Tag).where(col(Tag.taggable_type) == kind, col(Tag.taggable_id) == item_id, col(Tag.name).not_in(wanted))
     )
     existing = set(

@@ -18,7 +18,7 @@ async def user_named(session: AsyncSession, username: str) -> User | None:
 
 async def revoke(session: AsyncSession, *, token_id: str, user_id: int, expires_at: datetime) -> None:
     """Put a token on the revocation list; revoking it twice is revoking it once."""
-    await session.exec(  # type: ignore[call-overload]  # sqlmodel's exec is typed for SELECTs; a Core INSERT runs as is
+    await session.exec(
         insert(RevokedToken)
         .values(jti=token_id, user_id=user_id, expires_at=expires_at)
         .on_conflict_do_nothing(index_elements=["jti"])
@@ -28,4 +28,4 @@ async def revoke(session: AsyncSession, *, token_id: str, user_id: int, expires_
 async def forget_expired_revocations(session: AsyncSession) -> None:
     """Drop the revocations of tokens past their expiry, which are refused anyway (one DELETE,
     served by ix_revoked_token_expires_at)."""
-    await session.exec(delete(RevokedToken).where(col(RevokedToken.expires_at) < func.now()))  # type: ignore[call-overload]  # as above, for a Core DELETE
+    await session.exec(delete(RevokedToken).where(col(RevokedToken.expires_at) < func.now()))

@@ -194,13 +194,13 @@ async def transfer_hero(
     keyed = None
     if idempotency_key is not None:
         body = data.model_dump(mode="json")
-        keyed = IdempotentRequest(admin.id, idempotency_key, fingerprint(request.method, request.url.path, body))  # type: ignore[arg-type]
+        keyed = IdempotentRequest(admin.id, idempotency_key, fingerprint(request.method, request.url.path, body))
     outcome = await transfers.transfer_hero_once(
         session,
         hero_id,
         data.to_team_id,
         requested_by_id=admin.id,
-        request=keyed,  # type: ignore[arg-type]
+        request=keyed,
     )
     response.status_code = outcome.status_code
     if outcome.replayed:
