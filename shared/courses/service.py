@@ -2,6 +2,7 @@
 
 Reads take the viewer: emails and grades are shaped in only for admins (`sees_student_records`)."""
 
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth.callers import Caller
@@ -98,11 +99,13 @@ async def courses_of_student(
         raise NotFound("student", student_id)
     if sees_student_records(viewer):
         return [
-            CourseEnrollment(**_payload(enrollment, with_grade=True), course=CourseRead.model_validate(course))
+            CourseEnrollment.model_validate(
+                _payload(enrollment, with_grade=True, course=CourseRead.model_validate(course))
+            )
             for enrollment, course in pairs
         ]
     return [
-        CourseEnrollmentPublic(**_payload(enrollment), course=CourseRead.model_validate(course))
+        CourseEnrollmentPublic.model_validate(_payload(enrollment, course=CourseRead.model_validate(course)))
         for enrollment, course in pairs
     ]
 
@@ -116,11 +119,13 @@ async def students_of_course(
         raise NotFound("course", course_id)
     if sees_student_records(viewer):
         return [
-            StudentEnrollment(**_payload(enrollment, with_grade=True), student=StudentRead.model_validate(student))
+            StudentEnrollment.model_validate(
+                _payload(enrollment, with_grade=True, student=StudentRead.model_validate(student))
+            )
             for enrollment, student in pairs
         ]
     return [
-        StudentEnrollmentPublic(**_payload(enrollment), student=StudentPublic.model_validate(student))
+        StudentEnrollmentPublic.model_validate(_payload(enrollment, student=StudentPublic.model_validate(student)))
         for enrollment, student in pairs
     ]
 
@@ -128,5 +133,8 @@ async def students_of_course(
 _PUBLIC_PAYLOAD = {"student_id", "course_id", "enrollment_date", "semester", "year"}
 
 
-def _payload(enrollment: Enrollment, *, with_grade: bool = False) -> dict[str, object]:
-    return enrollment.model_dump(include=_PUBLIC_PAYLOAD | {"grade"} if with_grade else _PUBLIC_PAYLOAD)
+def _payload(enrollment: Enrollment, *, with_grade: bool = False, **linked: SQLModel) -> dict[str, object]:
+    """The enrollment's fields (the grade only `with_grade`) and the `linked` row's shape, as the data
+    the response model validates (the table stores the semester as text; the model reads its enum)."""
+    fields = enrollment.model_dump(include=_PUBLIC_PAYLOAD | {"grade"} if with_grade else _PUBLIC_PAYLOAD)
+    return {**fields, **linked}
