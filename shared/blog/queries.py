@@ -9,14 +9,16 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, Select, and_, bindparam, func, insert, or_
+from sqlalchemy import ColumnElement, Insert, and_, bindparam, func, insert, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from shared.auth.callers import Caller
 from shared.blog.schemas import CommentModeratedRead, CommentRead, PostCategory, PostCreate, PostFilters, PostRead
 from shared.catalog.queries import subtree_ids
 from shared.errors import ConstraintViolation, NotFound, constraint_errors
+from shared.models.base import table_of
 from shared.models.blog import Comment, ModerationState, Post, PostStatus
 from shared.models.catalog import Category
 from shared.models.users import Role, User
@@ -33,6 +35,12 @@ MAX_PAGE_SIZE = 100
 # Posts newest first, comments oldest first; the id breaks ties between equal times.
 POST_ORDER = (col(Post.created_at), col(Post.id))
 COMMENT_ORDER = (col(Comment.created_at), col(Comment.id))
+
+# The rows a post read selects: the Post, its author's name, its category's name (NULL without a
+# category; sqlmodel types the column as the table's str) and its approved-comment count.
+PostRows = Select[Post, str, str, Any]
+# The rows a comment read selects: the Comment and its author's name.
+CommentRows = Select[Comment, str]
 
 
 def _row_position(row: Any) -> TimeIdPosition:
@@ -104,7 +112,7 @@ def post_visibility(viewer: Caller | None) -> ColumnElement[bool] | None:
     return or_(published, col(Post.author_id) == viewer.id)
 
 
-def _post_read_statement(viewer: Caller | None) -> Select[Any]:
+def _post_read_statement(viewer: Caller | None) -> PostRows:
     """Posts visible to `viewer`, each row (Post, author name, category name, approved comments)."""
     approved_comments = (
         select(func.count())
@@ -140,7 +148,7 @@ def _post_read(row: Any) -> PostRead:
 
 def post_page_statement(
     viewer: Caller | None, filters: PostFilters, *, limit: int, after: TimeIdPosition | None = None
-) -> Select[Any]:
+) -> PostRows:
     """One page of the post list, newest first, with one extra row to tell whether more follow."""
     statement = _post_read_statement(viewer)
     if filters.status is not None:
@@ -177,7 +185,7 @@ def _insert_post_statement(with_category: bool) -> Insert:
     """INSERT ... RETURNING id (and the category's name, as a subquery, when there is one).
     Built once with bind parameters: building a statement per request costs more Python time than
     executing it (SQLAlchemy's compiled cache still keys it, but skips coercing the values)."""
-    table = Post.__table__
+    table = table_of(Post)
     returning: list[Any] = [table.c.id]
     if with_category:
         returning.append(select(Category.name).where(col(Category.id) == bindparam("category_id")).scalar_subquery())
@@ -205,7 +213,7 @@ async def insert_post(
         "now": now,
     }
     with constraint_errors():
-        result = await session.exec(_INSERT_POST[data.category_id is not None], params=params)  # type: ignore[call-overload]  # sqlmodel's exec is typed for SELECTs; a Core INSERT runs as is
+        result = await session.exec(_INSERT_POST[data.category_id is not None], params=params)
         row = result.one()
     category = None if data.category_id is None else PostCategory(id=data.category_id, name=row[1])
     return row[0], category
@@ -260,13 +268,13 @@ def moderated_comment_read(comment: Comment, author_name: str) -> CommentModerat
     )
 
 
-def _comment_statement() -> Select[Any]:
+def _comment_statement() -> CommentRows:
     return select(Comment, col(User.username)).join(User, col(User.id) == col(Comment.author_id))
 
 
 def comment_page_statement(
     post_id: int, *, all_states: bool, limit: int, after: TimeIdPosition | None = None
-) -> Select[Any]:
+) -> CommentRows:
     """One page of a post's comments, oldest first, plus one row to tell whether more follow."""
     statement = _comment_statement().where(col(Comment.post_id) == post_id)
     if not all_states:
