@@ -7,6 +7,7 @@ from sqlalchemy.orm import contains_eager
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.models.base import attribute
 from shared.models.courses import Course, Enrollment, Semester, Student
 
 # Terms in the order they come within a year (string order would put fall first).
@@ -19,7 +20,7 @@ async def courses_of_student(session: AsyncSession, student_id: int) -> Sequence
         select(Enrollment)
         .join(Course, col(Course.id) == col(Enrollment.course_id))
         .where(col(Enrollment.student_id) == student_id)
-        .options(contains_eager(Enrollment.course))  # type: ignore[arg-type]
+        .options(contains_eager(attribute(Enrollment.course)))
         .order_by(col(Enrollment.year), TERM_ORDER, col(Course.code))  # terms in calendar order
     )
     return (await session.exec(statement)).all()
@@ -31,7 +32,7 @@ async def students_of_course(session: AsyncSession, course_id: int) -> Sequence[
         select(Enrollment)
         .join(Student, col(Student.id) == col(Enrollment.student_id))
         .where(col(Enrollment.course_id) == course_id)
-        .options(contains_eager(Enrollment.student))  # type: ignore[arg-type]
+        .options(contains_eager(attribute(Enrollment.student)))
         .order_by(col(Student.name), col(Student.id))
     )
     return (await session.exec(statement)).all()

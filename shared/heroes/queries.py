@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.errors import constraint_errors
 from shared.heroes.schemas import TeamWithCount
-from shared.models.base import table_of
+from shared.models.base import attribute, table_of
 from shared.models.heroes import Hero, Item, Team, TransferLog
 from shared.pagination import keyset
 from shared.schemas import TimeIdPosition
@@ -57,14 +57,8 @@ def _json_list(element: ColumnElement[Any], order_by: SQLColumnExpression[Any], 
 
 
 def _attributes(*columns: object) -> tuple[InstrumentedAttribute[Any], ...]:
-    """The class attributes `columns` (`Hero.name`, ...) as what they are at run time, each with its
-    column's `key` (sqlmodel types `Hero.name` as a str, and col() as a Mapped, which has no key)."""
-    attributes: list[InstrumentedAttribute[Any]] = []
-    for column in columns:
-        if not isinstance(column, InstrumentedAttribute):
-            raise TypeError(f"not a mapped column: {column!r}")
-        attributes.append(column)
-    return tuple(attributes)
+    """The class attributes `columns` (`Hero.name`, ...), each with its column's `key`."""
+    return tuple(attribute(column) for column in columns)
 
 
 # Key order as in the response schemas (TeamDetail, HeroInTeam, ItemRead), so the JSON reads the same.

@@ -5,6 +5,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import CheckConstraint, DateTime, Table, func, inspect
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import Field, SQLModel
 
 # Every constraint and index gets a predictable name, so migrations can address
@@ -59,3 +60,12 @@ def table_of(model: type[SQLModel]) -> Table:
     if not isinstance(table, Table):
         raise TypeError(f"{model.__name__} is not mapped to one table")
     return table
+
+
+def attribute(value: object) -> InstrumentedAttribute[Any]:
+    """A table class's attribute (`Hero.name`, `Enrollment.course`) typed as what it is at run time:
+    sqlmodel types `Hero.name` as a str and `Enrollment.course` as a Course, and col() as a Mapped,
+    which has no `key` and which loader options (contains_eager, selectinload) do not take."""
+    if not isinstance(value, InstrumentedAttribute):
+        raise TypeError(f"not a mapped attribute: {value!r}")
+    return value
