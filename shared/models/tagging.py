@@ -15,6 +15,7 @@ relationship per type with the discriminator in its primaryjoin, and an append
 listener that stamps taggable_type on a new tag.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Optional
@@ -114,7 +115,7 @@ class Image(SQLModel, table=True):
     tags: list[Tag] = Relationship(back_populates="image", sa_relationship_kwargs=_tags_of(TaggableType.image))
 
 
-def _stamp_type(kind: TaggableType):  # type: ignore[no-untyped-def]
+def _stamp_type(kind: TaggableType) -> Callable[[object, Tag, object], Tag]:
     def on_append(target: object, tag: Tag, initiator: object) -> Tag:
         tag.taggable_type = kind.value
         return tag

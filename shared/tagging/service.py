@@ -61,7 +61,7 @@ async def create_article(session: AsyncSession, author: Caller, data: ArticleCre
     article = Article(title=data.title, content=data.content, status=data.status, author_id=author.id)
     session.add(article)
     await flush(session)
-    tags = await queries.replace_tags(session, TaggableType.article, article.id, data.tags) if data.tags else []  # type: ignore[arg-type]
+    tags = await queries.replace_tags(session, TaggableType.article, row_id(article), data.tags) if data.tags else []
     return _article_read(article, tags)
 
 
@@ -127,7 +127,7 @@ async def create_image(session: AsyncSession, author: Caller, data: ImageCreate)
     image = Image(filename=data.filename, alt_text=data.alt_text, author_id=author.id)
     session.add(image)
     await flush(session)
-    tags = await queries.replace_tags(session, TaggableType.image, image.id, data.tags) if data.tags else []  # type: ignore[arg-type]
+    tags = await queries.replace_tags(session, TaggableType.image, row_id(image), data.tags) if data.tags else []
     return _image_read(image, tags)
 
 
