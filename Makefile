@@ -46,9 +46,13 @@ test: venv
 bench: venv
 	$(BIN)/python -m bench.api $(ARGS)
 
+# What CI checks besides the tests (CONTRIBUTING.md, Checks): style, the import contracts
+# (.importlinter: layers, no cycles) and the types (mypy --strict, config in pyproject.toml).
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache .importlinter
+	$(BIN)/mypy
 
 lock: venv
 	{ echo '# Versions tested together, used as pip constraints. Regenerate with: make lock'; \
