@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.errors import constraint_errors
 from shared.jobs import outbox
-from shared.models.base import now_utc
+from shared.models.base import now_utc, table_of
 from shared.models.heroes import TransferLog
 from shared.models.jobs import OutboxMessage, OutboxTopic
 from shared.settings import Settings
@@ -51,7 +51,7 @@ async def write_transfer_logs(session: AsyncSession, payloads: Sequence[Mapping[
     exactly one log per committed transfer."""
     logged_at = now_utc()
     rows = [_log_row(payload, logged_at) for payload in payloads]
-    table = TransferLog.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__ on the class
+    table = table_of(TransferLog)
     # sort_by_parameter_order: SQLAlchemy's insertmanyvalues guarantees the ids come back in row order.
     statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     with constraint_errors():

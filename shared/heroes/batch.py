@@ -10,10 +10,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.errors import constraint_errors
 from shared.heroes.schemas import HeroCreate
+from shared.models.base import table_of
 from shared.models.heroes import Hero
 from shared.sql import array_param
 
-HERO: Table = Hero.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__ on the class
+HERO: Table = table_of(Hero)
 
 
 @dataclass(frozen=True)

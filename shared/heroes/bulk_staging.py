@@ -14,9 +14,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.errors import constraint_errors
 from shared.heroes.bulk_schemas import BulkHeroUpdate
+from shared.models.base import table_of
 from shared.models.heroes import HeroUpdateItems
 
-_STAGED = HeroUpdateItems.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__ on the class
+_STAGED = table_of(HeroUpdateItems)
 _FIELDS = ("name", "secret_identity", "age", "power_level", "team_id")
 
 # Staged items applied in one statement: unnest zips the arrays back into items (a field no item

@@ -16,11 +16,12 @@ from sqlalchemy.sql.expression import Grouping
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.heroes.bulk_schemas import BulkHeroUpdate
+from shared.models.base import table_of
 from shared.models.heroes import Hero, Team
 from shared.sql import array_param
 
-_HERO = Hero.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__ on the class
-_TEAM = Team.__table__  # type: ignore[attr-defined]  # as above
+_HERO = table_of(Hero)
+_TEAM = table_of(Team)
 _FIELDS: tuple[tuple[str, Any], ...] = (
     ("id", Integer()),
     ("name", String()),
