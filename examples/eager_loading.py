@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from examples._run import run
 from shared.heroes.schemas import HeroRead, ItemRead, TeamRead
+from shared.models.base import attribute
 from shared.models.heroes import Hero, Item, Team
 from shared.sql import EAGER_CHUNK
 
@@ -37,7 +38,7 @@ class TeamWithHeroesAndItems(TeamRead):
 
 async def heroes_with_team_eager(session: AsyncSession) -> Sequence[Hero]:
     """Eager loading one level deep: heroes and their team (two statements in all)."""
-    team = selectinload(Hero.team, chunksize=EAGER_CHUNK)  # type: ignore[arg-type]  # sqlmodel types Hero.team as the Team, not its InstrumentedAttribute
+    team = selectinload(attribute(Hero.team), chunksize=EAGER_CHUNK)  # attribute(): Hero.team as the attribute it is
     return (await session.exec(select(Hero).options(team).order_by(col(Hero.id)))).all()
 
 
@@ -45,9 +46,9 @@ async def teams_with_heroes(
     session: AsyncSession, *, with_items: bool = False, team_ids: Sequence[int] | None = None
 ) -> Sequence[Team]:
     """Teams with heroes (and their items): one statement per level, whatever the row count."""
-    heroes = selectinload(Team.heroes, chunksize=EAGER_CHUNK)  # type: ignore[arg-type]  # as above, for Team.heroes
+    heroes = selectinload(attribute(Team.heroes), chunksize=EAGER_CHUNK)
     if with_items:
-        heroes = heroes.selectinload(Hero.items, chunksize=EAGER_CHUNK)  # type: ignore[arg-type]  # as above, for Hero.items
+        heroes = heroes.selectinload(attribute(Hero.items), chunksize=EAGER_CHUNK)
     statement = select(Team).options(heroes).order_by(col(Team.id))
     if team_ids is not None:
         statement = statement.where(col(Team.id).in_(team_ids))

@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from examples._run import run
+from shared.models.base import attribute
 from shared.models.heroes import ADULT_AGE, Hero, Team
 
 
@@ -29,7 +30,7 @@ async def heroes_with_teams(session: AsyncSession, *, older_than: int = ADULT_AG
         select(Hero)
         .outerjoin(Team, col(Hero.team_id) == col(Team.id))
         .where(col(Hero.age) > older_than)
-        .options(contains_eager(Hero.team))  # type: ignore[arg-type]  # sqlmodel types Hero.team as the Team, not its InstrumentedAttribute
+        .options(contains_eager(attribute(Hero.team)))  # attribute(): Hero.team as the attribute it is
         .order_by(col(Hero.id))
     )
     return (await session.exec(statement)).all()
