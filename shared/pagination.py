@@ -6,15 +6,16 @@ A page is two halves:
   last one served (a row comparison, `(created_at, id) < (:at, :id)`, which a b-tree index on the
   same columns in the same order serves as a range scan), LIMIT one more than the page: the extra
   row says whether a next page exists, without a COUNT.
-- `page_of(rows, limit, position_of)`: the Page. The first `limit` rows, and the next cursor (the
-  position of the last row served, encoded) only when the extra row came back.
+- `page_of(rows, limit, position_of, item_of, page=...)`: the Page. The first `limit` rows (each
+  `item_of(row)`), and the next cursor (the position of the last row served, encoded) only when
+  the extra row came back.
 
 The key must be unique (end it with the primary key), or rows sharing a key across a page boundary
 would be skipped or repeated.
 """
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from sqlalchemy import SQLColumnExpression, tuple_
 from sqlalchemy.sql import Select
@@ -23,6 +24,7 @@ from shared.schemas import CursorPosition, Page
 
 Row = TypeVar("Row")
 Item = TypeVar("Item")
+PageT = TypeVar("PageT", bound=Page[Any])
 # Any SELECT, of any number of columns: SQLAlchemy's own, or sqlmodel's (whose Select and
 # SelectOfScalar subclass it). `where` and `order_by` keep the statement's type.
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
@@ -48,15 +50,42 @@ def keyset(
     return statement.order_by(*order).limit(limit + 1)
 
 
+@overload
+def page_of(
+    rows: Sequence[Row],
+    limit: int,
+    position_of: Callable[[Row], CursorPosition],
+    item_of: Callable[[Row], Any] | None = None,
+    *,
+    page: type[PageT],
+) -> PageT: ...
+
+
+@overload
 def page_of(
     rows: Sequence[Row],
     limit: int,
     position_of: Callable[[Row], CursorPosition],
     item_of: Callable[[Row], Item] | None = None,
-) -> Page[Item]:
+) -> Page[Item]: ...
+
+
+def page_of(
+    rows: Sequence[Row],
+    limit: int,
+    position_of: Callable[[Row], CursorPosition],
+    item_of: Callable[[Row], Any] | None = None,
+    *,
+    page: type[Page[Any]] | None = None,
+) -> Page[Any]:
     """The Page of `rows` (fetched with `keyset(..., limit=limit)`): at most `limit` items, each
-    `item_of(row)` (the row itself by default), and a next cursor when a row beyond them came back."""
+    `item_of(row)` (the row itself by default), and a next cursor when a row beyond them came back.
+
+    `page` is the page to build (`Page[HeroRead]`, or a named subclass such as TaggedItemPage), its
+    items validated as that page's; without it, a Page[Any]. An answer that may be either of two
+    pages (`Page[HeroPublic] | Page[HeroRead]`) is validated against each in turn, and a Page[Any]
+    would pass as the first, dropping the fields only the second has: such an answer names its page."""
     served = rows[:limit]
     items: list[Any] = list(served) if item_of is None else [item_of(row) for row in served]
     next_cursor = position_of(served[-1]).encode() if len(rows) > limit and served else None
-    return Page[Any](items=items, next_cursor=next_cursor)
+    return (page or Page[Any])(items=items, next_cursor=next_cursor)

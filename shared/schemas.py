@@ -98,7 +98,6 @@ class Strict(SQLModel):
 
 
 T = TypeVar("T")
-PageT = TypeVar("PageT", bound="Page[Any]")
 
 
 class Page(BaseModel, Generic[T]):
@@ -106,14 +105,6 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = None
-
-    def typed(self, page_type: type[PageT]) -> PageT:
-        """This page as `page_type` (`Page[HeroRead]`, or a named subclass such as TaggedItemPage),
-        its items validated as that page's. What shared.pagination.page_of builds is a Page[Any];
-        an answer that may be either of two pages (`Page[HeroPublic] | Page[HeroRead]`) is
-        validated against each in turn, and a Page[Any] would pass as the first, dropping the
-        fields only the second has."""
-        return page_type(items=self.items, next_cursor=self.next_cursor)
 
 
 class _Stored(Protocol):

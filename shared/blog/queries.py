@@ -178,7 +178,7 @@ async def list_posts(
     ensure_searchable(filters.q)
     statement = post_page_statement(viewer, filters, limit=limit, after=TimeIdPosition.decode(cursor))
     rows = (await session.exec(statement)).all()
-    return page_of(rows, limit, _row_position, _post_read).typed(Page[PostRead])
+    return page_of(rows, limit, _row_position, _post_read, page=Page[PostRead])
 
 
 def _insert_post_statement(with_category: bool) -> Insert:
@@ -298,9 +298,14 @@ async def list_comments(
     statement = comment_page_statement(post_id, all_states=with_moderation, limit=limit, after=after)
     rows = (await session.exec(statement)).all()
     if with_moderation:
-        moderated = page_of(rows, limit, _row_position, lambda row: moderated_comment_read(row[0], row[1]))
-        return moderated.typed(Page[CommentModeratedRead])
-    return page_of(rows, limit, _row_position, lambda row: comment_read(row[0], row[1])).typed(Page[CommentRead])
+        return page_of(
+            rows,
+            limit,
+            _row_position,
+            lambda row: moderated_comment_read(row[0], row[1]),
+            page=Page[CommentModeratedRead],
+        )
+    return page_of(rows, limit, _row_position, lambda row: comment_read(row[0], row[1]), page=Page[CommentRead])
 
 
 def comment_visibility(viewer: Caller) -> ColumnElement[bool] | None:

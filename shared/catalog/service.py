@@ -82,8 +82,9 @@ async def products_of_category(
     position = IdPosition.decode(cursor)
     await get_category(session, category_id)
     rows = await queries.products_page(session, category_id, descendants=descendants, limit=limit, after=position)
-    page = page_of(rows, limit, lambda product: IdPosition(id=row_id(product)), ProductRead.model_validate)
-    return page.typed(Page[ProductRead])
+    return page_of(
+        rows, limit, lambda product: IdPosition(id=row_id(product)), ProductRead.model_validate, page=Page[ProductRead]
+    )
 
 
 async def get_product(session: AsyncSession, product_id: int) -> Product:

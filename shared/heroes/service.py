@@ -58,7 +58,7 @@ async def create_team(session: AsyncSession, data: TeamCreate) -> Team:
 async def list_teams(session: AsyncSession, *, limit: int, cursor: str | None) -> Page[TeamWithCount]:
     position = NamePosition.decode(cursor)
     teams = await queries.teams_with_hero_counts(session, limit=limit, after_name=position.name if position else None)
-    return page_of(teams, limit, lambda team: NamePosition(name=team.name)).typed(Page[TeamWithCount])
+    return page_of(teams, limit, lambda team: NamePosition(name=team.name), page=Page[TeamWithCount])
 
 
 async def get_team_json(
@@ -115,8 +115,8 @@ async def list_heroes(
         after_id=after_id,
     )
     if sees_secret_identities(viewer):
-        return page_of(heroes, filters.limit, _hero_position, HeroRead.model_validate).typed(Page[HeroRead])
-    return page_of(heroes, filters.limit, _hero_position, HeroPublic.model_validate).typed(Page[HeroPublic])
+        return page_of(heroes, filters.limit, _hero_position, HeroRead.model_validate, page=Page[HeroRead])
+    return page_of(heroes, filters.limit, _hero_position, HeroPublic.model_validate, page=Page[HeroPublic])
 
 
 def _hero_position(hero: Hero) -> IdPosition:

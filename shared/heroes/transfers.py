@@ -130,14 +130,20 @@ async def transfer_history(
     if not logs and position is None and not await queries.hero_exists(session, hero_id):
         raise NotFound("hero", hero_id)
     if sees_secret_identities(viewer):
-        with_requester = page_of(
-            logs, limit, _logged_position, lambda log: TransferLogRead.model_validate(log, from_attributes=True)
+        return page_of(
+            logs,
+            limit,
+            _logged_position,
+            lambda log: TransferLogRead.model_validate(log, from_attributes=True),
+            page=Page[TransferLogRead],
         )
-        return with_requester.typed(Page[TransferLogRead])
-    public = page_of(
-        logs, limit, _logged_position, lambda log: TransferLogPublic.model_validate(log, from_attributes=True)
+    return page_of(
+        logs,
+        limit,
+        _logged_position,
+        lambda log: TransferLogPublic.model_validate(log, from_attributes=True),
+        page=Page[TransferLogPublic],
     )
-    return public.typed(Page[TransferLogPublic])
 
 
 def _logged_position(log: TransferLog) -> TimeIdPosition:

@@ -197,8 +197,13 @@ async def items_with_tag(
     found = await queries.items_with_tag(
         session, name, article_filter=queries.article_visible_to(viewer), limit=limit, after=after
     )
-    page = page_of(found, limit, lambda entry: TypeIdPosition(type=entry.type, id=row_id(entry.item)), _tagged_read)
-    return page.typed(TaggedItemPage)
+    return page_of(
+        found,
+        limit,
+        lambda entry: TypeIdPosition(type=entry.type, id=row_id(entry.item)),
+        _tagged_read,
+        page=TaggedItemPage,
+    )
 
 
 def _tagged_read(entry: queries.TaggedItem) -> TaggedItemRead:
