@@ -61,7 +61,10 @@ async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClie
 
 
 @dataclass
-class Caller:
+class SignedIn:
+    """A user of the test database and the Authorization header it is signed in with (the domain's
+    view of who calls is shared.auth.callers.Caller)."""
+
     user: User
     headers: dict[str, str]
 
@@ -75,9 +78,9 @@ class Caller:
 def login(session: AsyncSession):  # type: ignore[no-untyped-def]
     """`await login(Role.admin)` -> a new user of that role and its Authorization header."""
 
-    async def make(role: Role = Role.author, **fields: object) -> Caller:
+    async def make(role: Role = Role.author, **fields: object) -> SignedIn:
         user = await make_user(session, role=role, **fields)
         token, _ = create_access_token(user.id, get_settings())  # type: ignore[arg-type]
-        return Caller(user=user, headers={"Authorization": f"Bearer {token}"})
+        return SignedIn(user=user, headers={"Authorization": f"Bearer {token}"})
 
     return make

@@ -11,7 +11,7 @@ from shared.db import flush
 from shared.models.base import now_utc
 from shared.models.blog import Comment, ModerationState, Post, PostStatus
 from shared.models.users import User
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 from tests.shared.factories import unique
 
 
@@ -28,7 +28,7 @@ class FakeClock:
 # --- builders (they only add and flush: the test's transaction is rolled back) ----------------
 
 
-async def make_post(session: AsyncSession, author: User | Caller, **fields: Any) -> Post:
+async def make_post(session: AsyncSession, author: User | SignedIn, **fields: Any) -> Post:
     author_id = author.id
     defaults: dict[str, Any] = {"title": unique("title"), "content": "body", "status": PostStatus.published}
     post = Post(author_id=author_id, **(defaults | fields))  # type: ignore[arg-type]
@@ -37,7 +37,7 @@ async def make_post(session: AsyncSession, author: User | Caller, **fields: Any)
     return post
 
 
-async def make_posts(session: AsyncSession, author: User | Caller, count: int, **fields: Any) -> list[Post]:
+async def make_posts(session: AsyncSession, author: User | SignedIn, count: int, **fields: Any) -> list[Post]:
     """`count` posts in one flush."""
     posts = [
         Post(author_id=author.id, title=unique("title"), content="body", **({"status": "published"} | fields))  # type: ignore[arg-type]
@@ -51,7 +51,7 @@ async def make_posts(session: AsyncSession, author: User | Caller, count: int, *
 async def make_comment(
     session: AsyncSession,
     post: Post,
-    author: User | Caller,
+    author: User | SignedIn,
     state: ModerationState = ModerationState.pending,
     **fields: Any,
 ) -> Comment:

@@ -17,7 +17,7 @@ from shared.models.blog import Comment, ModerationState, Post
 from shared.models.tagging import Article, Image
 from shared.models.users import Role
 from tests.api.access import ACCESS, PUBLIC_WRITES, sample_body, write_routes
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 
 
 def test_every_write_route_has_a_rule(app: FastAPI) -> None:
@@ -42,9 +42,9 @@ def test_the_rules_read_from_the_dependencies_are_the_ones_meant() -> None:
 
 @dataclass
 class World:
-    owner: Caller
-    other_author: Caller
-    moderator: Caller
+    owner: SignedIn
+    other_author: SignedIn
+    moderator: SignedIn
     ids: dict[str, int]
 
     def path(self, template: str) -> str:
@@ -57,7 +57,7 @@ def _params(template: str) -> list[str]:
 
 @pytest.fixture
 async def world(session: AsyncSession, login) -> World:  # type: ignore[no-untyped-def]
-    owner: Caller = await login(Role.author)
+    owner: SignedIn = await login(Role.author)
     post = Post(title="Owned", content="...", author_id=owner.id, status="published")
     article = Article(title="Owned", content="...", author_id=owner.id, status="published")
     image = Image(filename="owned.png", alt_text="owned", author_id=owner.id)
@@ -93,7 +93,7 @@ async def test_each_write_route_refuses_callers_its_rule_does_not_allow(
     assert anonymous.status_code == 401, anonymous.text
     assert anonymous.headers["www-authenticate"] == "Bearer"
 
-    refused: list[Caller] = {
+    refused: list[SignedIn] = {
         "any_user": [],
         "owner": [world.other_author, world.moderator],
         "moderator": [world.other_author],

@@ -16,7 +16,7 @@ from shared.auth.tokens import ALGORITHM, AUDIENCE
 from shared.models.base import now_utc
 from shared.models.users import Role
 from shared.settings import DEVELOPMENT_SECRET, Settings, get_settings
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 from tests.shared.factories import make_user
 
 
@@ -62,7 +62,7 @@ async def test_json_sent_to_the_login_form_is_a_422_that_says_to_send_form_data(
 
 
 async def test_expired_forged_and_missing_tokens_are_refused(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    caller: Caller = await login()
+    caller: SignedIn = await login()
     secret = get_settings().secret_key.get_secret_value()
     expired = jwt.encode(
         {"sub": str(caller.id), "exp": now_utc() - timedelta(minutes=1), "aud": AUDIENCE}, secret, ALGORITHM
@@ -89,7 +89,7 @@ async def test_a_token_verified_once_is_still_refused_once_it_expires(
     login,  # type: ignore[no-untyped-def]
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    caller: Caller = await login()
+    caller: SignedIn = await login()
     assert (await client.get("/api/v1/users/me", headers=caller.headers)).status_code == 200  # now cached
     lifetime = get_settings().access_token_minutes * 60
     monkeypatch.setattr(tokens, "clock", lambda: time.time() + lifetime + 1)
@@ -98,8 +98,8 @@ async def test_a_token_verified_once_is_still_refused_once_it_expires(
 
 
 async def test_only_admins_create_users_and_duplicates_are_409(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
-    author: Caller = await login(Role.author)
+    admin: SignedIn = await login(Role.admin)
+    author: SignedIn = await login(Role.author)
     data = {"username": "newbie", "email": "New@Example.com", "password": "long enough", "role": "moderator"}
     assert (await client.post("/api/v1/users", json=data, headers=author.headers)).status_code == 403
     created = await client.post("/api/v1/users", json=data, headers=admin.headers)
@@ -113,7 +113,7 @@ async def test_only_admins_create_users_and_duplicates_are_409(client: AsyncClie
 
 
 async def test_invalid_user_input_names_each_field(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     response = await client.post(
         "/api/v1/users",
         json={"username": "x", "email": "not-an-email", "password": "short", "colour": "red"},
@@ -128,7 +128,7 @@ async def test_oversized_bodies_are_413_with_a_content_length_and_chunked_alike(
     client: AsyncClient,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     big = {"username": "big", "email": "b@example.com", "password": "x" * 2_000_000}
     response = await client.post("/api/v1/users", json=big, headers=admin.headers)
     assert response.status_code == 413 and response.headers["content-type"] == "application/problem+json"
@@ -172,7 +172,7 @@ async def test_an_id_past_the_database_range_is_422_not_500(
     path: str,
     expected: int,  # type: ignore[no-untyped-def]
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     response = await client.get(path, headers=admin.headers)
     assert response.status_code == expected
     assert response.headers["content-type"] == "application/problem+json"

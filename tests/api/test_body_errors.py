@@ -14,7 +14,7 @@ from httpx import AsyncClient
 
 from services.api.problems import PROBLEM_JSON
 from shared.models.users import Role
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 
 
 def body_operations(app: FastAPI) -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]
@@ -36,7 +36,7 @@ def test_every_operation_that_reads_a_body_documents_400_and_413(app: FastAPI) -
 
 
 async def test_a_body_that_is_not_utf8_answers_the_documented_400(app: FastAPI, client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     headers = {**admin.headers, "Content-Type": "application/json"}
     response = await client.post("/api/v1/teams", content=b'{"name": "\xff"}', headers=headers)
     assert response.status_code == 400
@@ -46,7 +46,7 @@ async def test_a_body_that_is_not_utf8_answers_the_documented_400(app: FastAPI, 
 
 
 async def test_text_that_is_not_json_answers_422_naming_the_body(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     headers = {**admin.headers, "Content-Type": "application/json"}
     response = await client.post("/api/v1/teams", content=b'{"name": ', headers=headers)
     assert response.status_code == 422
@@ -60,7 +60,7 @@ async def test_json_without_the_json_content_type_is_a_422_saying_to_send_it(
     login,
     content_type: str | None,  # type: ignore[no-untyped-def]
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     headers = {**admin.headers, **({"Content-Type": content_type} if content_type else {})}
     response = await client.post("/api/v1/teams", content=b'{"name": "Hinted"}', headers=headers)
     assert response.status_code == 422
@@ -82,7 +82,7 @@ async def test_json_without_the_json_content_type_is_a_422_saying_to_send_it(
 
 
 async def test_a_json_body_that_is_not_an_object_keeps_its_own_message(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     response = await client.post("/api/v1/teams", json="a string", headers=admin.headers)
     assert response.status_code == 422
     [error] = response.json()["errors"]

@@ -16,7 +16,7 @@ from shared.db import create_session_factory, flush, unit_of_work
 from shared.errors import Conflict
 from shared.models.catalog import Category, Product
 from shared.models.users import Role
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 from tests.conftest import StatementLog
 from tests.shared.factories import make_category_chain, unique
 
@@ -41,7 +41,7 @@ async def add_products(session: AsyncSession, category_id: int | None, count: in
 
 
 async def test_an_admin_creates_a_category_under_a_parent_and_anyone_reads_it(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     root = await client.post(f"{API}/categories", json={"name": " Books "}, headers=admin.headers)
     assert root.status_code == 201, root.text
     assert root.json() | {"id": 0} == {
@@ -65,8 +65,8 @@ async def test_an_admin_creates_a_category_under_a_parent_and_anyone_reads_it(cl
 async def test_category_writes_need_a_token_and_the_admin_role(
     client: AsyncClient, login, session: AsyncSession
 ) -> None:  # type: ignore[no-untyped-def]
-    author: Caller = await login(Role.author)
-    moderator: Caller = await login(Role.moderator)
+    author: SignedIn = await login(Role.author)
+    moderator: SignedIn = await login(Role.moderator)
     [category] = await add_categories(session, None, 1)
     writes = [
         ("POST", f"{API}/categories", {"name": "x"}),
@@ -82,7 +82,7 @@ async def test_category_writes_need_a_token_and_the_admin_role(
 
 
 async def test_a_sibling_name_clash_is_409_but_cousins_may_share_a_name(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     first = (await client.post(f"{API}/categories", json={"name": "A"}, headers=admin.headers)).json()
     second = (await client.post(f"{API}/categories", json={"name": "B"}, headers=admin.headers)).json()
     for parent in (first, second):
@@ -100,7 +100,7 @@ async def test_a_sibling_name_clash_is_409_but_cousins_may_share_a_name(client: 
 
 
 async def test_unknown_parent_or_category_is_404(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     missing = 999_999_999
     created = await client.post(f"{API}/categories", json={"name": "x", "parent_id": missing}, headers=admin.headers)
     assert created.status_code == 404
@@ -113,7 +113,7 @@ async def test_unknown_parent_or_category_is_404(client: AsyncClient, login) -> 
 
 
 async def test_bad_category_input_is_422_with_the_field_path(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     cases = [
         ({"name": ""}, "body.name"),
         ({"name": "x" * 101}, "body.name"),
@@ -134,7 +134,7 @@ async def test_a_category_is_renamed_and_moved_and_null_parent_makes_it_a_root(
     login,  # type: ignore[no-untyped-def]
     session: AsyncSession,
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     left, right = await add_categories(session, None, 2)
     [leaf] = await add_categories(session, left.id, 1)
     moved = await client.patch(
@@ -157,7 +157,7 @@ async def test_moving_a_category_under_itself_or_its_descendant_is_409_naming_th
     login,  # type: ignore[no-untyped-def]
     session: AsyncSession,
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     chain = await make_category_chain(session, depth=4)
     top = chain[0]
     for target in chain:
@@ -172,7 +172,7 @@ async def test_moving_a_category_under_itself_or_its_descendant_is_409_naming_th
 
 
 async def test_a_move_into_a_sibling_name_clash_is_409(client: AsyncClient, login, session: AsyncSession) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     left, right = await add_categories(session, None, 2)
     session.add_all([Category(name="Same", parent_id=left.id), Category(name="Same", parent_id=right.id)])
     await flush(session)
@@ -274,7 +274,7 @@ async def test_the_breadcrumb_runs_from_the_root_to_the_category_in_one_statemen
 async def test_a_product_price_is_exact_and_answered_as_a_string(
     client: AsyncClient, login, session: AsyncSession
 ) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     [category] = await add_categories(session, None, 1)
     for sent, answered in (("19.99", "19.99"), ("10", "10.00"), (0.1, "0.10"), ("0", "0.00"), ("1.5", "1.50")):
         created = await client.post(
@@ -299,7 +299,7 @@ async def test_a_bad_price_is_422_on_the_price_field_and_writes_nothing(
     session: AsyncSession,
     price: object,
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     name = unique("bad")
     response = await client.post(f"{API}/products", json={"name": name, "price": price}, headers=admin.headers)
     assert response.status_code == 422, response.text
@@ -310,7 +310,7 @@ async def test_a_bad_price_is_422_on_the_price_field_and_writes_nothing(
 async def test_a_product_in_an_unknown_category_is_404_and_an_unknown_product_is_404(
     client: AsyncClient, login
 ) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     response = await client.post(
         f"{API}/products", json={"name": "x", "price": "1", "category_id": 999_999_999}, headers=admin.headers
     )
@@ -385,7 +385,7 @@ async def test_a_name_longer_than_its_schema_says_is_refused_even_if_it_is_padde
     login,  # type: ignore[no-untyped-def]
 ) -> None:
     """maxLength holds for what is sent: a space and 200 characters was trimmed first and passed."""
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     padded = await client.post(f"{API}/products", json={"name": " " + "x" * 200, "price": 1}, headers=admin.headers)
     assert padded.status_code == 422 and padded.json()["errors"][0]["field"] == "body.name"
     trimmed = await client.post(f"{API}/products", json={"name": "  Pad  ", "price": 1}, headers=admin.headers)

@@ -9,7 +9,7 @@ from httpx import AsyncClient
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.auth.callers import Caller as DomainCaller
+from shared.auth.callers import Caller
 from shared.blog.moderation import ensure_may_moderate
 from shared.errors import PermissionDenied
 from shared.jobs import outbox
@@ -18,7 +18,7 @@ from shared.models.base import now_utc
 from shared.models.blog import Comment, ModerationState, PostStatus
 from shared.models.jobs import OutboxMessage, OutboxTopic
 from shared.models.users import Role
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 from tests.api.helpers import aware, make_comment, make_post, walk
 from tests.conftest import StatementLog
 
@@ -45,8 +45,8 @@ async def test_commenting_creates_a_pending_comment_and_its_moderation_outbox_ro
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
-    commenter: Caller = await login()
+    author: SignedIn = await login()
+    commenter: SignedIn = await login()
     post = await make_post(session, author)
     response = await client.post(f"{POSTS}/{post.id}/comments", json={"content": "Nice!"}, headers=commenter.headers)
     assert response.status_code == 201, response.text
@@ -81,7 +81,7 @@ async def test_a_failed_comment_writes_neither_the_comment_nor_its_outbox_row(
     data: dict[str, Any],
     field: str,
 ) -> None:
-    caller: Caller = await login()
+    caller: SignedIn = await login()
     post = await make_post(session, caller)
     response = await client.post(f"{POSTS}/{post.id}/comments", json=data, headers=caller.headers)
     assert response.status_code == 422
@@ -95,8 +95,8 @@ async def test_commenting_on_a_hidden_or_unknown_post_is_404_and_needs_a_token(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
-    other: Caller = await login()
+    author: SignedIn = await login()
+    other: SignedIn = await login()
     draft = await make_post(session, author, status=PostStatus.draft)
     published = await make_post(session, author)
     data = {"content": "hello"}
@@ -112,7 +112,7 @@ async def test_commenting_on_a_hidden_or_unknown_post_is_404_and_needs_a_token(
 # --- reading ----------------------------------------------------------------------------------
 
 
-async def _post_with_one_comment_per_state(session: AsyncSession, author: Caller) -> tuple[int, dict[str, int]]:
+async def _post_with_one_comment_per_state(session: AsyncSession, author: SignedIn) -> tuple[int, dict[str, int]]:
     post = await make_post(session, author)
     ids = {}
     for state in ModerationState:
@@ -126,7 +126,7 @@ async def test_the_public_sees_approved_comments_only_without_moderation_details
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
+    author: SignedIn = await login()
     post_id, ids = await _post_with_one_comment_per_state(session, author)
     for headers in ({}, author.headers):
         response = await client.get(f"{POSTS}/{post_id}/comments", headers=headers)
@@ -144,8 +144,8 @@ async def test_moderators_see_every_comment_with_state_reason_and_time(
     login,  # type: ignore[no-untyped-def]
     role: Role,
 ) -> None:
-    author: Caller = await login()
-    moderator: Caller = await login(role)
+    author: SignedIn = await login()
+    moderator: SignedIn = await login(role)
     post_id, ids = await _post_with_one_comment_per_state(session, author)
     response = await client.get(f"{POSTS}/{post_id}/comments", headers=moderator.headers)
     assert response.status_code == 200
@@ -161,7 +161,7 @@ async def test_comments_of_a_hidden_or_unknown_post_are_404(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
+    author: SignedIn = await login()
     draft = await make_post(session, author, status=PostStatus.draft)
     await make_comment(session, draft, author, ModerationState.approved)
     assert (await client.get(f"{POSTS}/{draft.id}/comments")).status_code == 404
@@ -174,8 +174,8 @@ async def test_walking_comment_pages_serves_each_once_oldest_first(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
-    moderator: Caller = await login(Role.moderator)
+    author: SignedIn = await login()
+    moderator: SignedIn = await login(Role.moderator)
     post = await make_post(session, author)
     start = now_utc() - timedelta(hours=1)
     approved = [
@@ -199,8 +199,8 @@ async def _statements_to_list_comments(
     client: AsyncClient,
     session: AsyncSession,
     statements: StatementLog,
-    viewer: Caller,
-    writers: list[Caller],
+    viewer: SignedIn,
+    writers: list[SignedIn],
     count: int,
 ) -> int:
     post = await make_post(session, writers[0])
@@ -224,7 +224,7 @@ async def test_listing_comments_takes_the_same_statements_for_3_and_30_comments(
     login,  # type: ignore[no-untyped-def]
     role: Role,
 ) -> None:
-    viewer: Caller = await login(role)
+    viewer: SignedIn = await login(role)
     writers = [await login() for _ in range(3)]
     small = await _statements_to_list_comments(client, session, statements, viewer, writers, 3)
     large = await _statements_to_list_comments(client, session, statements, viewer, writers, 30)
@@ -239,8 +239,8 @@ async def test_a_moderator_approves_a_comment_and_it_becomes_public(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
-    moderator: Caller = await login(Role.moderator)
+    author: SignedIn = await login()
+    moderator: SignedIn = await login(Role.moderator)
     post = await make_post(session, author)
     comment = await make_comment(session, post, author)
     before = now_utc()
@@ -261,8 +261,8 @@ async def test_an_admin_rejects_a_comment_with_a_reason(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
-    admin: Caller = await login(Role.admin)
+    author: SignedIn = await login()
+    admin: SignedIn = await login(Role.admin)
     post = await make_post(session, author)
     comment = await make_comment(session, post, author, ModerationState.approved)
     response = await client.patch(
@@ -293,8 +293,8 @@ async def test_a_bad_moderation_decision_is_422_and_changes_nothing(
     decision: dict[str, Any],
     field: str,
 ) -> None:
-    author: Caller = await login()
-    moderator: Caller = await login(Role.moderator)
+    author: SignedIn = await login()
+    moderator: SignedIn = await login(Role.moderator)
     post = await make_post(session, author)
     comment = await make_comment(session, post, author)
     response = await client.patch(f"{COMMENTS}/{comment.id}/moderation", json=decision, headers=moderator.headers)
@@ -309,8 +309,8 @@ async def test_only_moderators_and_admins_moderate(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
-    moderator: Caller = await login(Role.moderator)
+    author: SignedIn = await login()
+    moderator: SignedIn = await login(Role.moderator)
     post = await make_post(session, author)
     comment = await make_comment(session, post, author)
     url = f"{COMMENTS}/{comment.id}/moderation"
@@ -333,8 +333,8 @@ async def test_nobody_moderates_their_own_comment_403_and_nothing_changes(
     role: Role,
     decision: dict[str, Any],
 ) -> None:
-    author: Caller = await login()
-    moderator: Caller = await login(role)
+    author: SignedIn = await login()
+    moderator: SignedIn = await login(role)
     post = await make_post(session, author)
     own = await make_comment(session, post, moderator, content="my own words")
     response = await client.patch(f"{COMMENTS}/{own.id}/moderation", json=decision, headers=moderator.headers)
@@ -352,9 +352,9 @@ async def test_a_moderator_still_decides_everyone_elses_comments_and_the_author_
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
-    moderator: Caller = await login(Role.moderator)
-    admin: Caller = await login(Role.admin)
+    author: SignedIn = await login()
+    moderator: SignedIn = await login(Role.moderator)
+    admin: SignedIn = await login(Role.admin)
     post = await make_post(session, author)
     comment = await make_comment(session, post, author)
     url = f"{COMMENTS}/{comment.id}/moderation"
@@ -367,7 +367,7 @@ async def test_a_moderator_still_decides_everyone_elses_comments_and_the_author_
 
 @pytest.mark.parametrize("role", [Role.moderator, Role.admin])
 def test_the_own_comment_rule_refuses_the_author_whatever_their_role(role: Role) -> None:
-    moderator = DomainCaller(id=7, username="m", role=role)
+    moderator = Caller(id=7, username="m", role=role)
     with pytest.raises(PermissionDenied, match="their own comment"):
         ensure_may_moderate(moderator, comment_author_id=7)
     ensure_may_moderate(moderator, comment_author_id=8)  # anyone else's: allowed
@@ -381,10 +381,10 @@ async def test_authors_delete_their_own_comments_admins_any_and_others_none(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
-    other: Caller = await login()
-    moderator: Caller = await login(Role.moderator)
-    admin: Caller = await login(Role.admin)
+    author: SignedIn = await login()
+    other: SignedIn = await login()
+    moderator: SignedIn = await login(Role.moderator)
+    admin: SignedIn = await login(Role.admin)
     post = await make_post(session, author)
     own = await make_comment(session, post, other, ModerationState.approved)
     second = await make_comment(session, post, other)
@@ -404,7 +404,7 @@ async def test_out_of_range_ids_and_nul_characters_in_comments_are_422_not_500(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    moderator: Caller = await login(Role.moderator)
+    moderator: SignedIn = await login(Role.moderator)
     post = await make_post(session, moderator)
     nul = await client.post(f"{POSTS}/{post.id}/comments", json={"content": "a\x00"}, headers=moderator.headers)
     big_post = await client.get(f"{POSTS}/{2**31}/comments")
@@ -430,7 +430,7 @@ async def test_an_author_edits_a_comment_and_it_goes_back_to_moderation(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    writer: Caller = await login()
+    writer: SignedIn = await login()
     post = await make_post(session, writer)
     comment = await make_comment(session, post, writer, ModerationState.approved)
     edited = await client.patch(f"{COMMENTS}/{comment.id}", json={"content": "Better words"}, headers=writer.headers)
@@ -452,9 +452,9 @@ async def test_comments_others_may_not_see_are_404_not_403(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    writer: Caller = await login()
-    stranger: Caller = await login()
-    moderator: Caller = await login(Role.moderator)
+    writer: SignedIn = await login()
+    stranger: SignedIn = await login()
+    moderator: SignedIn = await login(Role.moderator)
     public_post = await make_post(session, writer)
     pending = await make_comment(session, public_post, writer)
     draft = await make_post(session, writer, status=PostStatus.draft)

@@ -8,7 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.db import flush
 from shared.models.courses import Course, Enrollment, Student
 from shared.models.users import Role
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 from tests.conftest import StatementLog
 from tests.shared.factories import unique
 
@@ -42,7 +42,7 @@ async def test_an_admin_registers_students_and_courses_and_anyone_reads_them_wit
     client: AsyncClient,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     student = await client.post(
         f"{API}/students", json={"name": " Ada ", "email": "ada@example.com"}, headers=admin.headers
     )
@@ -58,8 +58,8 @@ async def test_an_admin_registers_students_and_courses_and_anyone_reads_them_wit
 
 
 async def test_course_writes_need_a_token_and_the_admin_role(client: AsyncClient, login, session: AsyncSession) -> None:  # type: ignore[no-untyped-def]
-    author: Caller = await login(Role.author)
-    moderator: Caller = await login(Role.moderator)
+    author: SignedIn = await login(Role.author)
+    moderator: SignedIn = await login(Role.moderator)
     [student] = await add_students(session, 1)
     [course] = await add_courses(session, 1)
     await enroll_all(session, [student], [course])
@@ -80,7 +80,7 @@ async def test_course_writes_need_a_token_and_the_admin_role(client: AsyncClient
 
 
 async def test_duplicate_student_email_and_course_code_are_409(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     first = await client.post(f"{API}/students", json={"name": "A", "email": "dup@example.com"}, headers=admin.headers)
     assert first.status_code == 201
     again = await client.post(f"{API}/students", json={"name": "B", "email": "DUP@example.com"}, headers=admin.headers)
@@ -95,7 +95,7 @@ async def test_duplicate_student_email_and_course_code_are_409(client: AsyncClie
 async def test_enrolling_returns_the_payload_and_twice_is_409(
     client: AsyncClient, login, session: AsyncSession
 ) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     [student] = await add_students(session, 1)
     [course] = await add_courses(session, 1)
     body = {"student_id": student.id, "semester": "spring", "year": 2026}
@@ -114,7 +114,7 @@ async def test_enrolling_returns_the_payload_and_twice_is_409(
 async def test_enrolling_with_an_unknown_course_or_student_is_404(
     client: AsyncClient, login, session: AsyncSession
 ) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     [student] = await add_students(session, 1)
     [course] = await add_courses(session, 1)
     missing = 999_999_999
@@ -153,7 +153,7 @@ async def test_bad_enrollment_input_is_422_naming_the_field_and_writes_nothing(
     body: dict[str, object],
     field: str,
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     [student] = await add_students(session, 1)
     [course] = await add_courses(session, 1)
     response = await client.post(
@@ -167,7 +167,7 @@ async def test_bad_enrollment_input_is_422_naming_the_field_and_writes_nothing(
 
 @pytest.mark.parametrize("grade", ["A", "B+", "C-", "D", "F", None])
 async def test_a_valid_grade_is_recorded(client: AsyncClient, login, session: AsyncSession, grade: str | None) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     [student] = await add_students(session, 1)
     [course] = await add_courses(session, 1)
     await enroll_all(session, [student], [course])
@@ -186,7 +186,7 @@ async def test_an_invalid_grade_is_422_on_the_grade_field(
     session: AsyncSession,
     grade: object,
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     [student] = await add_students(session, 1)
     [course] = await add_courses(session, 1)
     await enroll_all(session, [student], [course])
@@ -198,7 +198,7 @@ async def test_an_invalid_grade_is_422_on_the_grade_field(
 
 
 async def test_bad_student_and_course_input_is_422(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     student = await client.post(f"{API}/students", json={"name": "", "email": "nope"}, headers=admin.headers)
     assert student.status_code == 422
     assert {e["field"] for e in student.json()["errors"]} == {"body.name", "body.email"}
@@ -213,7 +213,7 @@ async def test_each_side_lists_the_other_with_the_enrollment_payload(
     login,  # type: ignore[no-untyped-def]
 ) -> None:
     """As an admin sees it (grades and emails); tests/api/test_private_data.py has everyone else."""
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     [student] = await add_students(session, 1)
     later, earlier = await add_courses(session, 2)
     session.add_all(

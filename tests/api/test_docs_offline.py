@@ -14,7 +14,6 @@ import asyncio
 import base64
 import hashlib
 import re
-import socket
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -28,6 +27,7 @@ from services.api import docs
 from services.api.main import create_app
 from shared.settings import get_settings
 from tests.conftest import ROOT, redis_url_for_tests
+from tests.support.network import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -126,12 +126,6 @@ async def test_nothing_of_the_docs_is_served_outside_development() -> None:
 
 
 # --- in a browser, offline -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

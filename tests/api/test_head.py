@@ -3,7 +3,6 @@ included, and no body; in-process and through a real uvicorn server on one kept-
 A HEAD where the path takes no GET is a 405 whose Allow does not list HEAD; the metrics label it HEAD."""
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -18,10 +17,11 @@ from services.api.main import create_app
 from shared.models.blog import PostStatus
 from shared.models.users import Role
 from shared.settings import get_settings
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 from tests.api.helpers import make_post
 from tests.conftest import redis_url_for_tests
 from tests.shared.factories import make_user
+from tests.support.network import free_port
 
 POSTS = "/api/v1/posts"
 
@@ -37,7 +37,7 @@ async def assert_head_is_get(client: AsyncClient, path: str, headers: dict[str, 
 
 
 async def test_head_answers_what_get_answers(client: AsyncClient, session: AsyncSession, login) -> None:  # type: ignore[no-untyped-def]
-    author: Caller = await login(Role.author)
+    author: SignedIn = await login(Role.author)
     post = await make_post(session, author, status=PostStatus.published)
     for path in ("/healthz", "/readyz", POSTS, f"{POSTS}/{post.id}", "/ops", "/ops/static/ops.js", "/"):
         head = await assert_head_is_get(client, path)
@@ -105,12 +105,6 @@ async def test_the_metrics_count_a_head_as_head_on_the_route_it_matched(
 
 
 # --- through a real server ------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

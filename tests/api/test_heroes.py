@@ -10,12 +10,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.models.heroes import Hero, Item
 from shared.models.users import Role
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 from tests.conftest import StatementLog
 from tests.shared.factories import make_hero, make_roster, make_team, unique
 
 # The `login` fixture: `await login(role)` -> a new user of that role with its headers.
-Login = Callable[..., Awaitable[Caller]]
+Login = Callable[..., Awaitable[SignedIn]]
 
 HEROES = "/api/v1/heroes"
 MISSING = 2_000_000_000
@@ -36,7 +36,7 @@ async def only_these_heroes(session: AsyncSession) -> None:
 async def test_an_admin_creates_a_hero_that_anyone_can_read_without_its_secret_identity(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     team = await make_team(session)
     data = hero_data(team_id=team.id)
     created = await client.post(HEROES, json=data, headers=admin.headers)
@@ -52,8 +52,8 @@ async def test_hero_writes_need_an_admin(client: AsyncClient, session: AsyncSess
     """Anonymous callers are 401, an author and a moderator 403, and neither changes anything;
     an admin is let through (each write then does what it says)."""
     hero = await make_hero(session, age=30)
-    admin: Caller = await login(Role.admin)
-    refused: list[Caller] = [await login(Role.author), await login(Role.moderator)]
+    admin: SignedIn = await login(Role.admin)
+    refused: list[SignedIn] = [await login(Role.author), await login(Role.moderator)]
     writes = [
         ("POST", HEROES, hero_data(), 201),
         ("POST", f"{HEROES}/batch", {"heroes": [hero_data()]}, 201),
@@ -88,7 +88,7 @@ async def test_hero_writes_need_an_admin(client: AsyncClient, session: AsyncSess
 async def test_bad_hero_input_is_422_with_the_field_and_rule(
     client: AsyncClient, login: Login, fields: dict[str, Any], bad_field: str, message: str
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     response = await client.post(HEROES, json=hero_data(**fields), headers=admin.headers)
     assert response.status_code == 422
     [error] = response.json()["errors"]
@@ -96,14 +96,14 @@ async def test_bad_hero_input_is_422_with_the_field_and_rule(
 
 
 async def test_a_hero_on_an_unknown_team_is_404(client: AsyncClient, login: Login) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     response = await client.post(HEROES, json=hero_data(team_id=MISSING), headers=admin.headers)
     assert response.status_code == 404
     assert response.json()["detail"] == f"team {MISSING} does not exist"
 
 
 async def test_a_taken_name_and_secret_identity_is_409(client: AsyncClient, login: Login) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     data = hero_data()
     assert (await client.post(HEROES, json=data, headers=admin.headers)).status_code == 201
     again = await client.post(HEROES, json=data | {"age": 50}, headers=admin.headers)
@@ -200,7 +200,7 @@ async def test_the_hero_list_takes_the_same_statements_at_any_size(
 
 
 async def test_patch_changes_only_the_fields_given(client: AsyncClient, session: AsyncSession, login: Login) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     team = await make_team(session)
     hero = await make_hero(session, age=30, power_level=40, team_id=team.id)
     response = await client.patch(f"{HEROES}/{hero.id}", json={"power_level": 75.5}, headers=admin.headers)
@@ -214,7 +214,7 @@ async def test_patch_changes_only_the_fields_given(client: AsyncClient, session:
 async def test_patch_validates_the_merged_hero_and_names_the_rule(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     hero = await make_hero(session, age=30, power_level=60)
     response = await client.patch(f"{HEROES}/{hero.id}", json={"age": 15}, headers=admin.headers)
     assert response.status_code == 422
@@ -231,7 +231,7 @@ async def test_patch_validates_the_merged_hero_and_names_the_rule(
 async def test_bad_patch_input_is_422(
     client: AsyncClient, session: AsyncSession, login: Login, patch: dict[str, Any], field: str
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     hero = await make_hero(session)
     response = await client.patch(f"{HEROES}/{hero.id}", json=patch, headers=admin.headers)
     assert response.status_code == 422
@@ -241,7 +241,7 @@ async def test_bad_patch_input_is_422(
 async def test_patch_to_a_taken_identity_is_409_and_to_an_unknown_team_404(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     first = await make_hero(session)
     second = await make_hero(session)
     clash = {"name": first.name, "secret_identity": first.secret_identity}
@@ -255,7 +255,7 @@ async def test_patch_to_a_taken_identity_is_409_and_to_an_unknown_team_404(
 
 
 async def test_delete_removes_the_hero_and_its_items(client: AsyncClient, session: AsyncSession, login: Login) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     [team] = await make_roster(session, teams=1, heroes_per_team=1, items_per_hero=2)
     hero_id = (await session.exec(select(col(Hero.id)).where(col(Hero.team_id) == team.id))).one()
     response = await client.delete(f"{HEROES}/{hero_id}", headers=admin.headers)
@@ -271,7 +271,7 @@ async def test_delete_removes_the_hero_and_its_items(client: AsyncClient, sessio
 async def test_batch_creates_every_hero_in_order_in_one_insert(
     client: AsyncClient, session: AsyncSession, login: Login, statements: StatementLog
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     counts = []
     for size in (10, 1_000):
         heroes = [hero_data(power_level=i % 100) for i in range(size)]
@@ -286,7 +286,7 @@ async def test_batch_creates_every_hero_in_order_in_one_insert(
 
 
 async def test_a_batch_over_1000_heroes_is_422(client: AsyncClient, login: Login) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     response = await client.post(
         f"{HEROES}/batch", json={"heroes": [hero_data() for _ in range(1_001)]}, headers=admin.headers
     )
@@ -295,7 +295,7 @@ async def test_a_batch_over_1000_heroes_is_422(client: AsyncClient, login: Login
 
 
 async def test_an_empty_batch_is_422(client: AsyncClient, login: Login) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     response = await client.post(f"{HEROES}/batch", json={"heroes": []}, headers=admin.headers)
     assert response.status_code == 422
 
@@ -303,7 +303,7 @@ async def test_an_empty_batch_is_422(client: AsyncClient, login: Login) -> None:
 async def test_batch_validation_errors_name_the_index_of_each_bad_hero(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     heroes = [hero_data() for _ in range(6)]
     heroes[3]["age"] = -1
     heroes[5] |= {"age": 12, "power_level": 90}
@@ -318,7 +318,7 @@ async def test_batch_validation_errors_name_the_index_of_each_bad_hero(
 async def test_a_duplicate_within_a_batch_is_409_naming_the_rule_and_indexes(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     heroes = [hero_data() for _ in range(5)]
     heroes[4] = heroes[1] | {"age": 44}
     response = await client.post(f"{HEROES}/batch", json={"heroes": heroes}, headers=admin.headers)
@@ -336,7 +336,7 @@ async def test_a_duplicate_within_a_batch_is_409_naming_the_rule_and_indexes(
 async def test_a_batch_duplicate_of_a_stored_hero_is_409_naming_the_index_and_writes_nothing(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     existing = await make_hero(session)
     heroes = [hero_data() for _ in range(4)]
     heroes[2] |= {"name": existing.name, "secret_identity": existing.secret_identity}
@@ -353,7 +353,7 @@ async def test_a_batch_duplicate_of_a_stored_hero_is_409_naming_the_index_and_wr
 async def test_a_batch_naming_an_unknown_team_is_404_naming_the_indexes(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     team = await make_team(session)
     heroes = [hero_data(team_id=team.id) for _ in range(4)]
     heroes[1]["team_id"] = heroes[3]["team_id"] = MISSING
@@ -367,7 +367,7 @@ async def test_a_batch_naming_an_unknown_team_is_404_naming_the_indexes(
 
 
 async def test_ids_and_numbers_beyond_the_integer_column_range_are_422(client: AsyncClient, login: Login) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     huge = 2**40
     requests: list[tuple[str, str, Any, str]] = [
         ("GET", f"{HEROES}/{huge}", None, "path.hero_id"),
@@ -386,7 +386,7 @@ async def test_ids_and_numbers_beyond_the_integer_column_range_are_422(client: A
 
 
 async def test_text_with_a_nul_character_is_422(client: AsyncClient, session: AsyncSession, login: Login) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     hero = await make_hero(session)
     requests: list[tuple[str, str, Any, str]] = [
         ("POST", HEROES, hero_data(name="a\x00b"), "body.name"),
@@ -405,7 +405,7 @@ async def test_bodies_do_not_juggle_types_booleans_are_not_numbers_and_strings_a
     login,  # type: ignore[no-untyped-def]
     session: AsyncSession,
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     team = (await client.post("/api/v1/teams", json={"name": "Juggled"}, headers=admin.headers)).json()
     hero = {"name": "Typed", "secret_identity": "T", "age": 30, "power_level": 10, "team_id": team["id"]}
     for field, value in (("age", True), ("power_level", "1.5"), ("team_id", True), ("age", 30.0), ("age", "30")):

@@ -22,7 +22,7 @@ from shared.jobs.sweepers import sweep_jobs
 from shared.models.heroes import Hero
 from shared.models.users import Role
 from shared.settings import get_settings
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 from tests.conftest import RunWorker, clear_job_keys
 from tests.shared.factories import make_hero
 
@@ -36,7 +36,7 @@ async def test_a_bulk_update_is_accepted_followed_and_completed(
     run_worker: RunWorker,
     job_pool: ArqRedis,  # type: ignore[no-untyped-def]
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     heroes = [await make_hero(session, age=30, power_level=10) for _ in range(20)]
     items = [{"id": hero.id, "power_level": 55} for hero in heroes]
     response = await client.post(BULK_UPDATE, json={"items": items}, headers=admin.headers)
@@ -66,7 +66,7 @@ async def test_a_failed_job_reports_its_error(
     run_worker: RunWorker,
     job_pool: ArqRedis,  # type: ignore[no-untyped-def]
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     young = await make_hero(session, age=15, power_level=10)
     response = await client.post(
         BULK_UPDATE, json={"items": [{"id": young.id, "power_level": 80}]}, headers=admin.headers
@@ -80,7 +80,7 @@ async def test_a_failed_job_reports_its_error(
 
 
 async def test_job_input_is_validated_before_anything_is_enqueued(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     too_many = {"items": [{"id": i, "age": 30} for i in range(1, 100_002)]}
     response = await client.post(BULK_UPDATE, json=too_many, headers=admin.headers)
     assert response.status_code == 422
@@ -100,8 +100,8 @@ async def test_job_input_is_validated_before_anything_is_enqueued(client: AsyncC
 
 
 async def test_jobs_are_for_admins_and_unknown_ids_are_404(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    author: Caller = await login(Role.author)
-    admin: Caller = await login(Role.admin)
+    author: SignedIn = await login(Role.author)
+    admin: SignedIn = await login(Role.admin)
     body = {"ids": [1]}
     assert (await client.post("/api/v1/jobs/heroes/bulk-delete", json=body)).status_code == 401
     assert (await client.post("/api/v1/jobs/heroes/bulk-delete", json=body, headers=author.headers)).status_code == 403
@@ -119,7 +119,7 @@ async def test_with_redis_down_a_job_is_still_accepted_and_the_sweeper_runs_it_l
 ) -> None:
     """A 202 is a promise kept by PostgreSQL: the record commits with the answer; the trigger
     that Redis could not take is sent by the sweeper once Redis is back."""
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     hero = await make_hero(session, age=30, power_level=10)
     await session.commit()
     working = app.state.job_pool
@@ -152,7 +152,7 @@ async def test_with_redis_down_a_job_is_still_accepted_and_the_sweeper_runs_it_l
 
 
 async def test_a_filter_of_nulls_is_refused_instead_of_selecting_every_post(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     for request in (
         {"action": "delete", "filter": {"author_id": None}},
         {"action": "delete", "filter": {}},
@@ -164,7 +164,7 @@ async def test_a_filter_of_nulls_is_refused_instead_of_selecting_every_post(clie
 
 
 async def test_job_ids_are_checked_like_row_ids(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     cases = [
         ("/api/v1/jobs/heroes/bulk-delete", {"ids": [0]}, "body.ids.0"),
         ("/api/v1/jobs/heroes/bulk-delete", {"ids": [2**40]}, "body.ids.0"),
@@ -224,13 +224,13 @@ async def test_a_caller_who_may_not_post_a_bulk_job_is_refused_before_the_body_i
     app: FastAPI,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login(Role.author)
+    author: SignedIn = await login(Role.author)
     for path in ("/api/v1/jobs/heroes/bulk-update", "/api/v1/jobs/heroes/bulk-delete", "/api/v1/jobs/posts/bulk"):
         assert await _post_counting_body_reads(app, path, {}) == (401, 0)
         assert await _post_counting_body_reads(app, path, {"Authorization": "Bearer not-a-token"}) == (401, 0)
         assert await _post_counting_body_reads(app, path, author.headers) == (403, 0)
     # An admin gets past the gate: the body is read (and, 31 MB of "x", refused as invalid JSON).
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     status, reads = await _post_counting_body_reads(app, "/api/v1/jobs/heroes/bulk-update", admin.headers)
     assert reads > 0 and status in (400, 422)
 
@@ -242,7 +242,7 @@ async def test_a_jobs_state_outlives_redis_and_the_ops_views_read_the_same_recor
     run_worker: RunWorker,
     job_pool: ArqRedis,
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     hero = await make_hero(session, age=30, power_level=10)
     await session.commit()
     response = await client.post(BULK_UPDATE, json={"items": [{"id": hero.id, "age": 33}]}, headers=admin.headers)
@@ -265,7 +265,7 @@ async def test_ops_retry_of_a_failed_bulk_job_runs_its_record_again_under_its_ow
     run_worker: RunWorker,
     job_pool: ArqRedis,
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     young = await make_hero(session, age=15, power_level=10)
     await session.commit()
     response = await client.post(
@@ -301,7 +301,7 @@ async def test_ops_abort_of_a_queued_bulk_job_fails_its_record_and_its_trigger_c
     worker_ctx: dict[str, Any],
     job_pool: ArqRedis,
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     hero = await make_hero(session, age=30, power_level=10)
     await session.commit()
     response = await client.post(BULK_UPDATE, json={"items": [{"id": hero.id, "age": 34}]}, headers=admin.headers)
@@ -328,7 +328,7 @@ async def test_ops_abort_of_a_queued_bulk_job_fails_its_record_and_its_trigger_c
 
 
 async def test_a_body_with_100_000_bad_items_gets_a_bounded_answer(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     items = [{"id": i, "age": -1} for i in range(1, 100_001)]
     response = await client.post(BULK_UPDATE, json={"items": items}, headers=admin.headers)
     assert response.status_code == 422
@@ -342,7 +342,7 @@ async def test_bulk_uploads_read_at_once_are_bounded_and_one_more_is_503_before_
     app: FastAPI,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     at_once = get_settings().bulk_uploads_at_once
     body = json.dumps({"ids": [1]}).encode()
     release = asyncio.Event()
@@ -389,7 +389,7 @@ async def test_one_bulk_upload_stays_within_its_stated_memory_bound(
     """README, Configuration: one upload peaks at ~64 MiB + 6x its body of Python memory (measured
     65 MiB for 100,000 bare items in 3.4 MiB, 221 MiB for 100,000 items with 100-character names in
     28.5 MiB); BULK_UPLOADS_AT_ONCE bounds how many are read at once."""
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
 
     def item(i: int) -> dict[str, object]:
         if not name_length:
@@ -415,7 +415,7 @@ async def test_the_ops_views_of_a_bulk_job_answer_from_its_record_while_redis_is
     login,  # type: ignore[no-untyped-def]
     session: AsyncSession,
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     hero = await make_hero(session, age=30, power_level=10)
     await session.commit()
     response = await client.post(BULK_UPDATE, json={"items": [{"id": hero.id, "age": 35}]}, headers=admin.headers)

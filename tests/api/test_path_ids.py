@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 
 from shared.models.users import Role
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 
 
 def routes_with_ids(app: FastAPI) -> list[tuple[str, str, list[str]]]:
@@ -26,7 +26,7 @@ def routes_with_ids(app: FastAPI) -> list[tuple[str, str, list[str]]]:
 
 @pytest.mark.parametrize("bad", [2**40, 0])
 async def test_out_of_range_path_ids_are_422_with_the_field(app: FastAPI, client: AsyncClient, login, bad: int) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     routes = routes_with_ids(app)
     assert len(routes) >= 25
     for method, path, params in routes:
@@ -59,7 +59,7 @@ def queries_with_ids(app: FastAPI) -> list[tuple[str, list[str]]]:
 
 
 async def test_out_of_range_query_ids_are_422_with_the_field(app: FastAPI, client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     routes = queries_with_ids(app)
     assert len(routes) >= 3
     for path, params in routes:

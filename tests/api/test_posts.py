@@ -14,7 +14,7 @@ from shared.models.base import now_utc
 from shared.models.blog import Comment, ModerationState, Post, PostStatus
 from shared.models.catalog import Category
 from shared.models.users import Role
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 from tests.api.helpers import aware, make_comment, make_post, make_posts, walk
 from tests.conftest import StatementLog
 from tests.shared.factories import forge_cursor as encode_cursor
@@ -27,7 +27,7 @@ POSTS = "/api/v1/posts"
 
 
 async def test_a_logged_in_user_creates_a_draft_authored_by_them(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    caller: Caller = await login(Role.author)
+    caller: SignedIn = await login(Role.author)
     response = await client.post(POSTS, json={"title": "Hello", "content": "World"}, headers=caller.headers)
     assert response.status_code == 201, response.text
     body = response.json()
@@ -48,7 +48,7 @@ async def test_a_post_in_a_category_shows_it_and_an_unknown_category_is_409(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    caller: Caller = await login()
+    caller: SignedIn = await login()
     [category] = await make_category_chain(session, depth=1)
     data = {"title": "T", "content": "c", "status": "published", "category_id": category.id}
     created = await client.post(POSTS, json=data, headers=caller.headers)
@@ -67,7 +67,7 @@ async def test_invalid_post_input_is_422_naming_each_field_and_writes_nothing(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    caller: Caller = await login()
+    caller: SignedIn = await login()
     bad = {"title": "", "content": "c", "status": "deleted", "colour": "red"}
     response = await client.post(POSTS, json=bad, headers=caller.headers)
     assert response.status_code == 422
@@ -87,16 +87,16 @@ async def test_drafts_and_archived_posts_are_404_except_for_their_author_and_adm
     login,  # type: ignore[no-untyped-def]
     status: PostStatus,
 ) -> None:
-    author: Caller = await login()
+    author: SignedIn = await login()
     hidden = await make_post(session, author, status=status)
     url = f"{POSTS}/{hidden.id}"
     for role in (Role.author, Role.moderator):
-        other: Caller = await login(role)
+        other: SignedIn = await login(role)
         response = await client.get(url, headers=other.headers)
         assert response.status_code == 404, role
     assert (await client.get(url)).status_code == 404
     assert (await client.get(url, headers=author.headers)).json()["status"] == status
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     assert (await client.get(url, headers=admin.headers)).status_code == 200
 
 
@@ -105,7 +105,7 @@ async def test_published_posts_are_public_and_unknown_ids_are_404(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
+    author: SignedIn = await login()
     post = await make_post(session, author)
     response = await client.get(f"{POSTS}/{post.id}")
     assert response.status_code == 200
@@ -120,9 +120,9 @@ async def test_the_list_shows_published_posts_plus_the_callers_own_and_admins_se
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
-    other: Caller = await login()
-    admin: Caller = await login(Role.admin)
+    author: SignedIn = await login()
+    other: SignedIn = await login()
+    admin: SignedIn = await login(Role.admin)
     published = await make_post(session, other)
     others_draft = await make_post(session, other, status=PostStatus.draft)
     own_draft = await make_post(session, author, status=PostStatus.draft)
@@ -147,8 +147,8 @@ async def test_the_list_filters_by_status_author_and_category_with_or_without_su
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    ann: Caller = await login()
-    bob: Caller = await login()
+    ann: SignedIn = await login()
+    bob: SignedIn = await login()
     root, child, grandchild = await make_category_chain(session, depth=3)
     in_root = await make_post(session, ann, category_id=root.id)
     in_child = await make_post(session, bob, category_id=child.id)
@@ -172,7 +172,7 @@ async def test_title_search_ignores_case_and_takes_like_wildcards_literally(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
+    author: SignedIn = await login()
     percent = await make_post(session, author, title="100% Pure Cotton")
     plain = await make_post(session, author, title="100 pure wool")
     underscore = await make_post(session, author, title="snake_case names")
@@ -218,8 +218,8 @@ async def test_walking_the_pages_serves_every_visible_post_exactly_once_newest_f
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
-    other: Caller = await login()
+    author: SignedIn = await login()
+    other: SignedIn = await login()
     now = now_utc()
     # Three posts share one created_at: the id breaks the tie, so none is skipped or repeated.
     same_moment = await make_posts(session, other, 3, created_at=now)
@@ -246,7 +246,7 @@ async def test_a_post_shows_its_author_category_and_approved_comment_count(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
+    author: SignedIn = await login()
     [category] = await make_category_chain(session, depth=1)
     post = await make_post(session, author, category_id=category.id)
     for state in (
@@ -266,7 +266,7 @@ async def test_a_post_shows_its_author_category_and_approved_comment_count(
 
 
 async def _statements_for_a_page_of(
-    client: AsyncClient, session: AsyncSession, statements: StatementLog, caller: Caller, count: int
+    client: AsyncClient, session: AsyncSession, statements: StatementLog, caller: SignedIn, count: int
 ) -> int:
     categories = [Category(name=unique("category")) for _ in range(3)]
     session.add_all(categories)
@@ -303,7 +303,7 @@ async def test_listing_posts_takes_the_same_statements_for_3_and_30_posts(
     login,  # type: ignore[no-untyped-def]
     role: Role,
 ) -> None:
-    caller: Caller = await login(role)
+    caller: SignedIn = await login(role)
     small = await _statements_for_a_page_of(client, session, statements, caller, 3)
     await session.exec(delete(Post))  # type: ignore[call-overload]
     large = await _statements_for_a_page_of(client, session, statements, caller, 30)
@@ -316,7 +316,7 @@ async def test_reading_one_post_takes_a_fixed_number_of_statements(
     statements: StatementLog,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
+    author: SignedIn = await login()
     few = await make_post(session, author)
     many = await make_post(session, author)
     for _ in range(2):
@@ -339,7 +339,7 @@ async def test_the_author_edits_their_post_and_updated_at_moves(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
+    author: SignedIn = await login()
     long_ago = now_utc() - timedelta(days=1)
     post = await make_post(session, author, status=PostStatus.draft, created_at=long_ago, updated_at=long_ago)
     [category] = await make_category_chain(session, depth=1)
@@ -361,13 +361,13 @@ async def test_admins_edit_any_post_and_other_authors_get_403(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
+    author: SignedIn = await login()
     post = await make_post(session, author)
     for role in (Role.author, Role.moderator):
-        other: Caller = await login(role)
+        other: SignedIn = await login(role)
         denied = await client.patch(f"{POSTS}/{post.id}", json={"title": "mine now"}, headers=other.headers)
         assert denied.status_code == 403, role
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     edited = await client.patch(f"{POSTS}/{post.id}", json={"title": "Edited"}, headers=admin.headers)
     assert edited.status_code == 200
     assert edited.json()["title"] == "Edited" and edited.json()["author"]["id"] == author.id
@@ -378,8 +378,8 @@ async def test_editing_someone_elses_draft_is_404_not_403(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
-    other: Caller = await login()
+    author: SignedIn = await login()
+    other: SignedIn = await login()
     draft = await make_post(session, author, status=PostStatus.draft)
     assert (await client.patch(f"{POSTS}/{draft.id}", json={"title": "x"}, headers=other.headers)).status_code == 404
     assert (await client.delete(f"{POSTS}/{draft.id}", headers=other.headers)).status_code == 404
@@ -390,7 +390,7 @@ async def test_bad_edits_are_refused_and_change_nothing(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
+    author: SignedIn = await login()
     post = await make_post(session, author, title="Original")
     url = f"{POSTS}/{post.id}"
     assert (await client.patch(url, json={"title": "x"})).status_code == 401
@@ -409,9 +409,9 @@ async def test_deleting_a_post_is_for_its_author_or_an_admin_and_takes_its_comme
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    author: Caller = await login()
-    other: Caller = await login()
-    admin: Caller = await login(Role.admin)
+    author: SignedIn = await login()
+    other: SignedIn = await login()
+    admin: SignedIn = await login(Role.admin)
     post = await make_post(session, author)
     await make_comment(session, post, other, ModerationState.approved)
     second = await make_post(session, author)
@@ -457,7 +457,7 @@ async def test_out_of_range_ids_and_nul_characters_are_422_not_500(
     body: dict[str, Any] | None,
     field: str,
 ) -> None:
-    caller: Caller = await login()
+    caller: SignedIn = await login()
     response = await client.request(method, path, params=params, json=body, headers=caller.headers)
     assert response.status_code == 422, response.text
     assert field in {e["field"] for e in response.json()["errors"]}

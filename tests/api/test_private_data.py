@@ -24,11 +24,11 @@ from shared.db import flush
 from shared.models.courses import Course, Enrollment, Student
 from shared.models.heroes import Item, TransferLog
 from shared.models.users import Role
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 from tests.conftest import StatementLog
 from tests.shared.factories import make_hero, make_team, unique
 
-Login = Callable[..., Awaitable[Caller]]
+Login = Callable[..., Awaitable[SignedIn]]
 
 API = "/api/v1"
 VIEWERS = ["anonymous", "author", "moderator", "admin"]
@@ -38,7 +38,7 @@ NOT_ADMINS = ["anonymous", "author", "moderator"]
 async def headers_of(login: Login, viewer: str) -> dict[str, str]:
     if viewer == "anonymous":
         return {}
-    caller: Caller = await login(Role(viewer))
+    caller: SignedIn = await login(Role(viewer))
     return caller.headers
 
 
@@ -172,7 +172,7 @@ async def test_the_team_document_leaves_the_secret_identity_out_in_sql_in_one_st
 async def test_who_requested_a_transfer_and_its_key_are_for_admins_only(
     client: AsyncClient, session: AsyncSession, login: Login, viewer: str
 ) -> None:
-    requester: Caller = await login(Role.admin)
+    requester: SignedIn = await login(Role.admin)
     hero = await make_hero(session)
     key = f"{requester.id}:{unique('their-idempotency-key')}"
     session.add(

@@ -19,11 +19,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.blog.queries import SEARCH_MIN_LENGTH, SEARCH_RULE, searchable
 from shared.models.users import Role
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 from tests.conftest import StatementLog
 from tests.shared.factories import make_user
 
-Login = Callable[..., Awaitable[Caller]]
+Login = Callable[..., Awaitable[SignedIn]]
 
 POSTS = "/api/v1/posts"
 VIEWERS = ["anonymous", "author", "moderator", "admin"]
@@ -32,7 +32,7 @@ VIEWERS = ["anonymous", "author", "moderator", "admin"]
 async def headers_of(login: Login, viewer: str) -> dict[str, str]:
     if viewer == "anonymous":
         return {}
-    caller: Caller = await login(Role(viewer))
+    caller: SignedIn = await login(Role(viewer))
     return caller.headers
 
 

@@ -11,7 +11,7 @@ from shared.db import flush
 from shared.models.tagging import Article, ArticleStatus, Image, Tag, TaggableType
 from shared.models.users import Role
 from shared.tagging import queries
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 from tests.conftest import StatementLog
 from tests.shared.factories import make_user, unique
 
@@ -54,7 +54,7 @@ async def tag_rows(session: AsyncSession, kind: str, item_id: int) -> list[str]:
 
 
 async def test_an_author_writes_an_article_with_normalized_tags(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    author: Caller = await login(Role.author)
+    author: SignedIn = await login(Role.author)
     body = {"title": " Async SQLModel ", "content": "text", "tags": [" Python ", "python", "ASYNC"]}
     created = await client.post(f"{API}/articles", json=body, headers=author.headers)
     assert created.status_code == 201, created.text
@@ -90,9 +90,9 @@ async def test_only_the_owner_or_an_admin_changes_an_article_or_image(
     session: AsyncSession,
     role: Role,
 ) -> None:
-    owner: Caller = await login(Role.author)
-    stranger: Caller = await login(role)
-    admin: Caller = await login(Role.admin)
+    owner: SignedIn = await login(Role.author)
+    stranger: SignedIn = await login(role)
+    admin: SignedIn = await login(Role.admin)
     [article] = await add_articles(session, owner.id, 1, tags=["kept"])
     [image] = await add_images(session, owner.id, 1, tags=["kept"])
     refused = [
@@ -112,7 +112,7 @@ async def test_only_the_owner_or_an_admin_changes_an_article_or_image(
 
 
 async def test_unknown_articles_and_images_are_404(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    author: Caller = await login(Role.author)
+    author: SignedIn = await login(Role.author)
     missing = 999_999_999
     for method, url, body in [
         ("GET", f"{API}/articles/{missing}", None),
@@ -128,9 +128,9 @@ async def test_unknown_articles_and_images_are_404(client: AsyncClient, login) -
 
 
 async def test_a_draft_is_seen_by_its_author_and_admins_only(client: AsyncClient, login, session: AsyncSession) -> None:  # type: ignore[no-untyped-def]
-    owner: Caller = await login(Role.author)
-    other: Caller = await login(Role.author)
-    admin: Caller = await login(Role.admin)
+    owner: SignedIn = await login(Role.author)
+    other: SignedIn = await login(Role.author)
+    admin: SignedIn = await login(Role.admin)
     [draft] = await add_articles(session, owner.id, 1, status=ArticleStatus.draft)
     [published] = await add_articles(session, owner.id, 1)
     url = f"{API}/articles/{draft.id}"
@@ -157,7 +157,7 @@ async def test_a_draft_is_seen_by_its_author_and_admins_only(client: AsyncClient
 
 
 async def test_the_author_edits_and_publishes_an_article(client: AsyncClient, login, session: AsyncSession) -> None:  # type: ignore[no-untyped-def]
-    owner: Caller = await login(Role.author)
+    owner: SignedIn = await login(Role.author)
     [draft] = await add_articles(session, owner.id, 1, status=ArticleStatus.draft, tags=["t"])
     response = await client.patch(
         f"{API}/articles/{draft.id}", json={"status": "published", "title": "Final"}, headers=owner.headers
@@ -173,7 +173,7 @@ async def test_the_author_edits_and_publishes_an_article(client: AsyncClient, lo
 
 
 async def test_bad_article_and_image_input_is_422_with_the_field_path(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    author: Caller = await login(Role.author)
+    author: SignedIn = await login(Role.author)
     cases = [
         (f"{API}/articles", {"title": "", "content": "c"}, "body.title"),
         (f"{API}/articles", {"title": "t"}, "body.content"),
@@ -195,7 +195,7 @@ async def test_an_author_deletes_their_article_and_image_and_the_tags_go_with_th
     login,  # type: ignore[no-untyped-def]
     session: AsyncSession,
 ) -> None:
-    owner: Caller = await login(Role.author)
+    owner: SignedIn = await login(Role.author)
     [article] = await add_articles(session, owner.id, 1, tags=["shared", "a"])
     [image] = await add_images(session, owner.id, 1, tags=["shared"])
     assert (await client.delete(f"{API}/articles/{article.id}", headers=owner.headers)).status_code == 204
@@ -212,7 +212,7 @@ async def test_an_author_deletes_their_article_and_image_and_the_tags_go_with_th
 
 
 async def test_an_author_adds_an_image_and_anyone_reads_it(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    author: Caller = await login(Role.author)
+    author: SignedIn = await login(Role.author)
     body = {"filename": "cat.png", "alt_text": "a cat", "tags": ["Cats"]}
     created = await client.post(f"{API}/images", json=body, headers=author.headers)
     assert created.status_code == 201, created.text
@@ -228,7 +228,7 @@ async def test_an_author_adds_an_image_and_anyone_reads_it(client: AsyncClient, 
 
 @pytest.mark.parametrize("kind", ["articles", "images"])
 async def test_put_tags_replaces_the_whole_set(client: AsyncClient, login, session: AsyncSession, kind: str) -> None:  # type: ignore[no-untyped-def]
-    owner: Caller = await login(Role.author)
+    owner: SignedIn = await login(Role.author)
     adder = add_articles if kind == "articles" else add_images
     [item] = await adder(session, owner.id, 1, tags=["old", "kept"])  # type: ignore[operator]
     url = f"{API}/{kind}/{item.id}/tags"
@@ -260,7 +260,7 @@ async def test_a_bad_tag_set_is_422_and_leaves_the_tags_alone(
     body: dict[str, object],
     field: str,
 ) -> None:
-    owner: Caller = await login(Role.author)
+    owner: SignedIn = await login(Role.author)
     [article] = await add_articles(session, owner.id, 1, tags=["kept"])
     response = await client.put(f"{API}/articles/{article.id}/tags", json=body, headers=owner.headers)
     assert response.status_code == 422
@@ -269,7 +269,7 @@ async def test_a_bad_tag_set_is_422_and_leaves_the_tags_alone(
 
 
 async def test_fifty_tags_of_fifty_characters_are_accepted(client: AsyncClient, login, session: AsyncSession) -> None:  # type: ignore[no-untyped-def]
-    owner: Caller = await login(Role.author)
+    owner: SignedIn = await login(Role.author)
     [image] = await add_images(session, owner.id, 1)
     names = [f"{i:02d}" + "x" * 48 for i in range(50)]
     response = await client.put(f"{API}/images/{image.id}/tags", json={"tags": names}, headers=owner.headers)
@@ -284,8 +284,8 @@ async def test_a_tag_lists_articles_and_images_each_marked_with_its_type(
     login,  # type: ignore[no-untyped-def]
     session: AsyncSession,
 ) -> None:
-    owner: Caller = await login(Role.author)
-    other: Caller = await login(Role.author)
+    owner: SignedIn = await login(Role.author)
+    other: SignedIn = await login(Role.author)
     [article] = await add_articles(session, owner.id, 1, tags=["python"])
     [draft] = await add_articles(session, owner.id, 1, status=ArticleStatus.draft, tags=["python"])
     [image] = await add_images(session, owner.id, 1, tags=["python"])
@@ -349,7 +349,7 @@ async def test_the_article_list_takes_the_same_statements_at_two_sizes(
     statements: StatementLog,
     signed_in: bool,
 ) -> None:
-    viewer: Caller = await login(Role.author)
+    viewer: SignedIn = await login(Role.author)
     headers = viewer.headers if signed_in else {}
     counts = []
     for size in (3, 30):
@@ -397,7 +397,7 @@ async def test_a_tag_listing_takes_one_statement_at_two_sizes(
 
 
 async def test_an_author_edits_an_image_and_keeps_its_tags(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    author: Caller = await login()
+    author: SignedIn = await login()
     created = await client.post(
         "/api/v1/images", json={"filename": "a.png", "alt_text": "first", "tags": ["x"]}, headers=author.headers
     )
@@ -417,8 +417,8 @@ async def test_an_author_edits_an_image_and_keeps_its_tags(client: AsyncClient, 
 
 
 async def test_someone_elses_draft_article_is_404_for_every_write(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    owner: Caller = await login()
-    stranger: Caller = await login()
+    owner: SignedIn = await login()
+    stranger: SignedIn = await login()
     draft = await client.post(
         "/api/v1/articles", json={"title": "Secret plans", "content": "..."}, headers=owner.headers
     )

@@ -11,12 +11,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from examples.eager_loading import teams_with_heroes
 from shared.heroes.schemas import HeroInTeam, ItemRead, TeamDetail
 from shared.models.users import Role
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 from tests.conftest import StatementLog
 from tests.shared.factories import make_hero, make_roster, make_team, unique
 
 # The `login` fixture: `await login(role)` -> a new user of that role with its headers.
-Login = Callable[..., Awaitable[Caller]]
+Login = Callable[..., Awaitable[SignedIn]]
 
 TEAMS = "/api/v1/teams"
 
@@ -28,7 +28,7 @@ async def clear_teams_and_heroes(session: AsyncSession) -> None:
 
 
 async def test_an_admin_creates_a_team_and_a_taken_name_is_409(client: AsyncClient, login: Login) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     name = unique("Avengers")
     created = await client.post(TEAMS, json={"name": name, "headquarters": "NYC"}, headers=admin.headers)
     assert created.status_code == 201, created.text
@@ -41,12 +41,12 @@ async def test_an_admin_creates_a_team_and_a_taken_name_is_409(client: AsyncClie
 async def test_creating_a_team_needs_an_admin(client: AsyncClient, login: Login) -> None:
     assert (await client.post(TEAMS, json={"name": unique("t")})).status_code == 401
     for role in (Role.author, Role.moderator):
-        caller: Caller = await login(role)
+        caller: SignedIn = await login(role)
         assert (await client.post(TEAMS, json={"name": unique("t")}, headers=caller.headers)).status_code == 403
 
 
 async def test_bad_team_input_is_422_naming_each_field(client: AsyncClient, login: Login) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     response = await client.post(TEAMS, json={"name": "", "motto": "x"}, headers=admin.headers)
     assert response.status_code == 422
     assert {error["field"] for error in response.json()["errors"]} == {"body.name", "body.motto"}

@@ -19,7 +19,7 @@ from shared.models.auth import RevokedToken
 from shared.models.base import now_utc
 from shared.models.users import Role
 from shared.settings import get_settings
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 from tests.api.helpers import FakeClock
 from tests.shared.factories import make_user
 
@@ -52,7 +52,7 @@ async def test_logout_prunes_revocations_of_tokens_past_their_expiry(
     session: AsyncSession,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    caller: Caller = await login()
+    caller: SignedIn = await login()
     session.add(RevokedToken(jti="long-expired", user_id=caller.id, expires_at=now_utc() - timedelta(minutes=1)))
     await session.flush()
     assert (await client.post("/api/v1/auth/logout", headers=caller.headers)).status_code == 204
@@ -85,15 +85,15 @@ async def test_an_admin_deactivating_or_demoting_a_user_revokes_their_tokens(
     client: AsyncClient,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     for change in ({"role": "moderator"}, {"is_active": False}):
-        user: Caller = await login(Role.author)
+        user: SignedIn = await login(Role.author)
         assert (await client.get(ME, headers=user.headers)).status_code == 200
         response = await client.patch(f"/api/v1/users/{user.id}", headers=admin.headers, json=change)
         assert response.status_code == 200, response.text
         assert (await client.get(ME, headers=user.headers)).status_code == 401, change
     # An unchanged value revokes nothing; an admin cannot lock themselves out.
-    kept: Caller = await login(Role.author)
+    kept: SignedIn = await login(Role.author)
     unchanged = await client.patch(f"/api/v1/users/{kept.id}", headers=admin.headers, json={"role": "author"})
     assert unchanged.status_code == 200
     assert (await client.get(ME, headers=kept.headers)).status_code == 200
@@ -108,7 +108,7 @@ async def test_on_another_process_a_revoked_token_is_refused_within_the_cache_ti
 ) -> None:
     clock = FakeClock()
     app.state.caller_cache = CallerCache(ttl_seconds=2, clock=clock)
-    user: Caller = await login()
+    user: SignedIn = await login()
     assert (await client.get(ME, headers=user.headers)).status_code == 200  # cached here now
     # Another process logs the token out: this process's cache does not know yet.
     other = CallerCache(ttl_seconds=2, clock=clock)
@@ -124,7 +124,7 @@ async def test_tokens_carry_iat_and_jti_and_a_lifetime_past_the_setting_is_refus
     client: AsyncClient,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    caller: Caller = await login()
+    caller: SignedIn = await login()
     settings = get_settings()
     token, _ = create_access_token(caller.id, settings)
     claims = jwt.decode(token, options={"verify_signature": False})

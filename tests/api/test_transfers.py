@@ -22,12 +22,12 @@ from shared.models.heroes import Hero, Team, TransferLog
 from shared.models.jobs import IdempotencyRecord, OutboxMessage, OutboxTopic
 from shared.models.users import Role, User
 from shared.settings import get_settings
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 from tests.conftest import StatementLog
 from tests.shared.factories import make_hero, make_team, make_user, unique
 
 # The `login` fixture: `await login(role)` -> a new user of that role with its headers.
-Login = Callable[..., Awaitable[Caller]]
+Login = Callable[..., Awaitable[SignedIn]]
 
 HEROES = "/api/v1/heroes"
 MISSING = 2_000_000_000
@@ -53,7 +53,7 @@ def outbox_of(hero_id: int | None) -> Any:
 async def test_a_transfer_is_two_statements_the_move_and_its_outbox_row(
     client: AsyncClient, session: AsyncSession, login: Login, statements: StatementLog
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     home, away = await make_team(session), await make_team(session)
     hero = await make_hero(session, team_id=home.id)
     with statements.record():
@@ -68,7 +68,7 @@ async def test_a_transfer_is_two_statements_the_move_and_its_outbox_row(
 async def test_a_transfer_moves_the_hero_and_records_its_audit_intent(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     home, away = await make_team(session), await make_team(session)
     hero = await make_hero(session, team_id=home.id)
     response = await client.post(transfer_url(hero.id), json={"to_team_id": away.id}, headers=admin.headers)
@@ -95,7 +95,7 @@ async def test_a_transfer_moves_the_hero_and_records_its_audit_intent(
 async def test_a_hero_can_leave_every_team_and_join_one_again(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     team = await make_team(session)
     hero = await make_hero(session, team_id=team.id)
     left = await client.post(transfer_url(hero.id), json={"to_team_id": None}, headers=admin.headers)
@@ -107,7 +107,7 @@ async def test_a_hero_can_leave_every_team_and_join_one_again(
 async def test_a_transfer_to_where_the_hero_already_is_is_409_and_writes_nothing(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     team = await make_team(session)
     on_team = await make_hero(session, team_id=team.id)
     teamless = await make_hero(session)
@@ -121,7 +121,7 @@ async def test_a_transfer_to_where_the_hero_already_is_is_409_and_writes_nothing
 async def test_an_unknown_hero_or_team_is_404_and_writes_nothing(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     team = await make_team(session)
     hero = await make_hero(session, team_id=team.id)
     no_hero = await client.post(transfer_url(MISSING), json={"to_team_id": team.id}, headers=admin.headers)
@@ -138,7 +138,7 @@ async def test_transfers_need_an_admin(client: AsyncClient, session: AsyncSessio
     team = await make_team(session)
     assert (await client.post(transfer_url(hero.id), json={"to_team_id": team.id})).status_code == 401
     for role in (Role.author, Role.moderator):
-        caller: Caller = await login(role)
+        caller: SignedIn = await login(role)
         response = await client.post(transfer_url(hero.id), json={"to_team_id": team.id}, headers=caller.headers)
         assert response.status_code == 403
 
@@ -150,7 +150,7 @@ async def test_transfers_need_an_admin(client: AsyncClient, session: AsyncSessio
 async def test_a_bad_transfer_body_is_422(
     client: AsyncClient, session: AsyncSession, login: Login, body: dict[str, Any], field: str
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     hero = await make_hero(session)
     response = await client.post(transfer_url(hero.id), json=body, headers=admin.headers)
     assert response.status_code == 422
@@ -163,7 +163,7 @@ async def test_a_bad_transfer_body_is_422(
 async def test_a_repeated_idempotency_key_replays_the_first_response_without_a_second_transfer(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     home, away = await make_team(session), await make_team(session)
     hero = await make_hero(session, team_id=home.id)
     headers = admin.headers | {"Idempotency-Key": "move-1"}
@@ -185,7 +185,7 @@ async def test_a_repeated_idempotency_key_replays_the_first_response_without_a_s
 async def test_the_audit_intent_carries_the_key_namespaced_by_its_user(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     hero = await make_hero(session)
     team = await make_team(session)
     headers = admin.headers | {"Idempotency-Key": "k"}
@@ -197,7 +197,7 @@ async def test_the_audit_intent_carries_the_key_namespaced_by_its_user(
 async def test_a_key_reused_for_another_request_is_refused(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     first_team, second_team = await make_team(session), await make_team(session)
     hero, other_hero = await make_hero(session), await make_hero(session)
     headers = admin.headers | {"Idempotency-Key": "once"}
@@ -217,8 +217,8 @@ async def test_a_key_reused_for_another_request_is_refused(
 async def test_the_same_key_from_another_user_is_a_request_of_its_own(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
-    first_admin: Caller = await login(Role.admin)
-    second_admin: Caller = await login(Role.admin)
+    first_admin: SignedIn = await login(Role.admin)
+    second_admin: SignedIn = await login(Role.admin)
     hero = await make_hero(session)
     home, away = await make_team(session), await make_team(session)
     key = {"Idempotency-Key": "shared-key"}
@@ -232,7 +232,7 @@ async def test_the_same_key_from_another_user_is_a_request_of_its_own(
 async def test_a_refused_keyed_transfer_is_not_remembered(
     client: AsyncClient, session: AsyncSession, login: Login
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     hero = await make_hero(session)
     headers = admin.headers | {"Idempotency-Key": "retry-me"}
     refused = await client.post(transfer_url(hero.id), json={"to_team_id": MISSING}, headers=headers)
@@ -244,7 +244,7 @@ async def test_a_refused_keyed_transfer_is_not_remembered(
 async def test_an_idempotency_key_must_be_1_to_200_characters(
     client: AsyncClient, session: AsyncSession, login: Login, key: str
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     hero = await make_hero(session)
     headers = admin.headers | {"Idempotency-Key": key}
     response = await client.post(transfer_url(hero.id), json={"to_team_id": None}, headers=headers)
@@ -282,7 +282,7 @@ async def test_the_history_lists_logged_transfers_newest_first_in_pages(
 
 
 async def test_the_history_outlives_the_hero(client: AsyncClient, session: AsyncSession, login: Login) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     hero = await make_hero(session)
     await add_history(session, hero.id, 2)  # type: ignore[arg-type]
     assert (await client.delete(f"{HEROES}/{hero.id}", headers=admin.headers)).status_code == 204
@@ -419,7 +419,7 @@ async def test_two_parallel_identical_keyed_requests_transfer_once_and_replay_on
 
 
 async def test_an_out_of_range_hero_or_team_id_is_422(client: AsyncClient, session: AsyncSession, login: Login) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     hero = await make_hero(session)
     huge = 2**40
     to_huge = await client.post(transfer_url(hero.id), json={"to_team_id": huge}, headers=admin.headers)

@@ -15,7 +15,7 @@ from shared.models.blog import Comment, Post
 from shared.models.tagging import Article, Image
 from shared.models.users import Role
 from shared.settings import get_settings
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 
 Body = Callable[[int], dict[str, Any]]
 
@@ -47,7 +47,7 @@ async def test_a_user_past_their_write_limit_gets_429_and_writes_nothing(
     kind: str,  # type: ignore[no-untyped-def]
 ) -> None:
     path, body, model = KINDS[kind]
-    writer: Caller = await login(Role.author)
+    writer: SignedIn = await login(Role.author)
     post = Post(title="open", content="c", author_id=writer.id, status="published")
     session.add(post)
     await session.flush()
@@ -63,12 +63,12 @@ async def test_a_user_past_their_write_limit_gets_429_and_writes_nothing(
     assert 1 <= int(refused.headers["retry-after"]) <= 60 and refused.json()["rule"] == "write_limit"
     assert await rows(session, model) == before
     # Someone else may still write.
-    other: Caller = await login(Role.author)
+    other: SignedIn = await login(Role.author)
     assert (await client.post(url, headers=other.headers, json=body(limit + 1))).status_code == 201
 
 
 async def test_bulk_jobs_are_limited_per_admin(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     limit = per_minute("jobs")
     statuses = [
         (await client.post("/api/v1/jobs/heroes/bulk-delete", headers=admin.headers, json={"ids": [1]})).status_code
@@ -80,7 +80,7 @@ async def test_bulk_jobs_are_limited_per_admin(client: AsyncClient, login) -> No
 async def test_transfers_are_limited_per_admin(app: FastAPI, client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
     # The default is per second (50/s, admin automation); a per-minute limit makes the test exact.
     app.state.settings = app.state.settings.model_copy(update={"write_limits": {"transfers": "3/minute"}})
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     teams = [(await client.post("/api/v1/teams", headers=admin.headers, json={"name": n})).json()["id"] for n in "AB"]
     hero = await client.post(
         "/api/v1/heroes",

@@ -22,7 +22,7 @@ from shared.jobs.queues import Queue
 from shared.models.jobs import OutboxMessage, OutboxTopic
 from shared.models.users import Role
 from shared.settings import Settings, get_settings
-from tests.api.conftest import Caller
+from tests.api.conftest import SignedIn
 from tests.conftest import StatementLog
 from tests.ops.conftest import OpsWorker
 from tests.support.network import free_port
@@ -38,7 +38,7 @@ async def failed_job(pool: ArqRedis, worker: OpsWorker, reason: str = "api test"
 
 
 async def test_the_ops_views_need_an_admin(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
-    moderator: Caller = await login(Role.moderator)
+    moderator: SignedIn = await login(Role.moderator)
     for method, path in [
         ("GET", QUEUES),
         ("GET", "/api/v1/ops/jobs/abc"),
@@ -59,7 +59,7 @@ async def test_the_queue_summary_answers_with_the_outbox_backlog_and_the_unfinis
     job_pool: ArqRedis,
     ops_worker: OpsWorker,
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     failed = await failed_job(job_pool, ops_worker)
     await enqueue(job_pool, "ops_ok", 3)
     session.add_all([OutboxMessage(topic=OutboxTopic.transfer_audit, payload={"n": n}) for n in range(2)])
@@ -85,7 +85,7 @@ async def test_the_queue_summary_reads_the_database_in_fixed_statements_whatever
     session: AsyncSession,
     statements: StatementLog,
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     counts = []
     for size in (3, 30):
         session.add_all([OutboxMessage(topic=OutboxTopic.transfer_audit, payload={"n": n}) for n in range(size)])
@@ -105,7 +105,7 @@ async def test_job_detail_shows_a_failed_jobs_traceback_and_404s_unknown_ids(
     job_pool: ArqRedis,
     ops_worker: OpsWorker,
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     failed = await failed_job(job_pool, ops_worker, "show me")
 
     detail = await client.get(f"/api/v1/ops/jobs/{failed}", headers=admin.headers)
@@ -126,7 +126,7 @@ async def test_retry_abort_and_purge_over_http(
     job_pool: ArqRedis,
     ops_worker: OpsWorker,
 ) -> None:
-    admin: Caller = await login(Role.admin)
+    admin: SignedIn = await login(Role.admin)
     failed = await failed_job(job_pool, ops_worker)
 
     retried = await client.post(f"/api/v1/ops/jobs/{failed}/retry", headers=admin.headers)
