@@ -10,7 +10,6 @@ expected on ReDoc: its footer's Redocly logo, an <img> from cdn.redoc.ly that th
 (the bundle hides it when it fails to load), so the page asks nothing of another host.
 """
 
-import asyncio
 import base64
 import hashlib
 import re
@@ -18,7 +17,6 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from httpx import ASGITransport, AsyncClient
 from playwright.async_api import ConsoleMessage, Page, Request, Route, async_playwright, expect
 from sqlalchemy.engine import URL
@@ -27,7 +25,7 @@ from services.api import docs
 from services.api.main import create_app
 from shared.settings import get_settings
 from tests.conftest import ROOT, redis_url_for_tests
-from tests.support.network import free_port
+from tests.support.serving import serve_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -131,23 +129,8 @@ async def test_nothing_of_the_docs_is_served_outside_development() -> None:
 @pytest.fixture
 async def docs_server_url(database_url: URL) -> AsyncIterator[str]:
     """The real app with its docs on (API_DOCS=true), served by uvicorn on a free port."""
-    settings = get_settings().model_copy(
-        update={
-            "api_docs": True,
-            "database_url": database_url.render_as_string(hide_password=False),
-            "redis_url": redis_url_for_tests(),
-        }
-    )
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", server_header=False)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(15):
-        while not server.started:  # noqa: ASYNC110  (uvicorn exposes a flag, not an event)
-            await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serve_app(database_url, redis_url_for_tests(), api_docs=True) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 class OfflinePage:

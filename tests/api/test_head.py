@@ -7,21 +7,18 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy.engine import URL
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.api.main import create_app
 from shared.models.blog import PostStatus
 from shared.models.users import Role
-from shared.settings import get_settings
 from tests.api.conftest import SignedIn
 from tests.api.helpers import make_post
 from tests.conftest import redis_url_for_tests
 from tests.shared.factories import make_user
-from tests.support.network import free_port
+from tests.support.serving import serve_app
 
 POSTS = "/api/v1/posts"
 
@@ -110,19 +107,8 @@ async def test_the_metrics_count_a_head_as_head_on_the_route_it_matched(
 @pytest.fixture
 async def server(database_url: URL) -> AsyncIterator[tuple[str, int]]:
     """The real app (its own lifespan) served by uvicorn on a free port: (host, port)."""
-    settings = get_settings().model_copy(
-        update={"database_url": database_url.render_as_string(hide_password=False), "redis_url": redis_url_for_tests()}
-    )
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", server_header=False)
-    served = uvicorn.Server(config)
-    task = asyncio.create_task(served.serve())
-    async with asyncio.timeout(15):
-        while not served.started:  # noqa: ASYNC110  (uvicorn exposes a flag, not an event)
-            await asyncio.sleep(0.05)
-    yield "127.0.0.1", port
-    served.should_exit = True
-    await task
+    async with serve_app(database_url, redis_url_for_tests()) as port:
+        yield "127.0.0.1", port
 
 
 async def read_response(reader: asyncio.StreamReader, *, head: bool) -> tuple[bytes, dict[str, str], bytes]:

@@ -9,7 +9,6 @@ header is sent and that the browser reported no violation of it (no `securitypol
 event, no CSP message on the console), so anything inline or from elsewhere would fail it.
 """
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +16,6 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-import uvicorn
 from arq import ArqRedis
 from playwright.async_api import ConsoleMessage, Page, async_playwright, expect
 from sqlalchemy.engine import URL
@@ -25,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.api.main import create_app
 from shared.auth.tokens import create_access_token
 from shared.models.users import Role, User
 from shared.ops import keys
@@ -33,8 +30,8 @@ from shared.settings import get_settings
 from tests.conftest import ROOT, redis_url_for_tests
 from tests.ops.conftest import TEST_WORKER, OpsWorker
 from tests.shared.factories import unique
-from tests.support.network import free_port
 from tests.support.queues import enqueue
+from tests.support.serving import serve_app
 
 CHROMIUM = "/usr/bin/chromium"
 # Registered before any of the page's own scripts run (Playwright injects it, outside the page's CSP).
@@ -78,19 +75,8 @@ async def committed_author(engine: AsyncEngine) -> AsyncIterator[User]:
 @pytest.fixture
 async def server_url(database_url: URL) -> AsyncIterator[str]:
     """The real app (its own lifespan: engine, Redis pool) served by uvicorn on a free port."""
-    settings = get_settings().model_copy(
-        update={"database_url": database_url.render_as_string(hide_password=False), "redis_url": redis_url_for_tests()}
-    )
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", server_header=False)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(15):
-        while not server.started:  # noqa: ASYNC110  (uvicorn exposes a flag, not an event)
-            await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serve_app(database_url, redis_url_for_tests()) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @dataclass
