@@ -1,12 +1,21 @@
-"""growth: the indexes the growth benchmark asked for, and team statistics kept by triggers
+"""growth: the post list's own index, and team statistics kept by triggers
 
 Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-03 12:00:00
 
+- ix_post_created_at_id serves the post list without a status filter (admins, authors). It is
+  built CONCURRENTLY, outside the migration's transaction: a plain CREATE INDEX would block every
+  post write for the length of the build on a large table.
+- team_stats holds each team's hero count and age sum, kept exact by statement-level triggers
+  (shared.models.heroes.TeamStats says why). The backfill runs under a SHARE lock on hero, taken
+  before the triggers exist, so no hero write can fall between the backfill and the first trigger.
 """
 
 from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0009"
@@ -14,10 +23,140 @@ down_revision: str | Sequence[str] | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# One function for the three hero triggers (transition tables allow one event per trigger). Each
+# statement's rows are folded into one delta per team (arrays, not a temporary table: that would
+# write the catalogs in every transaction); the stats rows are locked in team id order first, so
+# two writers touching the same teams queue instead of deadlocking. A team deleted by the same
+# statement (its stats row gone by CASCADE) simply matches no row.
+HERO_TRIGGER_FUNCTION = """
+CREATE FUNCTION team_stats_follow_heroes() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    team_ids integer[];
+    hero_deltas bigint[];
+    age_deltas bigint[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(team_id ORDER BY team_id), array_agg(heroes ORDER BY team_id),
+               array_agg(ages ORDER BY team_id)
+            INTO team_ids, hero_deltas, age_deltas
+            FROM (SELECT team_id, count(*) AS heroes, sum(age) AS ages FROM new_heroes
+                  WHERE team_id IS NOT NULL GROUP BY team_id) AS d;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(team_id ORDER BY team_id), array_agg(heroes ORDER BY team_id),
+               array_agg(ages ORDER BY team_id)
+            INTO team_ids, hero_deltas, age_deltas
+            FROM (SELECT team_id, -count(*) AS heroes, -sum(age) AS ages FROM old_heroes
+                  WHERE team_id IS NOT NULL GROUP BY team_id) AS d;
+    ELSE
+        SELECT array_agg(team_id ORDER BY team_id), array_agg(heroes ORDER BY team_id),
+               array_agg(ages ORDER BY team_id)
+            INTO team_ids, hero_deltas, age_deltas
+            FROM (SELECT team_id, sum(heroes) AS heroes, sum(ages) AS ages FROM (
+                      SELECT team_id, 1 AS heroes, age AS ages FROM new_heroes WHERE team_id IS NOT NULL
+                      UNION ALL
+                      SELECT team_id, -1, -age FROM old_heroes WHERE team_id IS NOT NULL
+                  ) AS changes GROUP BY team_id HAVING sum(heroes) <> 0 OR sum(ages) <> 0) AS d;
+    END IF;
+    IF team_ids IS NULL THEN  -- no hero of any team changed team or age
+        RETURN NULL;
+    END IF;
+    PERFORM 1 FROM team_stats WHERE team_id = ANY (team_ids) ORDER BY team_id FOR NO KEY UPDATE;
+    UPDATE team_stats AS s SET hero_count = s.hero_count + d.heroes, age_sum = s.age_sum + d.ages
+        FROM unnest(team_ids, hero_deltas, age_deltas) AS d (team_id, heroes, ages)
+        WHERE s.team_id = d.team_id;
+    RETURN NULL;
+END
+$$
+"""
+
+# A new team starts at zero; TRUNCATE hero (without its teams) sets every team back to zero.
+TEAM_TRIGGER_FUNCTION = """
+CREATE FUNCTION team_stats_follow_teams() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO team_stats (team_id) SELECT id FROM new_teams;
+    RETURN NULL;
+END
+$$
+"""
+TRUNCATE_TRIGGER_FUNCTION = """
+CREATE FUNCTION team_stats_after_hero_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE team_stats SET hero_count = 0, age_sum = 0 WHERE hero_count <> 0 OR age_sum <> 0;
+    RETURN NULL;
+END
+$$
+"""
+TRIGGERS = (
+    "CREATE TRIGGER team_stats_after_team_insert AFTER INSERT ON team REFERENCING NEW TABLE AS new_teams"
+    " FOR EACH STATEMENT EXECUTE FUNCTION team_stats_follow_teams()",
+    "CREATE TRIGGER team_stats_after_hero_insert AFTER INSERT ON hero REFERENCING NEW TABLE AS new_heroes"
+    " FOR EACH STATEMENT EXECUTE FUNCTION team_stats_follow_heroes()",
+    "CREATE TRIGGER team_stats_after_hero_update AFTER UPDATE ON hero"
+    " REFERENCING OLD TABLE AS old_heroes NEW TABLE AS new_heroes"
+    " FOR EACH STATEMENT EXECUTE FUNCTION team_stats_follow_heroes()",
+    "CREATE TRIGGER team_stats_after_hero_delete AFTER DELETE ON hero REFERENCING OLD TABLE AS old_heroes"
+    " FOR EACH STATEMENT EXECUTE FUNCTION team_stats_follow_heroes()",
+    "CREATE TRIGGER team_stats_after_hero_truncate AFTER TRUNCATE ON hero"
+    " FOR EACH STATEMENT EXECUTE FUNCTION team_stats_after_hero_truncate()",
+)
+FUNCTIONS = ("team_stats_follow_heroes", "team_stats_follow_teams", "team_stats_after_hero_truncate")
+
 
 def upgrade() -> None:
     """Upgrade schema."""
+    op.create_table(
+        "team_stats",
+        sa.Column("team_id", sa.Integer(), nullable=False),
+        sa.Column("hero_count", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("age_sum", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
+        sa.CheckConstraint("hero_count >= 0", name=op.f("ck_team_stats_hero_count_not_negative")),
+        sa.ForeignKeyConstraint(["team_id"], ["team.id"], name=op.f("fk_team_stats_team_id_team"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("team_id", name=op.f("pk_team_stats")),
+    )
+    op.create_index(
+        "ix_team_stats_average_age",
+        "team_stats",
+        [sa.text("(age_sum::numeric / hero_count) DESC"), "team_id"],
+        unique=False,
+        postgresql_where=sa.text("hero_count > 0"),
+    )
+    # Writers wait (readers do not) from here to COMMIT: the backfill and the triggers see the same heroes.
+    op.execute("LOCK TABLE team, hero IN SHARE MODE")
+    op.execute(
+        "INSERT INTO team_stats (team_id, hero_count, age_sum)"
+        " SELECT team.id, count(hero.id), coalesce(sum(hero.age), 0)"
+        " FROM team LEFT JOIN hero ON hero.team_id = team.id GROUP BY team.id"
+    )
+    for function in (HERO_TRIGGER_FUNCTION, TEAM_TRIGGER_FUNCTION, TRUNCATE_TRIGGER_FUNCTION):
+        op.execute(function)
+    for trigger in TRIGGERS:
+        op.execute(trigger)
+    with op.get_context().autocommit_block():
+        _drop_invalid_index("ix_post_created_at_id")
+        op.create_index(
+            "ix_post_created_at_id", "post", ["created_at", "id"], postgresql_concurrently=True, if_not_exists=True
+        )
+
+
+def _drop_invalid_index(name: str) -> None:
+    """An earlier CREATE INDEX CONCURRENTLY that was interrupted leaves an INVALID index of that
+    name, which IF NOT EXISTS would keep: drop it, so a rerun builds it whole."""
+    op.execute(
+        f"""DO $$ BEGIN
+        IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                   WHERE c.relname = '{name}' AND NOT i.indisvalid) THEN
+            EXECUTE 'DROP INDEX {name}';
+        END IF; END $$"""
+    )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_index("ix_post_created_at_id", table_name="post")
+    for trigger in TRIGGERS:
+        name, table = trigger.split()[2], trigger.split(" ON ")[1].split()[0]
+        op.execute(f"DROP TRIGGER {name} ON {table}")
+    for function in FUNCTIONS:
+        op.execute(f"DROP FUNCTION {function}()")
+    op.drop_index("ix_team_stats_average_age", table_name="team_stats", postgresql_where=sa.text("hero_count > 0"))
+    op.drop_table("team_stats")

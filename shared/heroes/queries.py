@@ -5,37 +5,55 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, Text, Update, and_, bindparam, func, literal_column, update
+from sqlalchemy import (
+    ColumnElement,
+    Numeric,
+    ScalarSelect,
+    SQLColumnExpression,
+    Text,
+    Update,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    update,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from shared.errors import constraint_errors
 from shared.heroes.schemas import TeamWithCount
 from shared.models.base import attribute, table_of
-from shared.models.heroes import Hero, Item, Team, TransferLog
+from shared.models.heroes import Hero, Item, Team, TeamStats, TransferLog
 from shared.pagination import keyset
 from shared.schemas import TimeIdPosition
+
+# The rows of a team page: id, name, headquarters, hero count.
+TeamRows = Select[int | None, str, str | None, int]
+
+
+def teams_page_statement(*, limit: int | None = None, after_name: str | None = None) -> TeamRows:
+    """Teams by name with their hero counts, read from team_stats (kept exact by triggers, in the
+    writer's transaction), so a page costs one row per team however many heroes it has. `limit`
+    makes it a page of up to `limit + 1` teams (shared.pagination) after the team named
+    `after_name` (names are unique: a keyset); without it, every team."""
+    statement = select(Team.id, Team.name, Team.headquarters, col(TeamStats.hero_count)).join(
+        TeamStats, col(TeamStats.team_id) == col(Team.id)
+    )
+    order = (col(Team.name),)
+    if limit is None:
+        return statement.order_by(*order)
+    return keyset(statement, order, (after_name,) if after_name is not None else None, limit=limit)
 
 
 async def teams_with_hero_counts(
     session: AsyncSession, *, limit: int | None = None, after_name: str | None = None
 ) -> list[TeamWithCount]:
-    """Teams by name with how many heroes each has (teams without heroes count 0), in ONE
-    statement. `limit` makes it a page of up to `limit + 1` teams (shared.pagination) after the
-    team named `after_name` (names are unique: a keyset); without it, every team."""
-    statement = (
-        select(Team.id, Team.name, Team.headquarters, func.count(col(Hero.id)).label("hero_count"))
-        .outerjoin(Hero, col(Hero.team_id) == col(Team.id))
-        .group_by(col(Team.id))
-    )
-    order = (col(Team.name),)
-    if limit is None:
-        statement = statement.order_by(*order)
-    else:
-        statement = keyset(statement, order, (after_name,) if after_name is not None else None, limit=limit)
-    rows = (await session.exec(statement)).all()
+    """`teams_page_statement`'s teams, in ONE statement."""
+    rows = (await session.exec(teams_page_statement(limit=limit, after_name=after_name))).all()
     # Team.id is typed optional (a Team not yet flushed has none); a primary key read back is never NULL.
     return [TeamWithCount(id=cast(int, row[0]), name=row[1], headquarters=row[2], hero_count=row[3]) for row in rows]
 
@@ -137,25 +155,36 @@ async def filter_heroes(
     return (await session.exec(statement)).all()
 
 
-async def heroes_of_oldest_team(session: AsyncSession) -> Sequence[Hero]:
-    """Heroes of the team with the highest average hero age, in ONE statement.
+# The highest average hero age first (ties: the lowest team id): the order of
+# ix_team_stats_average_age, whose expression this must repeat exactly for the planner to use it.
+AVERAGE_AGE = cast(ColumnElement[Any], col(TeamStats.age_sum)).cast(Numeric) / col(TeamStats.hero_count)
 
-    Ties on the average go to the lowest team id, so the answer is deterministic.
-    """
-    average_age = (
-        select(col(Hero.team_id).label("team_id"), func.avg(col(Hero.age)).label("avg_age"))
-        .where(col(Hero.team_id).is_not(None))
-        .group_by(col(Hero.team_id))
-        .subquery()
-    )
-    oldest_team = (
-        select(average_age.c.team_id)
-        .order_by(average_age.c.avg_age.desc(), average_age.c.team_id)
+
+def oldest_team_statement() -> SelectOfScalar[int]:
+    """The id of the team with the highest average hero age: the first entry of
+    ix_team_stats_average_age (teams without heroes have no average and are not in it)."""
+    return (
+        select(col(TeamStats.team_id))
+        .where(col(TeamStats.hero_count) > 0)
+        .order_by(AVERAGE_AGE.desc(), col(TeamStats.team_id))
         .limit(1)
-        .scalar_subquery()
     )
-    statement = select(Hero).where(col(Hero.team_id) == oldest_team).order_by(col(Hero.id))
-    return (await session.exec(statement)).all()
+
+
+def heroes_of_team_statement(
+    team: int | ScalarSelect[int], *, limit: int, after_id: int | None = None
+) -> SelectOfScalar[Hero]:
+    """A page of the heroes of `team` (an id, or a scalar subquery choosing one: the oldest
+    team's page is then ONE statement) by id, up to `limit + 1` (shared.pagination), served by
+    ix_hero_team_id."""
+    statement = select(Hero).where(col(Hero.team_id) == team)
+    return keyset(statement, (col(Hero.id),), (after_id,) if after_id is not None else None, limit=limit)
+
+
+async def heroes_of_team(
+    session: AsyncSession, team: int | ScalarSelect[int], *, limit: int, after_id: int | None = None
+) -> Sequence[Hero]:
+    return (await session.exec(heroes_of_team_statement(team, limit=limit, after_id=after_id))).all()
 
 
 async def transfer_history(

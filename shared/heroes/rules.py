@@ -25,5 +25,10 @@ RULES: dict[str, Rule] = {
     "fk_item_hero_id_hero": Rule(("hero_id",), "the hero does not exist"),
     "uq_transfer_log_idempotency_key": Rule(("idempotency_key",), "this transfer was already logged"),
     # Written with its job record, in one transaction: the job exists, unless it was deleted meanwhile.
+    # team_stats is written only by its triggers (migration 0009): these fire on a bug there, not on input.
+    "ck_team_stats_hero_count_not_negative": Rule(
+        ("hero_count",), "a team's kept hero count went below zero: the team statistics are out of step"
+    ),
+    "fk_team_stats_team_id_team": Rule(("team_id",), "the team of these statistics does not exist"),
     "fk_hero_update_items_job_id_job": Rule(("job_id",), "the bulk update's job record does not exist"),
 }

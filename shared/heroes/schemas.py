@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import BeforeValidator, ConfigDict, field_validator, model_validator
 from sqlmodel import Field, SQLModel
@@ -19,7 +19,7 @@ from shared.models.heroes import (
     TeamBase,
     too_powerful_for_age,
 )
-from shared.schemas import INT4_MAX, RowId, Strict, describe, omittable
+from shared.schemas import INT4_MAX, CursorPosition, Page, RowId, Strict, describe, omittable
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
@@ -37,6 +37,23 @@ class TeamCreate(TeamBase, Strict):
 
 class TeamRead(TeamBase):
     id: int
+
+
+HeroT = TypeVar("HeroT")
+
+
+class TeamHeroesPage(Page[HeroT], Generic[HeroT]):
+    """A page of one team's heroes by id (GET /teams/top): `team_id` names the team (None when no
+    team has heroes); a next page, asked for with its cursor, stays with that team."""
+
+    team_id: int | None = None
+
+
+class TeamHeroPosition(CursorPosition):
+    """Where a page of a team's heroes ended: the team, and the last hero's id."""
+
+    team_id: RowId
+    id: RowId
 
 
 class TeamWithCount(SQLModel):

@@ -18,6 +18,8 @@ from shared.heroes.schemas import (
     HeroRead,
     HeroUpdate,
     TeamCreate,
+    TeamHeroesPage,
+    TeamHeroPosition,
     TeamInclude,
     TeamWithCount,
 )
@@ -59,6 +61,32 @@ async def list_teams(session: AsyncSession, *, limit: int, cursor: str | None) -
     position = NamePosition.decode(cursor)
     teams = await queries.teams_with_hero_counts(session, limit=limit, after_name=position.name if position else None)
     return page_of(teams, limit, lambda team: NamePosition(name=team.name), page=Page[TeamWithCount])
+
+
+async def top_team_heroes(
+    session: AsyncSession, viewer: Caller | None, *, limit: int, cursor: str | None
+) -> TeamHeroesPage[HeroPublic] | TeamHeroesPage[HeroRead]:
+    """A page of the heroes of the team with the highest average hero age (ties: the lowest team
+    id), as `viewer` may see them. The first page finds the team in team_stats' index (one row,
+    however many heroes there are); a cursor names its team, so the pages that follow stay with
+    it even if another team becomes the oldest meanwhile."""
+    position = TeamHeroPosition.decode(cursor)
+    team = position.team_id if position else queries.oldest_team_statement().scalar_subquery()
+    after_id = position.id if position else None
+    heroes = await queries.heroes_of_team(session, team, limit=limit, after_id=after_id)
+    # The oldest team has heroes (teams without are not in the index): with none, no team has any.
+    team_id = position.team_id if position else (heroes[0].team_id if heroes else None)
+
+    def position_of(hero: Hero) -> TeamHeroPosition:
+        return TeamHeroPosition(team_id=team_id, id=row_id(hero))  # only called for heroes: team_id is set
+
+    page: TeamHeroesPage[HeroPublic] | TeamHeroesPage[HeroRead]
+    if sees_secret_identities(viewer):
+        page = page_of(heroes, limit, position_of, HeroRead.model_validate, page=TeamHeroesPage[HeroRead])
+    else:
+        page = page_of(heroes, limit, position_of, HeroPublic.model_validate, page=TeamHeroesPage[HeroPublic])
+    page.team_id = team_id
+    return page
 
 
 async def get_team_json(

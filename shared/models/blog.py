@@ -29,6 +29,10 @@ class ModerationState(StrEnum):
 class Post(SQLModel, table=True):
     __table_args__ = (
         Index("ix_post_status_created_at", "status", "created_at"),
+        # The post list in its own order (newest first, the id breaking ties) when no status narrows
+        # it: an admin's pages, an author's (published OR their own, filtered while walking it).
+        # Without it every page sorted the whole table (308 ms at 10^6 posts).
+        Index("ix_post_created_at_id", "created_at", "id"),
         # Trigram GIN index: serves case-insensitive substring search (title ILIKE '%q%').
         Index("ix_post_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}),
         CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="title_length"),

@@ -15,6 +15,7 @@ from typing import Self
 from pydantic import field_validator, model_validator
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, Relationship, SQLModel
 
@@ -87,6 +89,31 @@ class Team(TeamBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     heroes: list["Hero"] = Relationship(back_populates="team", sa_relationship_kwargs={"lazy": RAISE})
+
+
+class TeamStats(SQLModel, table=True):
+    """Each team's hero count and age sum, kept exact by triggers on hero and team (migration 0009),
+    in the same transaction as the write that changes them: /teams and /teams/top read one row per
+    team instead of counting or averaging its heroes (154 ms and 10.4 s at 10^6 heroes before).
+    Statement-level triggers with transition tables fold a bulk write into one UPDATE per team it
+    touched, and lock those rows in team id order (no deadlock between two writers). Never written
+    by the application."""
+
+    __tablename__ = "team_stats"
+    __table_args__ = (
+        CheckConstraint("hero_count >= 0", name="hero_count_not_negative"),
+        # The top team by average age: the first entry of this index (ties: the lowest team id).
+        Index(
+            "ix_team_stats_average_age",
+            text("(age_sum::numeric / hero_count) DESC"),
+            "team_id",
+            postgresql_where="hero_count > 0",
+        ),
+    )
+
+    team_id: int = Field(sa_column=Column(Integer, ForeignKey("team.id", ondelete="CASCADE"), primary_key=True))
+    hero_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    age_sum: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
 
 
 class HeroBase(SQLModel):

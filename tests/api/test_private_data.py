@@ -213,7 +213,7 @@ READS = [
     ("/api/v1/courses/{course_id}/students", "StudentEnrollmentPublic", "StudentEnrollment"),
     ("/api/v1/heroes", "Page_HeroPublic_", "Page_HeroRead_"),
     ("/api/v1/heroes/{hero_id}", "HeroPublic", "HeroRead"),
-    ("/api/v1/teams/top", "HeroPublic", "HeroRead"),
+    ("/api/v1/teams/top", "TeamHeroesPage_HeroPublic_", "TeamHeroesPage_HeroRead_"),
     ("/api/v1/teams/{team_id}", "TeamDetail", "TeamDetailAdmin"),
     ("/api/v1/heroes/{hero_id}/transfers", "Page_TransferLogPublic_", "Page_TransferLogRead_"),
 ]

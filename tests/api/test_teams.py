@@ -150,13 +150,14 @@ async def test_top_returns_the_heroes_of_the_oldest_team(client: AsyncClient, se
     await make_hero(session, age=99)  # teamless heroes form no team
     response = await client.get(f"{TEAMS}/top")
     assert response.status_code == 200
-    assert [hero["id"] for hero in response.json()] == [hero.id for hero in oldest]
+    assert [hero["id"] for hero in response.json()["items"]] == [hero.id for hero in oldest]
+    assert response.json()["team_id"] == old.id and response.json()["next_cursor"] is None
 
 
 async def test_top_is_empty_when_no_team_has_heroes(client: AsyncClient, session: AsyncSession) -> None:
     await clear_teams_and_heroes(session)
     await make_team(session)
-    assert (await client.get(f"{TEAMS}/top")).json() == []
+    assert (await client.get(f"{TEAMS}/top")).json() == {"items": [], "next_cursor": None, "team_id": None}
 
 
 async def test_top_takes_one_statement_whatever_the_size(
@@ -168,7 +169,7 @@ async def test_top_takes_one_statement_whatever_the_size(
         await make_roster(session, teams=teams, heroes_per_team=4, items_per_hero=0)
         with statements.record():
             response = await client.get(f"{TEAMS}/top")
-        assert len(response.json()) == 4
+        assert len(response.json()["items"]) == 4
         counts.append(statements.count)
     assert counts[0] == counts[1] == 1
 

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Select, text
+from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.blog.queries import escape_like, post_page_statement
@@ -11,17 +11,7 @@ from shared.blog.schemas import PostFilters
 from shared.models.users import Role, User
 from shared.schemas import InvalidCursor, TimeIdPosition
 from tests.shared.factories import forge_cursor, make_user
-
-
-async def explain(session: AsyncSession, statement: Select) -> tuple[str, str]:  # type: ignore[type-arg]
-    """PostgreSQL's plan for exactly `statement` as the app sends it: compiled by the
-    connection's own dialect (asyncpg, $n parameters), with its own bound values.
-    Returns the SQL sent and the plan."""
-    connection = await session.connection()
-    compiled = statement.compile(dialect=connection.dialect)
-    params = tuple(compiled.params[name] for name in compiled.positiontup or ())
-    plan = await connection.exec_driver_sql(f"EXPLAIN {compiled}", params)
-    return str(compiled), "\n".join(row[0] for row in plan.all())
+from tests.support.plans import explain
 
 
 @pytest.mark.parametrize("viewer_role", [None, Role.author, Role.admin])

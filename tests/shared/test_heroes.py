@@ -126,7 +126,7 @@ async def test_heroes_of_the_team_with_the_highest_average_age_in_one_statement(
     oldest = [await make_hero(session, age=age, team_id=old.id) for age in (50, 60)]
     await make_hero(session, age=99)  # teamless heroes form no team
     with statements.record():
-        heroes = await queries.heroes_of_oldest_team(session)
+        heroes = await queries.heroes_of_team(session, queries.oldest_team_statement().scalar_subquery(), limit=50)
     assert [hero.id for hero in heroes] == [hero.id for hero in oldest]
     assert statements.count == 1
 

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, 
 from services.api.deps import OPTIONAL_AUTH, AdminUser, CursorParam, OptionalUser, ReadsDep, SessionDep, write_limit
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.heroes import service, transfers
-from shared.heroes.queries import heroes_of_oldest_team
 from shared.heroes.schemas import (
     DEFAULT_PAGE,
     MAX_PAGE,
@@ -26,6 +25,7 @@ from shared.heroes.schemas import (
     TeamCreate,
     TeamDetail,
     TeamDetailAdmin,
+    TeamHeroesPage,
     TeamIncludes,
     TeamRead,
     TeamWithCount,
@@ -67,18 +67,27 @@ async def create_team(data: TeamCreate, session: SessionDep, admin: AdminUser) -
 
 @router.get("/teams", summary="List teams with their hero counts")
 async def list_teams(reads: ReadsDep, limit: Limit = DEFAULT_PAGE, cursor: CursorParam = None) -> Page[TeamWithCount]:
-    """Teams by name, each with its number of heroes (one statement)."""
+    """Teams by name, each with its number of heroes. The counts are kept exact as heroes are
+    written (no staleness), so a page costs the same however many heroes its teams have."""
     return await reads.run(lambda session: service.list_teams(session, limit=limit, cursor=cursor))
 
 
 # Before /teams/{team_id}: "top" is not a team id.
 @router.get(
-    "/teams/top", summary="The heroes of the oldest team", responses=problem_responses(401), openapi_extra=OPTIONAL_AUTH
+    "/teams/top",
+    summary="The heroes of the oldest team, a page at a time",
+    responses=problem_responses(401),
+    openapi_extra=OPTIONAL_AUTH,
 )
-async def heroes_of_top_team(reads: ReadsDep, viewer: OptionalUser) -> list[HeroPublic] | list[HeroRead]:
-    """The heroes of the team with the highest average hero age (ties: lowest team id); [] if no team has heroes.
-    Secret identities for admins only (HeroRead); anyone else gets HeroPublic."""
-    return service.heroes_view(await reads.run(heroes_of_oldest_team), viewer)
+async def heroes_of_top_team(
+    reads: ReadsDep, viewer: OptionalUser, limit: Limit = DEFAULT_PAGE, cursor: CursorParam = None
+) -> TeamHeroesPage[HeroPublic] | TeamHeroesPage[HeroRead]:
+    """The heroes (by id) of the team with the highest average hero age (ties: the lowest team id),
+    a page at a time; `team_id` names the team, null with no heroes in any team. The averages are
+    kept exact as heroes are written (no staleness): finding the team costs the same however many
+    heroes there are. A `cursor` stays with its page's team. Secret identities for admins only
+    (HeroRead); anyone else gets HeroPublic."""
+    return await reads.run(lambda session: service.top_team_heroes(session, viewer, limit=limit, cursor=cursor))
 
 
 @router.get(
