@@ -6,6 +6,11 @@ The record is written in the request's own transaction, so it exists exactly whe
 effect was committed. Two identical keyed requests at once are serialized by a transaction
 advisory lock on (user, key): the second waits for the first to commit, then replays it.
 
+A key is kept IDEMPOTENCY_KEY_HOURS (24: what payment APIs promise). Past that, a repeat is a new
+request whether or not retention (shared.jobs.retention) has deleted the row yet: the expired row
+is deleted under the key's lock and the new response stored in its place, so what a client gets
+never depends on how far behind the pruning is.
+
 Usage, inside one transaction:
     stored = await replay_or_lock(session, request)   # None: first time, go ahead
     ... do the work, flush ...
@@ -15,15 +20,17 @@ Usage, inside one transaction:
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import BigInteger, bindparam, func
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import flush
 from shared.errors import ConstraintViolation
 from shared.models.jobs import IdempotencyRecord
+from shared.settings import get_settings
 
 KEY_MAX_LENGTH = 200
 HEADER = "Idempotency-Key"
@@ -78,22 +85,37 @@ async def replay_or_lock(session: AsyncSession, request: IdempotentRequest) -> S
 
     The lock is taken BEFORE looking: a concurrent twin blocks here until the first commits
     (and its record becomes visible) or rolls back (and the twin does the work itself).
-    Raises IdempotencyKeyReused when the key belongs to a different request.
+    Raises IdempotencyKeyReused when the key belongs to a different request within its window.
     """
     lock = bindparam("lock_id", _lock_id(request.user_id, request.key), type_=BigInteger())
     await session.exec(select(func.pg_advisory_xact_lock(lock)))
-    record = (
+    # Columns, not the table class: an expired row is deleted below, and no stale copy of it may stay
+    # in the session to collide with the record `remember` adds. Expiry is judged by the database's
+    # clock, as retention's is.
+    cutoff = func.now() - timedelta(hours=get_settings().idempotency_key_hours)
+    mine = (col(IdempotencyRecord.user_id) == request.user_id, col(IdempotencyRecord.key) == request.key)
+    found = (
         await session.exec(
-            select(IdempotencyRecord)
-            .where(col(IdempotencyRecord.user_id) == request.user_id, col(IdempotencyRecord.key) == request.key)
-            .execution_options(populate_existing=True)
+            select(
+                col(IdempotencyRecord.request_fingerprint),
+                col(IdempotencyRecord.status_code),
+                col(IdempotencyRecord.response_body),
+                col(IdempotencyRecord.created_at) < cutoff,
+            ).where(*mine)
         )
     ).first()
-    if record is None:
+    if found is None:
         return None
-    if record.request_fingerprint != request.fingerprint:
+    stored_fingerprint, status_code, body, expired = found
+    if expired:
+        # A new request: the old row goes in this transaction (back again if it rolls back). Twins
+        # wait on the key's lock; retention's batches skip a row this DELETE holds, or this DELETE
+        # waits the milliseconds of their batch and finds the row gone: either way, no conflict.
+        await session.exec(delete(IdempotencyRecord).where(*mine, col(IdempotencyRecord.created_at) < cutoff))
+        return None
+    if stored_fingerprint != request.fingerprint:
         raise IdempotencyKeyReused
-    return StoredResponse(status_code=record.status_code, body=record.response_body)
+    return StoredResponse(status_code=status_code, body=body)
 
 
 async def remember(session: AsyncSession, request: IdempotentRequest, status_code: int, body: dict[str, Any]) -> None:

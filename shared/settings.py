@@ -196,6 +196,17 @@ class Settings(BaseSettings):
     outbox_sweep_after_seconds: int = Field(
         default=10, ge=1, description="Outbox rows still unprocessed after this are enqueued again."
     )
+    # Retention (shared.jobs.retention; README, "What each table keeps"). A processed outbox row's
+    # effect is kept elsewhere (the TransferLog, the comment's decision): the row only tells when it
+    # was processed and after how many sweeps, which an engineer reads while an incident is fresh. A
+    # day of them is ~17 million rows (~5 GB) at 200 transfers/s; rows not processed are never deleted.
+    outbox_retention_hours: int = Field(
+        default=24, ge=1, le=7 * 24, description="Processed outbox rows are deleted this long after processing."
+    )
+    # 24 h is what payment APIs promise (Stripe's window); a retry a week later is a new request.
+    idempotency_key_hours: int = Field(
+        default=24, ge=1, le=7 * 24, description="A repeated Idempotency-Key older than this is a new request."
+    )
     # Ops views (/ops, /api/v1/ops/*, /metrics)
     metrics_token: SecretStr | None = Field(
         default=None, description="When set, GET /metrics needs `Authorization: Bearer <token>`."
