@@ -1,5 +1,6 @@
 """Durable job records (shared.models.jobs.JobRecord): accepting a job, running it exactly
-once at a time, its outcome, the sweeper's view, retention, and the admin's retry and abort.
+once at a time, its outcome, the sweeper's view, and the admin's retry and abort (retention is
+shared.jobs.retention's).
 
 The life of a record:
 - `accept` inserts it (status queued) in the caller's transaction and asks for its trigger
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import Executable, Result, delete, func, insert, select, text, update
+from sqlalchemy import Executable, Result, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,7 +36,8 @@ from shared.jobs.after_commit import enqueue_after_commit
 from shared.jobs.spec import JobSpec
 from shared.models.jobs import UNFINISHED, JobRecord, JobState
 
-# How long finished records are kept (GET /jobs/{id} answers for them until then).
+# How long finished records are kept (GET /jobs/{id} answers for them until then); retention
+# (shared.jobs.retention) deletes them after, in small batches of its own.
 JOB_RECORD_RETENTION_DAYS = 30
 # Starts of one record that never finished (its worker killed each time, say) before it is
 # failed rather than started again: a job that kills its worker must not do so for ever.
@@ -186,12 +188,6 @@ async def stranded(session: AsyncSession, *, older_than: timedelta, limit: int) 
         .limit(limit),
     )
     return [Trigger(row.id, row.function, row.queue) for row in rows]
-
-
-async def prune(session: AsyncSession, *, older_than_days: int = JOB_RECORD_RETENTION_DAYS) -> int:
-    """Delete records finished more than `older_than_days` ago; how many."""
-    gone = await session.exec(delete(_T).where(_T.c.finished_at < func.now() - timedelta(days=older_than_days)))
-    return int(gone.rowcount)
 
 
 async def requeue_failed(session: AsyncSession, job_id: str) -> Trigger:

@@ -1,6 +1,7 @@
-"""The jobs infrastructure's own declarations: the generic outbox job (shared.jobs.outbox) and the
+"""The jobs infrastructure's own declarations: the generic outbox job (shared.jobs.outbox), the
 two sweepers, cron jobs of the short queue that re-send what Redis lost (outbox rows, accepted job
-records). shared.jobs.registry collects these beside the domains' jobs.py."""
+records), and retention's cron (shared.jobs.retention). shared.jobs.registry collects these beside
+the domains' jobs.py."""
 
 import logging
 from collections.abc import Mapping
@@ -8,7 +9,7 @@ from datetime import timedelta
 
 from redis.exceptions import RedisError
 
-from shared.jobs import outbox, records
+from shared.jobs import outbox, records, retention
 from shared.jobs.context import Ctx, settings_of, transaction
 from shared.jobs.enqueue import enqueue_unique
 from shared.jobs.outbox import PROCESS_OUTBOX_MESSAGE
@@ -65,16 +66,16 @@ async def sweep_outbox(ctx: Ctx) -> dict[str, int]:
 
 async def sweep_jobs(ctx: Ctx) -> dict[str, int]:
     """Cron: send the trigger of every accepted job that is still unfinished after a short delay
-    (Redis was down at its COMMIT, or restarted empty, or its worker died), and delete records
-    finished longer ago than the retention. The trigger's id is the record's, so one still queued
-    or running makes this a no-op (the job never runs twice at once); a result kept from an
-    earlier try does not block it (that try's failure was not recorded: the database was gone)."""
+    (Redis was down at its COMMIT, or restarted empty, or its worker died). The trigger's id is the
+    record's, so one still queued or running makes this a no-op (the job never runs twice at once);
+    a result kept from an earlier try does not block it (that try's failure was not recorded: the
+    database was gone). Old finished records are retention's (shared.jobs.retention), not this
+    pass's: a DELETE here would make every 5-second pass as long as the backlog of old records."""
     settings = settings_of(ctx)
     async with transaction(ctx) as session:
         stranded = await records.stranded(
             session, older_than=timedelta(seconds=settings.outbox_sweep_after_seconds), limit=JOB_SWEEP_BATCH
         )
-        pruned = await records.prune(session)
     sent = 0
     for record in stranded:
         try:
@@ -89,9 +90,9 @@ async def sweep_jobs(ctx: Ctx) -> dict[str, int]:
         except RedisError as error:
             logger.warning("job sweeper could not enqueue %s: %r", record.id, error)
             break
-    if sent or pruned:  # one INFO line for a pass that did something; an empty pass says nothing
-        logger.info("job sweep: re-sent the trigger of %d unfinished job(s), deleted %d old record(s)", sent, pruned)
-    return {"unfinished": len(stranded), "enqueued": sent, "pruned": pruned}
+    if sent:  # one INFO line for a pass that did something; an empty pass says nothing
+        logger.info("job sweep: re-sent the trigger of %d unfinished job(s)", sent)
+    return {"unfinished": len(stranded), "enqueued": sent}
 
 
 JOBS: tuple[JobSpec, ...] = (PROCESS_OUTBOX_MESSAGE,)
@@ -99,5 +100,8 @@ CRONS: tuple[CronSpec, ...] = (
     CronSpec(sweep_outbox, Queue.short, every_seconds=SWEEP_EVERY_SECONDS, timeout_seconds=SWEEP_TIMEOUT_SECONDS),
     # Accepted bulk jobs whose trigger Redis lost (shared.jobs.records).
     CronSpec(sweep_jobs, Queue.short, every_seconds=SWEEP_EVERY_SECONDS, timeout_seconds=SWEEP_TIMEOUT_SECONDS),
+    # What is kept only so long (processed outbox rows, idempotency keys, finished job records), deleted
+    # in short batches: a cron of its own, so a backlog of old rows never lengthens the sweeps above.
+    retention.PRUNE_RETAINED,
 )
 OUTBOX_HANDLERS: Mapping[OutboxTopic, OutboxHandler] = {}

@@ -4,7 +4,8 @@ Accepting a bulk job writes this row in the transaction that answers 202; Redis 
 the trigger (the record's id). The job's outcome is written in the job's own transaction, so
 "complete" and the change it made commit together. GET /api/v1/jobs/{id}, the ops views and
 `guildhall queue` read this row; the sweeper re-enqueues a record Redis lost. Finished records
-are kept JOB_RECORD_RETENTION_DAYS (shared.jobs.records), whatever arq keeps.
+are kept JOB_RECORD_RETENTION_DAYS (shared.jobs.records), whatever arq keeps, then deleted by
+retention (shared.jobs.retention).
 """
 
 from datetime import datetime
@@ -88,6 +89,9 @@ class OutboxMessage(SQLModel, table=True):
             "created_at",
             postgresql_where=text(f"processed_at IS NULL AND sweeps < {MAX_SWEEPS}"),
         ),
+        # Retention deletes processed rows oldest first (shared.jobs.retention), walking this index:
+        # each batch reads only the rows it deletes, never the pending ones.
+        Index("ix_outbox_processed_at", "processed_at", postgresql_where=text("processed_at IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
@@ -105,6 +109,8 @@ class IdempotencyRecord(SQLModel, table=True):
     """The first response to a request sent with an Idempotency-Key, per user, for replay."""
 
     __tablename__ = "idempotency_key"
+    # Retention deletes expired keys oldest first (shared.jobs.retention), walking this index.
+    __table_args__ = (Index("ix_idempotency_key_created_at", "created_at"),)
 
     user_id: int = Field(sa_column=Column(Integer, ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True))
     key: str = Field(sa_type=String(200), primary_key=True)

@@ -59,6 +59,8 @@ def test_the_jobs_are_those_of_before_on_the_same_queues_with_the_same_tries() -
     assert {(spec.name, spec.queue, spec.every_seconds, spec.timeout_seconds) for spec in registry.crons()} == {
         ("cron:sweep_outbox", Queue.short, 5, 20),
         ("cron:sweep_jobs", Queue.short, 5, 20),
+        # Retention, a cron of its own (never inside the 5-second sweepers): once a minute.
+        ("cron:prune_retained", Queue.short, 60, 50),
     }
     assert registry.recorded_functions() == {BULK_UPDATE_HEROES.name, BULK_DELETE_HEROES.name, BULK_POST_OPERATION.name}
     assert registry.function_queues()[PROCESS_OUTBOX_MESSAGE.name] == Queue.short
