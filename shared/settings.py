@@ -199,7 +199,7 @@ class Settings(BaseSettings):
     # Retention (shared.jobs.retention; README, "What each table keeps"). A processed outbox row's
     # effect is kept elsewhere (the TransferLog, the comment's decision): the row only tells when it
     # was processed and after how many sweeps, which an engineer reads while an incident is fresh. A
-    # day of them is ~17 million rows (~5 GB) at 200 transfers/s; rows not processed are never deleted.
+    # day of them is ~17 million rows (~6 GB) at 200 transfers/s; rows not processed are never deleted.
     outbox_retention_hours: int = Field(
         default=24, ge=1, le=7 * 24, description="Processed outbox rows are deleted this long after processing."
     )
