@@ -3,7 +3,7 @@
 Shows what the service does not need as such: a whole subtree with each category's depth, the
 ancestors of a category (its breadcrumb without itself), and the products of a category or of its
 whole subtree; each ONE statement, whatever the depth. The service's own reads are beside its
-other SQL (shared/catalog/queries.py: subtree_ids, breadcrumb, category_tree, products_page).
+other SQL (shared/catalog/queries.py: subtree_ids, breadcrumb, tree_page_statement, products_page).
 
     python -m examples.self_referencing
 """

@@ -1,4 +1,4 @@
-"""growth: the post list's own index, and team statistics kept by triggers
+"""growth: the post list's own index, team statistics and category paths kept by triggers
 
 Revision ID: 0009
 Revises: 0008
@@ -10,12 +10,18 @@ Create Date: 2026-12-03 12:00:00
 - team_stats holds each team's hero count and age sum, kept exact by statement-level triggers
   (shared.models.heroes.TeamStats says why). The backfill runs under a SHARE lock on hero, taken
   before the triggers exist, so no hero write can fall between the backfill and the first trigger.
+- category.path is each category's place in the tree (shared.models.catalog.Category says why),
+  kept by row triggers: an insert takes its parent's path; a rename or move rewrites its own and
+  its subtree's. Inserts take a shared advisory lock and renames and moves the exclusive one (the
+  key tree moves already take, shared.catalog.queries.CATEGORY_MOVE_LOCK): a category created
+  under a subtree being renamed waits for it, so no path is left with an old prefix.
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision: str = "0009"
@@ -86,6 +92,42 @@ BEGIN
 END
 $$
 """
+CATEGORY_MOVE_LOCK = 0x6361_7465  # shared.catalog.queries.CATEGORY_MOVE_LOCK (migrations stay frozen)
+CATEGORY_FUNCTIONS = (
+    # One step of a path: what siblings sort by, then the id (10 digits: any int4) to make it unique.
+    """CREATE FUNCTION category_path_step(name text, id integer) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN name || chr(1) || lpad(id::text, 10, '0')""",
+    # The first path after a subtree: its root's last step with one more byte 0x01 (every
+    # descendant's step there is the root's own, followed by more steps; names hold no NUL).
+    """CREATE FUNCTION category_subtree_end(path text[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN trim_array(path, 1) || (path[cardinality(path)] || chr(1))""",
+    f"""CREATE FUNCTION category_path_before_write() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM pg_advisory_xact_lock_shared({CATEGORY_MOVE_LOCK});
+    ELSE
+        PERFORM pg_advisory_xact_lock({CATEGORY_MOVE_LOCK});
+    END IF;
+    NEW.path := coalesce((SELECT path FROM category WHERE id = NEW.parent_id), '{{}}')
+        || category_path_step(NEW.name, NEW.id);
+    RETURN NEW;
+END
+$$""",
+    """CREATE FUNCTION category_path_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE category SET path = NEW.path || path[cardinality(OLD.path) + 1:]
+        WHERE path > OLD.path AND path < category_subtree_end(OLD.path);
+    RETURN NULL;
+END
+$$""",
+)
+CATEGORY_TRIGGERS = (
+    "CREATE TRIGGER category_path_before_write BEFORE INSERT OR UPDATE OF name, parent_id ON category"
+    " FOR EACH ROW EXECUTE FUNCTION category_path_before_write()",
+    "CREATE TRIGGER category_path_after_update AFTER UPDATE OF name, parent_id ON category"
+    " FOR EACH ROW WHEN (OLD.path IS DISTINCT FROM NEW.path) EXECUTE FUNCTION category_path_after_update()",
+)
 TRIGGERS = (
     "CREATE TRIGGER team_stats_after_team_insert AFTER INSERT ON team REFERENCING NEW TABLE AS new_teams"
     " FOR EACH STATEMENT EXECUTE FUNCTION team_stats_follow_teams()",
@@ -99,7 +141,15 @@ TRIGGERS = (
     "CREATE TRIGGER team_stats_after_hero_truncate AFTER TRUNCATE ON hero"
     " FOR EACH STATEMENT EXECUTE FUNCTION team_stats_after_hero_truncate()",
 )
-FUNCTIONS = ("team_stats_follow_heroes", "team_stats_follow_teams", "team_stats_after_hero_truncate")
+FUNCTIONS = (
+    "team_stats_follow_heroes()",
+    "team_stats_follow_teams()",
+    "team_stats_after_hero_truncate()",
+    "category_path_after_update()",
+    "category_path_before_write()",
+    "category_subtree_end(text[])",
+    "category_path_step(text, integer)",
+)
 
 
 def upgrade() -> None:
@@ -131,11 +181,32 @@ def upgrade() -> None:
         op.execute(function)
     for trigger in TRIGGERS:
         op.execute(trigger)
+    _category_paths()
     with op.get_context().autocommit_block():
         _drop_invalid_index("ix_post_created_at_id")
         op.create_index(
             "ix_post_created_at_id", "post", ["created_at", "id"], postgresql_concurrently=True, if_not_exists=True
         )
+
+
+def _category_paths() -> None:
+    op.execute("LOCK TABLE category IN SHARE MODE")  # writers wait to COMMIT: every path is backfilled
+    op.add_column("category", sa.Column("path", postgresql.ARRAY(sa.Text(collation="C")), nullable=True))
+    for function in CATEGORY_FUNCTIONS:
+        op.execute(function)
+    op.execute(
+        """WITH RECURSIVE tree (id, path) AS (
+            SELECT id, ARRAY[category_path_step(name, id)] FROM category WHERE parent_id IS NULL
+            UNION ALL
+            SELECT child.id, tree.path || category_path_step(child.name, child.id)
+            FROM category AS child JOIN tree ON child.parent_id = tree.id
+        )
+        UPDATE category SET path = tree.path FROM tree WHERE category.id = tree.id"""
+    )
+    op.alter_column("category", "path", nullable=False)
+    for trigger in CATEGORY_TRIGGERS:
+        op.execute(trigger)
+    op.create_index("ix_category_path", "category", ["path"], unique=False)
 
 
 def _drop_invalid_index(name: str) -> None:
@@ -153,10 +224,12 @@ def _drop_invalid_index(name: str) -> None:
 def downgrade() -> None:
     """Downgrade schema."""
     op.drop_index("ix_post_created_at_id", table_name="post")
-    for trigger in TRIGGERS:
+    op.drop_index("ix_category_path", table_name="category")
+    for trigger in (*TRIGGERS, *CATEGORY_TRIGGERS):
         name, table = trigger.split()[2], trigger.split(" ON ")[1].split()[0]
         op.execute(f"DROP TRIGGER {name} ON {table}")
+    op.drop_column("category", "path")
     for function in FUNCTIONS:
-        op.execute(f"DROP FUNCTION {function}()")
+        op.execute(f"DROP FUNCTION {function}")
     op.drop_index("ix_team_stats_average_age", table_name="team_stats", postgresql_where=sa.text("hero_count > 0"))
     op.drop_table("team_stats")

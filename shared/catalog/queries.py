@@ -1,14 +1,15 @@
-"""The catalog's SQL: the category tree (breadcrumbs, cycle checks, the whole tree: one statement
+"""The catalog's SQL: the category tree (breadcrumbs, cycle checks, tree pages: one statement
 each), product pages, and the lock tree moves take."""
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import CTE, Integer, func, literal
+from sqlalchemy import CTE, Integer, func, literal, literal_column
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
-from shared.catalog.schemas import CategoryNode, CategoryRead
 from shared.models.catalog import Category, Product
 from shared.pagination import keyset
 from shared.schemas import IdPosition
@@ -58,19 +59,46 @@ async def breadcrumb(session: AsyncSession, category_id: int) -> Sequence[Catego
     return (await session.exec(statement)).all()
 
 
-async def category_tree(session: AsyncSession) -> list[CategoryNode]:
-    """Every category, nested under its parent: ONE statement, the nesting is done here.
+# Rows of a tree page: the category, its depth (0 for a root) and the subtree root's path (or NULL).
+TreeRows = Select[Category, int, Any]
 
-    Rows come sorted by name, so each children list is too. A recursive CTE would not help:
-    the whole table is wanted, and assembling by parent_id in Python is linear.
-    """
-    rows = (await session.exec(select(Category).order_by(col(Category.name), col(Category.id)))).all()
-    nodes = {row.id: CategoryNode(**CategoryRead.model_validate(row).model_dump()) for row in rows}
-    roots: list[CategoryNode] = []
-    for node in nodes.values():
-        parent = nodes.get(node.parent_id) if node.parent_id is not None else None
-        (parent.children if parent is not None else roots).append(node)
-    return roots
+
+def tree_page_statement(*, root_id: int | None, limit: int, after: Sequence[str] | None = None) -> TreeRows:
+    """A page of the tree in preorder (each category right after its parent, siblings by name
+    then id): up to `limit + 1` categories (shared.pagination) after path `after`, or from
+    `root_id`'s path on a subtree's first page. Category.path is the key, so a page is the next
+    `limit + 1` entries of ix_category_path however big the tree is.
+
+    A subtree is not bounded above here: a range with both ends unknown at planning time is
+    estimated at 0.5% of the table, and the planner would then sort the whole range rather than
+    walk the index. The rows carry the root's path instead, and `tree_page` stops at the first
+    row outside the subtree: one page still reads at most `limit + 1` entries."""
+    path = col(Category.path)
+    root_path: Any = None
+    if root_id is not None:
+        root_path = select(path).where(col(Category.id) == root_id).scalar_subquery()
+    statement = select(
+        Category,
+        (func.cardinality(path) - 1).label("depth"),
+        literal_column("NULL") if root_path is None else root_path,
+    )
+    if root_path is not None and after is None:
+        statement = statement.where(path >= root_path)
+    return keyset(statement, (path,), (list(after),) if after is not None else None, limit=limit)
+
+
+async def tree_page(
+    session: AsyncSession, *, root_id: int | None, limit: int, after: Sequence[str] | None = None
+) -> list[tuple[Category, int]]:
+    """`tree_page_statement`'s rows, in ONE statement; for a subtree, only those inside it (a
+    category is inside when its path starts with the root's). An unknown root has no rows."""
+    rows = (await session.exec(tree_page_statement(root_id=root_id, limit=limit, after=after))).all()
+    page: list[tuple[Category, int]] = []
+    for category, depth, root in rows:
+        if root_id is not None and (root is None or (category.path or [])[: len(root)] != root):
+            break  # past the subtree's end (or no such root): the rest of the tree follows
+        page.append((category, depth))
+    return page
 
 
 async def products_page(

@@ -4,11 +4,11 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Self
 
-from pydantic import BeforeValidator, WithJsonSchema, field_validator, model_validator
+from pydantic import BeforeValidator, StringConstraints, WithJsonSchema, field_validator, model_validator
 from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel
 
-from shared.schemas import FromText, RowId, Strict, Trimmed, omittable
+from shared.schemas import CursorPosition, FromText, RowId, Strict, Trimmed, omittable
 
 CategoryName = Annotated[str, Trimmed(100)]
 ProductName = Annotated[str, Trimmed(200)]
@@ -47,10 +47,23 @@ class CategoryRead(SQLModel):
     parent_id: int | None
 
 
-class CategoryNode(CategoryRead):
-    """A category with its whole subtree, children sorted by name."""
+class CategoryTreeEntry(CategoryRead):
+    """One category of a tree page (GET /categories/tree): the pages list the tree in preorder
+    (each category right after its parent, siblings by name then id), `depth` 0 for a root; a
+    client nests them by parent_id."""
 
-    children: list["CategoryNode"] = []
+    depth: int
+
+
+# A tree position is a category's path (shared.models.catalog.Category.path): a step per level of
+# at most a name (100 characters), a separator and 10 digits.
+PathStep = Annotated[str, StringConstraints(min_length=12, max_length=111)]
+
+
+class TreePosition(CursorPosition):
+    """Where a tree page ended: the last category's path."""
+
+    path: Annotated[list[PathStep], PydanticField(min_length=1, max_length=1000)]
 
 
 # A price: a JSON number, or a string of digits with at most two decimals ("12.50"), up to

@@ -1,11 +1,19 @@
-"""Catalog writes and the rules around them: the tree stays a tree, prices stay exact."""
+"""Catalog writes and the rules around them (the tree stays a tree, prices stay exact), and its pages."""
 
 from collections.abc import Sequence
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.catalog import queries
-from shared.catalog.schemas import CategoryCreate, CategoryUpdate, ProductCreate, ProductRead
+from shared.catalog.schemas import (
+    CategoryCreate,
+    CategoryRead,
+    CategoryTreeEntry,
+    CategoryUpdate,
+    ProductCreate,
+    ProductRead,
+    TreePosition,
+)
 from shared.db import flush
 from shared.errors import Conflict, NotFound
 from shared.models.catalog import Category, Product
@@ -101,3 +109,26 @@ async def create_product(session: AsyncSession, data: ProductCreate) -> Product:
     session.add(product)
     await flush(session)
     return product
+
+
+async def tree_page(
+    session: AsyncSession, *, root_id: int | None, limit: int, cursor: str | None
+) -> Page[CategoryTreeEntry]:
+    """A page of the tree (or of `root_id`'s subtree) in preorder; an unknown root is an empty
+    page, as an unknown id in any list's filter is. The
+    cursor holds the last category's path: a page after a concurrent rename or move of a category
+    above it continues from where that path sorts now (the moved subtree may be seen twice or not
+    at all, as with any keyset over a changing order), and never fails."""
+    position = TreePosition.decode(cursor)
+    rows = await queries.tree_page(
+        session, root_id=root_id, limit=limit, after=position.path if position is not None else None
+    )
+
+    def entry(row: tuple[Category, int]) -> CategoryTreeEntry:
+        category, depth = row
+        return CategoryTreeEntry(**CategoryRead.model_validate(category).model_dump(), depth=depth)
+
+    def position_of(row: tuple[Category, int]) -> TreePosition:
+        return TreePosition(path=row[0].path or [])
+
+    return page_of(rows, limit, position_of, entry, page=Page[CategoryTreeEntry])

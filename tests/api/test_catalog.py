@@ -220,38 +220,6 @@ async def test_two_opposite_concurrent_moves_cannot_make_a_cycle(engine: AsyncEn
 # --- tree and breadcrumb ----------------------------------------------------------------------
 
 
-async def test_the_tree_comes_back_nested_and_sorted_by_name(client: AsyncClient, session: AsyncSession) -> None:
-    root = Category(name="Root")
-    session.add(root)
-    await flush(session)
-    b, a = Category(name="b", parent_id=root.id), Category(name="a", parent_id=root.id)
-    session.add_all([b, a])
-    await flush(session)
-    grandchild = Category(name="g", parent_id=b.id)
-    session.add(grandchild)
-    await flush(session)
-    tree = (await client.get(f"{API}/categories/tree")).json()
-    [node] = [node for node in tree if node["id"] == root.id]
-    assert [child["name"] for child in node["children"]] == ["a", "b"]
-    assert node["children"][0]["children"] == []
-    assert [g["id"] for g in node["children"][1]["children"]] == [grandchild.id]
-
-
-async def test_the_tree_takes_the_same_statements_at_two_sizes(
-    client: AsyncClient, session: AsyncSession, statements: StatementLog
-) -> None:
-    counts = []
-    for size in (3, 30):
-        [root] = await add_categories(session, None, 1)
-        children = await add_categories(session, root.id, size)
-        await add_categories(session, children[0].id, size)
-        with statements.record():
-            response = await client.get(f"{API}/categories/tree")
-        assert response.status_code == 200
-        counts.append(statements.count)
-    assert counts[0] == counts[1] == 1
-
-
 async def test_the_breadcrumb_runs_from_the_root_to_the_category_in_one_statement(
     client: AsyncClient, session: AsyncSession, statements: StatementLog
 ) -> None:

@@ -6,11 +6,11 @@ from fastapi import APIRouter, Query, status
 
 from services.api.deps import AdminUser, CursorParam, ReadsDep, SessionDep
 from services.api.problems import BODY_ERRORS, problem_responses
-from shared.catalog import queries, service
+from shared.catalog import service
 from shared.catalog.schemas import (
     CategoryCreate,
-    CategoryNode,
     CategoryRead,
+    CategoryTreeEntry,
     CategoryUpdate,
     ProductCreate,
     ProductRead,
@@ -33,10 +33,20 @@ async def create_category(data: CategoryCreate, session: SessionDep, admin: Admi
     return CategoryRead.model_validate(await service.create_category(session, data))
 
 
-@router.get("/categories/tree", summary="Read the whole category tree")
-async def read_tree(reads: ReadsDep) -> list[CategoryNode]:
-    """The whole tree, nested: the roots, each with its children, sorted by name."""
-    return await reads.run(queries.category_tree)
+TreeLimit = Annotated[int, Query(ge=1, le=1000, description="page size (categories)")]
+
+
+@router.get("/categories/tree", summary="Read the category tree, a page at a time")
+async def read_tree(
+    reads: ReadsDep,
+    root_id: Annotated[RowId | None, Query(description="only this category's subtree, itself first")] = None,
+    limit: TreeLimit = 100,
+    cursor: CursorParam = None,
+) -> Page[CategoryTreeEntry]:
+    """The tree in preorder: each category right after its parent, siblings by name (byte order)
+    then id, with its `depth` (0 for a root; nest by `parent_id`). A page costs the same however
+    big the tree is. With `root_id`, that category's subtree only (an empty page if there is no such category)."""
+    return await reads.run(lambda session: service.tree_page(session, root_id=root_id, limit=limit, cursor=cursor))
 
 
 @router.get("/categories/{category_id}", summary="Read a category", responses=problem_responses(404))
