@@ -1,6 +1,6 @@
 """End to end: `python -m bench.api --quick` starts every app (Guildhall through a PgBouncer
-of its own among them), loads each with wrk, measures the nested read and the audit pipeline,
-and prints its table, the pooler's ratios and goals. Nothing about speed
+of its own among them), loads each with wrk (the reads too, on Guildhall and two baselines),
+measures the nested read and the audit pipeline, and prints its tables, the ratios and goals. Nothing about speed
 is asserted: numbers from a shared machine under a test run prove nothing; completing does."""
 
 import os
@@ -22,6 +22,8 @@ APP_ROWS = (
     "guildhall pgbouncer",
     "guildhall x2",
 )
+READ_APPS = ("minimal-async", "fastapi-asyncpg", "guildhall")
+READS_HEADER = r"^app\s+\|\s+one rps\s+\|\s+one p99\s+\|\s+page rps\s+\|\s+page p99\s+\|\s+errors$"
 HEADER = r"^app\s+\|\s+posts rps\s+\|\s+posts p99\s+\|\s+transfers rps\s+\|\s+transfers p99\s+\|\s+errors$"
 # A guard against a hung child, not a timing assertion.
 HANG_GUARD_SECONDS = 900
@@ -55,8 +57,24 @@ def test_quick_benchmark_completes_and_prints_its_table() -> None:
         assert re.search(pooler_ratio, output, re.MULTILINE), f"no pooler ratio for {kind}:\n{output}"
     assert re.search(r"^guildhall pgbouncer\s+\|(\s+[\d.]+( ms)?\s+\|){4}\s+0$", output, re.MULTILINE), output
     assert "same JSON content:" in output, output
+    # The reads (GET /posts/{id}, GET /posts?limit=20): each read app served both without one
+    # failed request, the report set Guildhall against both baselines on each, and the baselines
+    # answered the sample requests (two posts, a draft's 404, the first page) exactly as Guildhall.
+    header = re.search(READS_HEADER, output, re.MULTILINE)
+    assert header, output
+    reads_table = output[header.end() :].split("\n\n")[0]
+    for app in READ_APPS:
+        row = rf"^{re.escape(app)}\s+\|(\s+[\d.]+( ms)?\s+\|){{4}}\s+0$"
+        assert re.search(row, reads_table, re.MULTILINE), f"no clean reads row for {app}:\n{output}"
+    for kind in ("read one", "read page"):
+        for baseline in READ_APPS[:2]:
+            ratio = rf"^  {kind}\s+vs {baseline}\s+rps \d+\.\d\dx, p99 \d+\.\d\dx$"
+            assert re.search(ratio, output, re.MULTILINE), f"no {kind} ratio vs {baseline}:\n{output}"
+    assert re.search(
+        r"^  same answers as guildhall \(minimal-async, fastapi-asyncpg; .*\): yes$", output, re.MULTILINE
+    ), output
     # The open-loop generator (bench/api/rawhttp.py) sent every transfer, read every answer
     # and matched each to exactly one log: the pipeline's correctness, not its speed.
     assert "failed: none" in output, output
     assert re.search(r"^  transfer_log rows .*: missing 0, duplicated 0, unexpected 0$", output, re.MULTILINE), output
-    assert len(re.findall(r"^(PASS|MISS)  ", output, re.MULTILINE)) == 12, output
+    assert len(re.findall(r"^(PASS|MISS)  ", output, re.MULTILINE)) == 15, output

@@ -34,14 +34,15 @@ class AppSpec:
     guildhall: bool = False
     transfers: bool = True
     pooler: bool = False  # Guildhall through a PgBouncer of its own (DB_POOLER=transaction), worker included
+    reads: bool = False  # serves the read workloads (bench/api/reads.py)
 
 
 SEED_SYNC = AppSpec("seed-sync", "bench.baselines.seed_sync:app", "", "/healthz")
-MINIMAL_ASYNC = AppSpec("minimal-async", "bench.baselines.minimal_async:app", "", "/healthz")
-FASTAPI_ASYNCPG = AppSpec("fastapi-asyncpg", "bench.baselines.fastapi_asyncpg:app", "", "/healthz")
+MINIMAL_ASYNC = AppSpec("minimal-async", "bench.baselines.minimal_async:app", "", "/healthz", reads=True)
+FASTAPI_ASYNCPG = AppSpec("fastapi-asyncpg", "bench.baselines.fastapi_asyncpg:app", "", "/healthz", reads=True)
 STARLETTE_ASYNCPG = AppSpec("starlette-asyncpg", "bench.baselines.starlette_asyncpg:app", "", "/healthz")
 # /readyz: up only once PostgreSQL and Redis answer, which is what the load needs.
-GUILDHALL = AppSpec("guildhall", GUILDHALL_TARGET, "/api/v1", "/readyz", guildhall=True)
+GUILDHALL = AppSpec("guildhall", GUILDHALL_TARGET, "/api/v1", "/readyz", guildhall=True, reads=True)
 # The same app, pools and workloads, through PgBouncer in transaction mode: what the pooler costs.
 GUILDHALL_PGBOUNCER = AppSpec(
     "guildhall pgbouncer", GUILDHALL_TARGET, "/api/v1", "/readyz", guildhall=True, pooler=True

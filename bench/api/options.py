@@ -20,6 +20,7 @@ class Options:
     nested_heroes: int  # the one team of the nested read
     items_per_hero: int
     nested_samples: int
+    read_posts: int  # posts of the read workloads (9 in 10 published), their authors and categories
     audit_rate: float  # transfers offered per second, open loop
     audit_seconds: float
     audit_settle: float  # seconds after the load stops before the backlog is read
@@ -59,6 +60,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         nested_heroes=100 if quick else 2_000,
         items_per_hero=5,
         nested_samples=5 if quick else 30,
+        read_posts=1_000 if quick else 10_000,
         audit_rate=pick(args.audit_rate, 200, 50),
         audit_seconds=pick(args.audit_seconds, 30, 3),
         audit_settle=2.0 if quick else 5.0,

@@ -11,6 +11,7 @@ from pathlib import Path
 from bench.api.audit import AuditResult
 from bench.api.load import LoadResult
 from bench.api.nested import NestedResult
+from bench.api.reads import READ_KINDS, READ_ONE, READ_PAGE, ReadRuns, difference, unexpected
 
 NAME_WIDTH = 19  # "guildhall pgbouncer"
 COLUMNS = ("app", "posts rps", "posts p99", "transfers rps", "transfers p99", "errors")
@@ -21,6 +22,7 @@ WIDTHS = (NAME_WIDTH, 10, 10, 14, 14, 7)
 class AppRuns:
     posts: list[LoadResult] = field(default_factory=list)
     transfers: list[LoadResult] = field(default_factory=list)
+    reads: ReadRuns = field(default_factory=ReadRuns)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,60 @@ def table(results: dict[str, AppRuns]) -> list[str]:
     return lines
 
 
+READ_COLUMNS = ("app", "one rps", "one p99", "page rps", "page p99", "errors")
+
+
+def reads_table(results: dict[str, AppRuns]) -> list[str]:
+    """The apps that served the reads: GET /posts/{id} (one) and GET /posts?limit=20 (page)."""
+    lines = [_row(READ_COLUMNS), "-+-".join("-" * width for width in WIDTHS)]
+    for name, runs in results.items():
+        bests = [Best.of(runs.reads.runs[kind]) for kind in READ_KINDS]
+        if all(best is None for best in bests):
+            continue
+        cells = [name]
+        for best in bests:
+            cells += [f"{best.rps:.0f}", f"{best.p99_ms:.1f} ms"] if best else ["-", "-"]
+        errors = sum(best.errors for best in bests if best is not None)
+        cells.append(f"{errors}" if not errors else f"{errors} !")
+        lines.append(_row(tuple(cells)))
+    return lines
+
+
+def read_baselines(results: dict[str, AppRuns]) -> list[str]:
+    return [name for name, runs in results.items() if name != "guildhall" and runs.reads.samples]
+
+
+def read_equivalence(results: dict[str, AppRuns]) -> str | None:
+    """None when Guildhall's sample answers are sound and every read baseline's equal them."""
+    ours = results["guildhall"].reads.samples
+    if (wrong := unexpected(ours)) is not None:
+        return f"guildhall: {wrong}"
+    for name in read_baselines(results):
+        if (differs := difference(ours, results[name].reads.samples)) is not None:
+            return f"{name}: {differs}"
+    return None
+
+
+def read_lines(results: dict[str, AppRuns]) -> list[str]:
+    """Guildhall over each read baseline, per read: rps (higher is better) and p99 (lower is)."""
+    lines = ["reads (guildhall / baseline, anonymous, best of the rounds):"]
+    for kind in READ_KINDS:
+        ours = Best.of(results["guildhall"].reads.runs[kind])
+        for name in read_baselines(results):
+            theirs = Best.of(results[name].reads.runs[kind])
+            if ours is None or theirs is None:
+                continue
+            rps = ours.rps / theirs.rps if theirs.rps else math.inf
+            p99 = ours.p99_ms / theirs.p99_ms if theirs.p99_ms else math.inf
+            lines.append(f"  {kind:<9}  vs {name:<16} rps {rps:.2f}x, p99 {p99:.2f}x")
+    same = read_equivalence(results)
+    names = ", ".join(read_baselines(results))
+    lines.append(
+        f"  same answers as guildhall ({names}; 3 posts and the page): {'yes' if same is None else 'NO: ' + same}"
+    )
+    return lines
+
+
 def pooler_lines(results: dict[str, AppRuns]) -> list[str]:
     """Guildhall through PgBouncer over Guildhall direct, per workload: the pooler's cost (an
     extra hop, and every statement parsed anew without a statement cache). Shown, not a goal:
@@ -142,7 +198,7 @@ class Goal:
     passed: bool
 
     def line(self) -> str:
-        return f"{'PASS' if self.passed else 'MISS'}  {self.label:<46} {self.shown:>10}   goal {self.target}"
+        return f"{'PASS' if self.passed else 'MISS'}  {self.label:<52} {self.shown:>10}   goal {self.target}"
 
 
 def ratio_goal(
@@ -165,14 +221,24 @@ def goals(results: dict[str, AppRuns], nested: NestedResult, audit: AuditResult,
     seed_posts, seed_transfers = best("seed-sync", "posts"), best("seed-sync", "transfers")
     lean_posts, lean_transfers = best("minimal-async", "posts"), best("minimal-async", "transfers")
     errors = sum(
-        best.errors for runs in results.values() for best in (Best.of(runs.posts), Best.of(runs.transfers)) if best
+        best.errors
+        for runs in results.values()
+        for best in (Best.of(runs.posts), Best.of(runs.transfers), *map(Best.of, runs.reads.runs.values()))
+        if best
     )
+    ours_one, lean_one = (Best.of(results[app].reads.runs[READ_ONE]) for app in ("guildhall", "minimal-async"))
+    ours_page, lean_page = (Best.of(results[app].reads.runs[READ_PAGE]) for app in ("guildhall", "minimal-async"))
+    assert ours_one and lean_one and ours_page and lean_page, "the reads did not run"
+    same_reads = read_equivalence(results) is None
     return [
         ratio_goal("posts rps vs seed-sync", ours_posts.rps, seed_posts.rps, at_least=1.5),
         ratio_goal("posts rps vs minimal-async", ours_posts.rps, lean_posts.rps, at_least=0.8),
         ratio_goal("transfers rps vs seed-sync", ours_transfers.rps, seed_transfers.rps, at_least=1.2),
         ratio_goal("posts p99 vs minimal-async p99", ours_posts.p99_ms, lean_posts.p99_ms, at_most=1.5),
         ratio_goal("transfers p99 vs minimal-async p99", ours_transfers.p99_ms, lean_transfers.p99_ms, at_most=1.5),
+        ratio_goal("read one (GET /posts/{id}) rps vs minimal-async", ours_one.rps, lean_one.rps, at_least=1.0),
+        ratio_goal("read page (GET /posts?limit=20) rps vs minimal-async", ours_page.rps, lean_page.rps, at_least=1.0),
+        Goal("reads: the baselines answer as guildhall", "yes" if same_reads else "no", "yes", same_reads),
         ratio_goal("nested read vs one json_agg statement", nested.guildhall_ms, nested.sql_ms, at_most=3),
         Goal(
             "nested read returns the same content",

@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from bench.api import audit, nested, pgbouncer
+from bench.api import audit, nested, pgbouncer, reads
 from bench.api.apps import (
     APPS,
     GUILDHALL,
@@ -30,13 +30,27 @@ from bench.api.client import skip_sniffio_lookups
 from bench.api.load import LoadResult, posts_script, require_wrk, run_wrk, transfers_script, wrk_version
 from bench.api.options import Options, parse_args
 from bench.api.processes import start_redis
-from bench.api.report import NAME_WIDTH, AppRuns, audit_lines, goals, machine_lines, nested_lines, pooler_lines, table
+from bench.api.report import (
+    NAME_WIDTH,
+    AppRuns,
+    audit_lines,
+    goals,
+    machine_lines,
+    nested_lines,
+    pooler_lines,
+    read_lines,
+    reads_table,
+    table,
+)
 from bench.api.seed import (
     ADMIN_NAME,
     ADMIN_PASSWORD,
+    READ_AUTHORS,
+    READ_CATEGORIES,
     Seeded,
     create_admin,
     reset_posts,
+    reset_reads,
     reset_transfers,
     seed,
     wait_for_outbox,
@@ -91,8 +105,9 @@ class Bench:
             return None
         if kind == "posts":
             await reset_posts(self.connection)
-        else:
+        elif kind == "transfers":
             await reset_transfers(self.connection, self.seeded)
+        # The reads change nothing: measure_reads wrote their posts once for both.
         result = await run_wrk(url, script, self.options, seconds)
         app.check_alive()
         if measure:
@@ -107,8 +122,27 @@ class Bench:
             await self.drain(app, report=measure)
         return result
 
+    async def measure_reads(self, app: Running, runs: AppRuns) -> None:
+        """Both reads, anonymous, on freshly written read posts (the posts runs empty the table),
+        and the app's answers to the sample requests (compared with Guildhall's in the report)."""
+        seeded = await reset_reads(self.connection, self.options.read_posts)
+        urls = {name: app.url(path) for name, path in reads.sample_paths(seeded).items()}
+        runs.reads.samples = await reads.samples(urls)
+        name = app.spec.name
+        workloads = (
+            (reads.READ_ONE, self.script(f"{name}-read-one", reads.read_one_script(app.spec.prefix, seeded)), "/"),
+            (reads.READ_PAGE, self.script(f"{name}-read-page", reads.read_page_script()), reads.PAGE_PATH),
+        )
+        for kind, script, path in workloads:
+            url = app.base_url + "/" if path == "/" else app.url(path)
+            for measure in (False, True):
+                if (result := await self.load(app, kind, script, url, measure)) and measure:
+                    runs.reads.runs[kind].append(result)
+
     async def measure_app(self, spec: AppSpec, runs: AppRuns) -> None:
         async with running(spec, self.env, with_worker=spec.guildhall and spec.transfers) as app:
+            if spec.reads:
+                await self.measure_reads(app, runs)
             token = await self.token_for(app) if spec.guildhall else None
             posts = self.script(f"{spec.name}-posts", posts_script(token))
             for measure in (False, True):
@@ -178,7 +212,8 @@ def describe(options: Options, env: Environment) -> list[str]:
         f"pooler:   guildhall pgbouncer = guildhall, its API and worker through a PgBouncer of its own "
         f"(pool_mode transaction, default_pool_size {pgbouncer.DEFAULT_POOL_SIZE}, max_client_conn {clients})",
         f"data:     {o.heroes:,} heroes on {o.teams} teams (a transfer: random hero, next team of its rotation); "
-        f"nested team of {o.nested_heroes:,} heroes x {o.items_per_hero} items",
+        f"nested team of {o.nested_heroes:,} heroes x {o.items_per_hero} items; "
+        f"reads: {o.read_posts:,} posts (9 in 10 published) by {READ_AUTHORS} authors in {READ_CATEGORIES} categories",
     ]
 
 
@@ -216,6 +251,12 @@ async def run(options: Options) -> None:
             await redis.stop()
     print("\nresults")
     for line in table(results):
+        print(line)
+    print()
+    for line in reads_table(results):
+        print(line)
+    print()
+    for line in read_lines(results):
         print(line)
     print()
     for line in pooler_lines(results):

@@ -4,12 +4,18 @@ Transfers never ask for the team a hero is already on (that is a 409 in Guildhal
 benchmark full of 409s measures nothing): each hero starts on a known team and every request
 for it moves it one team further along a fixed rotation (see load.py and audit.py).
 Heroes are reset to their starting teams before each transfer run.
+
+The read workloads (GET /posts/{id}, GET /posts?limit=20) read posts by many authors, most in a
+category, with comments in every moderation state; the posts runs empty the post table, so the
+read posts are written again before each app's reads, the same ids and times every time (the
+apps' answers can then be compared as they are).
 """
 
 import asyncio
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -32,6 +38,21 @@ class Seeded:
     def team_after(self, index: int, moves: int) -> int:
         """The team of pool hero number `index` (0-based) after `moves` transfers."""
         return self.first_team + (index + moves) % self.teams
+
+
+# The read posts' authors and categories, seeded once (emptying `post` leaves them).
+READ_AUTHORS = 50
+READ_CATEGORIES = 20
+# Every read post's times count back from here, so each re-seeding writes the same rows.
+READ_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ReadSeed:
+    """Published read posts have the ids first_published .. first_published + published - 1."""
+
+    first_published: int
+    published: int
 
 
 async def create_admin(env: dict[str, str]) -> None:
@@ -89,6 +110,15 @@ async def seed(connection: asyncpg.Connection, options: Options) -> Seeded:
         nested_team,
         options.items_per_hero,
     )
+    await connection.execute(
+        """INSERT INTO user_account (username, email, hashed_password, role)
+           SELECT 'reader' || g, 'reader' || g || '@example.com', 'not-a-hash: never signs in', 'author'
+           FROM generate_series(1, $1) g""",
+        READ_AUTHORS,
+    )
+    await connection.execute(
+        "INSERT INTO category (name) SELECT 'bench category ' || g FROM generate_series(1, $1) g", READ_CATEGORIES
+    )
     await connection.execute("ANALYZE")
     return Seeded(author_id, first_hero, options.heroes, first_team, options.teams, nested_team)
 
@@ -112,6 +142,38 @@ async def reset_posts(connection: asyncpg.Connection) -> None:
     """Every posts run starts on an empty table (and an empty trigram index): a table grown by
     the apps that ran before would tax whoever runs last."""
     await connection.execute("TRUNCATE post CASCADE")
+
+
+async def reset_reads(connection: asyncpg.Connection, posts: int) -> ReadSeed:
+    """The read posts, written anew with the same ids: 9 in 10 published (ids first), the drafts
+    between them in time (so the anonymous page's status filter has rows to skip); 4 in 5 in a
+    category; 0 to 3 comments per published post, approved, pending or rejected in turn."""
+    await connection.execute("TRUNCATE post RESTART IDENTITY CASCADE")
+    authors = "(SELECT min(id) FROM user_account WHERE username LIKE 'reader%')"
+    categories = "(SELECT min(id) FROM category WHERE name LIKE 'bench category %')"
+    published = posts - posts // 10
+    columns = "title, content, status, created_at, updated_at, author_id, category_id"
+    rows = f"""SELECT 'Read post ' || g, 'Seeded by bench.api: ' || repeat('lorem ipsum dolor sit amet ', 8),
+                      $2, $3::timestamptz - make_interval(secs => g * $4),
+                      $3::timestamptz - make_interval(secs => g * $4),
+                      {authors} + g % {READ_AUTHORS},
+                      CASE WHEN g % 5 = 0 THEN NULL ELSE {categories} + g % {READ_CATEGORIES} END
+               FROM generate_series(1, $1) g"""
+    first = await _contiguous(
+        connection, f"INSERT INTO post ({columns}) {rows} RETURNING id", published, "published", READ_EPOCH, 10
+    )
+    await connection.execute(f"INSERT INTO post ({columns}) {rows}", posts - published, "draft", READ_EPOCH, 95)
+    await connection.execute(
+        f"""INSERT INTO comment (content, post_id, author_id, moderation_state, moderated_at)
+            SELECT 'comment ' || k || ' on post ' || p.id, p.id, {authors} + k,
+                   (ARRAY['approved', 'pending', 'rejected'])[1 + (p.id + k) % 3],
+                   CASE WHEN (p.id + k) % 3 = 1 THEN NULL ELSE $1::timestamptz END
+            FROM post p CROSS JOIN generate_series(1, 3) k
+            WHERE p.status = 'published' AND k <= p.id % 4""",
+        READ_EPOCH,
+    )
+    await connection.execute("ANALYZE post, comment")
+    return ReadSeed(first, published)
 
 
 async def outbox_backlog(connection: asyncpg.Connection) -> int:

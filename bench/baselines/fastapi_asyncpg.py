@@ -1,7 +1,9 @@
 """Baseline (c), "fastapi-asyncpg": FastAPI over a raw asyncpg pool, no ORM.
 
 Posts: one `INSERT ... RETURNING` (autocommit). Transfers: lock, update and log in one explicit
-transaction, three statements. Bodies are validated and serialized by FastAPI as usual.
+transaction, three statements. Reads (a published post by id, the first page of published
+posts): one statement each, autocommit, Guildhall's SQL (bench/baselines/sql.py). Bodies are
+validated and serialized by FastAPI as usual.
 """
 
 from collections.abc import AsyncIterator
@@ -9,11 +11,20 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 import asyncpg
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 
 from bench.baselines import sql
 from bench.baselines.config import from_env
-from bench.baselines.schemas import PostCreate, PostRead, TransferRead, TransferRequest
+from bench.baselines.schemas import (
+    PostCreate,
+    PostDetail,
+    PostPage,
+    PostRead,
+    TransferRead,
+    TransferRequest,
+    post_detail,
+    post_page,
+)
 
 config = from_env()
 
@@ -64,3 +75,16 @@ async def transfer_hero(hero_id: int, data: TransferRequest, pool: PoolDep) -> T
         await connection.execute(sql.MOVE_HERO, hero_id, data.to_team_id)
         log = await connection.fetchrow(sql.INSERT_LOG, hero_id, old["team_id"], data.to_team_id)
     return TransferRead.model_validate(dict(log))
+
+
+@app.get("/posts/{post_id}")
+async def read_post(post_id: int, pool: PoolDep) -> PostDetail:
+    row = await pool.fetchrow(sql.POST_BY_ID, "approved", "published", post_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "post not found")
+    return post_detail(row)
+
+
+@app.get("/posts")
+async def list_posts(pool: PoolDep, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> PostPage:
+    return post_page(await pool.fetch(sql.POST_PAGE, "approved", "published", limit + 1), limit)

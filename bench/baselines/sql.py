@@ -33,3 +33,20 @@ INSERT INTO transfer_log (hero_id, from_team_id, to_team_id, transfer_date, logg
 SELECT id, from_team_id, $2, now(), now() FROM moved
 RETURNING {LOG_COLUMNS}
 """
+
+# The reads (c) serves, as Guildhall's shared.blog.queries writes them for an anonymous caller
+# (SQLAlchemy's rendering, parameters and all): the author joined, the category outer-joined,
+# the approved comments counted by a correlated subquery (served by ix_comment_post_id_state);
+# $1 is 'approved', $2 'published'. The page fetches one post more than it serves, to tell
+# whether a next page exists, ordered as the keyset does (ix_post_status_created_at serves it).
+POST_READ = """
+SELECT post.id, post.title, post.content, post.status, post.created_at, post.updated_at, post.author_id,
+       post.category_id, user_account.username, category.name AS category_name,
+       (SELECT count(*) FROM comment
+        WHERE comment.post_id = post.id AND comment.moderation_state = $1::VARCHAR) AS approved_comment_count
+FROM post JOIN user_account ON user_account.id = post.author_id
+LEFT OUTER JOIN category ON category.id = post.category_id
+WHERE post.status = $2::VARCHAR
+"""
+POST_BY_ID = POST_READ + "AND post.id = $3::INTEGER"
+POST_PAGE = POST_READ + "ORDER BY post.created_at DESC, post.id DESC LIMIT $3::INTEGER"

@@ -56,3 +56,27 @@ class TransferLog(BaselineModel, table=True):
     requested_by_id: int | None = None
     idempotency_key: str | None = None
     logged_at: datetime = Field(default_factory=now_utc, sa_type=DateTime(timezone=True))
+
+
+# What the read endpoints join to: a post's author (their name), its category (its name) and its
+# comments (the approved ones are counted).
+class User(BaselineModel, table=True):
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str
+
+
+class Category(BaselineModel, table=True):
+    __tablename__ = "category"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+
+
+class Comment(BaselineModel, table=True):
+    __tablename__ = "comment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int
+    moderation_state: str
