@@ -121,10 +121,11 @@ def row_id(row: _Stored) -> int:
 
 
 class InvalidCursor(DomainError):
-    """The client sent a cursor this service did not make (HTTP 422 on `cursor`)."""
+    """The client sent a cursor this service did not make (HTTP 422 on `field`)."""
 
-    def __init__(self) -> None:
-        super().__init__("cursor is not valid: pass back a next_cursor exactly as received")
+    def __init__(self, field: str = "query.cursor") -> None:
+        super().__init__(f"{field.removeprefix('query.')} is not valid: pass back a next cursor exactly as received")
+        self.field = field
 
 
 def _storable_time(value: datetime) -> datetime:
@@ -150,15 +151,16 @@ class CursorPosition(BaseModel):
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
-    def decode(cls: type[P], cursor: str | None) -> P | None:
-        """The position, None for no cursor, InvalidCursor for anything this service did not make."""
+    def decode(cls: type[P], cursor: str | None, *, field: str = "query.cursor") -> P | None:
+        """The position, None for no cursor, InvalidCursor (naming `field`) for anything this
+        service did not make."""
         if cursor is None:
             return None
         try:
             padded = cursor + "=" * (-len(cursor) % 4)
             return cls.model_validate_json(base64.urlsafe_b64decode(padded.encode()), strict=True)
         except (binascii.Error, ValueError, UnicodeDecodeError) as error:  # ValidationError is a ValueError
-            raise InvalidCursor from error
+            raise InvalidCursor(field) from error
 
 
 class IdPosition(CursorPosition):

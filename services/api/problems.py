@@ -159,7 +159,7 @@ async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
         )
     if isinstance(error, InvalidCursor):
         return problem_response(
-            422, error.message, errors=[FieldError(field="query.cursor", message=error.message, type="cursor")]
+            422, error.message, errors=[FieldError(field=error.field, message=error.message, type="cursor")]
         )
     if isinstance(error, Conflict):
         return problem_response(409, error.message, rule=error.rule)

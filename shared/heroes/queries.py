@@ -9,25 +9,19 @@ from sqlalchemy import (
     ColumnElement,
     Numeric,
     ScalarSelect,
-    SQLColumnExpression,
-    Text,
     Update,
     and_,
     bindparam,
-    func,
-    literal_column,
     update,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from shared.errors import constraint_errors
 from shared.heroes.schemas import TeamWithCount
-from shared.models.base import attribute, table_of
-from shared.models.heroes import Hero, Item, Team, TeamStats, TransferLog
+from shared.models.base import table_of
+from shared.models.heroes import Hero, Team, TeamStats, TransferLog
 from shared.pagination import keyset
 from shared.schemas import TimeIdPosition
 
@@ -56,70 +50,6 @@ async def teams_with_hero_counts(
     rows = (await session.exec(teams_page_statement(limit=limit, after_name=after_name))).all()
     # Team.id is typed optional (a Team not yet flushed has none); a primary key read back is never NULL.
     return [TeamWithCount(id=cast(int, row[0]), name=row[1], headquarters=row[2], hero_count=row[3]) for row in rows]
-
-
-def _json_object(columns: Sequence[InstrumentedAttribute[Any]], **extra: ColumnElement[Any]) -> ColumnElement[Any]:
-    """json_build_object('name', column, ...) over `columns` (keys are the column names) and `extra`."""
-    pairs: list[Any] = []
-    for column in columns:
-        pairs += [literal_column(f"'{column.key}'"), column]
-    for key, value in extra.items():
-        pairs += [literal_column(f"'{key}'"), value]
-    return func.json_build_object(*pairs)
-
-
-def _json_list(element: ColumnElement[Any], order_by: SQLColumnExpression[Any], *where: ColumnElement[bool]) -> Any:
-    """The rows' `element`s as one JSON array in `order_by` order ([] for none), as a scalar subquery."""
-    aggregated = func.coalesce(func.json_agg(aggregate_order_by(element, order_by)), literal_column("'[]'::json"))
-    return select(aggregated).where(*where).scalar_subquery()
-
-
-def _attributes(*columns: object) -> tuple[InstrumentedAttribute[Any], ...]:
-    """The class attributes `columns` (`Hero.name`, ...), each with its column's `key`."""
-    return tuple(attribute(column) for column in columns)
-
-
-# Key order as in the response schemas (TeamDetail, HeroInTeam, ItemRead), so the JSON reads the same.
-_TEAM_COLUMNS = _attributes(Team.name, Team.headquarters, Team.id)
-# HeroInTeamAdmin: with the secret identity (admins only).
-_HERO_COLUMNS_WITH_IDENTITY = _attributes(
-    Hero.name, Hero.secret_identity, Hero.age, Hero.power_level, Hero.id, Hero.team_id
-)
-# HeroInTeam: what anyone may see; the secret identity is never selected.
-_HERO_COLUMNS = tuple(column for column in _HERO_COLUMNS_WITH_IDENTITY if column.key != "secret_identity")
-_ITEM_COLUMNS = _attributes(Item.id, Item.name)
-
-
-async def team_detail_json(
-    session: AsyncSession,
-    team_id: int,
-    *,
-    with_heroes: bool = False,
-    with_items: bool = False,
-    with_secret_identity: bool = False,
-) -> str | None:
-    """The team as JSON text, its heroes (by id) and their items (by id) nested in it as asked,
-    built by PostgreSQL in ONE statement (json_build_object and json_agg over correlated
-    subqueries), or None for an unknown team. The heroes' secret identities are in it only
-    `with_secret_identity` (TeamDetailAdmin; else TeamDetail): the statement itself leaves the
-    column out, so there is nothing to strip afterwards.
-
-    The eager-loading alternative (selectinload per level: examples/eager_loading.py) materializes an
-    ORM object per row and then a pydantic model per object; for a team of 2,000 heroes with 5 items
-    each that is ~18x slower than letting the database build the document. The JSON is passed
-    through as text, never parsed in Python.
-    """
-    heroes: dict[str, ColumnElement[Any]] = {}
-    if with_heroes:
-        items: dict[str, ColumnElement[Any]] = {}
-        if with_items:
-            items["items"] = _json_list(_json_object(_ITEM_COLUMNS), col(Item.id), col(Item.hero_id) == col(Hero.id))
-        hero_columns = _HERO_COLUMNS_WITH_IDENTITY if with_secret_identity else _HERO_COLUMNS
-        heroes["heroes"] = _json_list(
-            _json_object(hero_columns, **items), col(Hero.id), col(Hero.team_id) == col(Team.id)
-        )
-    statement = select(_json_object(_TEAM_COLUMNS, **heroes).cast(Text)).where(col(Team.id) == team_id)
-    return (await session.exec(statement)).first()
 
 
 async def filter_heroes(

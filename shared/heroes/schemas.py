@@ -147,16 +147,19 @@ class HeroInTeamAdmin(HeroRead):
 
 
 class TeamDetail(TeamRead):
-    """A team; `heroes` is present only when asked for (`include=heroes`). Serialize with
-    exclude_unset so what was not asked for is absent, not null."""
+    """A team; `heroes` (a page of them, by id) is present only when asked for (`include=heroes`),
+    and `heroes_next_cursor` only when more heroes follow. Serialize with exclude_unset so what was
+    not asked for is absent, not null."""
 
     heroes: list[HeroInTeam] | None = None
+    heroes_next_cursor: str | None = None
 
 
 class TeamDetailAdmin(TeamRead):
     """TeamDetail as admins see it: its heroes with their secret identities."""
 
     heroes: list[HeroInTeamAdmin] | None = None
+    heroes_next_cursor: str | None = None
 
 
 class TeamInclude(StrEnum):

@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.auth.callers import Caller
 from shared.db import flush
 from shared.errors import ConstraintViolation, NotFound
-from shared.heroes import batch, queries
+from shared.heroes import batch, queries, team_document
 from shared.heroes.rules import RULES
 from shared.heroes.schemas import (
     HeroCreate,
@@ -90,17 +90,24 @@ async def top_team_heroes(
 
 
 async def get_team_json(
-    session: AsyncSession, team_id: int, includes: Sequence[TeamInclude] = (), viewer: Caller | None = None
+    session: AsyncSession,
+    team_id: int,
+    includes: Sequence[TeamInclude] = (),
+    viewer: Caller | None = None,
+    *,
+    heroes_limit: int = team_document.DEFAULT_HEROES,
+    heroes_cursor: str | None = None,
 ) -> str:
     """The team as TeamDetail JSON text (TeamDetailAdmin, with secret identities, for admins), with
-    its heroes only if asked for, and their items only if asked for (`heroes.items` implies
-    `heroes`); fields not asked for are absent, not null."""
+    a page of its heroes only if asked for (`heroes_limit` after `heroes_cursor`), and their items
+    only if asked for (`heroes.items` implies `heroes`); fields not asked for are absent, not null."""
     with_items = TeamInclude.hero_items in includes
     with_heroes = with_items or TeamInclude.heroes in includes
-    document = await queries.team_detail_json(
+    position = IdPosition.decode(heroes_cursor, field="query.heroes_cursor")
+    document = await team_document.team_detail_json(
         session,
         team_id,
-        with_heroes=with_heroes,
+        heroes=team_document.HeroesPage(heroes_limit, position.id if position else None) if with_heroes else None,
         with_items=with_items,
         with_secret_identity=sees_secret_identities(viewer),
     )

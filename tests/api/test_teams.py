@@ -198,7 +198,7 @@ async def test_the_database_built_team_document_matches_the_response_schema_fiel
             HeroInTeam(**hero.model_dump(), items=[ItemRead.model_validate(i) for i in sorted(hero.items, key=by_id)])
             for hero in heroes
         ],
-    ).model_dump(mode="json")
+    ).model_dump(mode="json", exclude_unset=True)  # as the route documents it: no next cursor, no key
 
     response = await client.get(f"{TEAMS}/{team.id}", params={"include": "heroes.items"})
     assert response.headers["content-type"] == "application/json"
@@ -211,3 +211,38 @@ async def test_the_database_built_team_document_matches_the_response_schema_fiel
 
 def by_id(row: Any) -> int:
     return int(row.id)
+
+
+async def test_a_big_teams_heroes_come_a_page_at_a_time_each_once(
+    client: AsyncClient, session: AsyncSession, statements: StatementLog
+) -> None:
+    """The document holds `heroes_limit` heroes by id and a cursor while more follow: its size does
+    not grow with the team. Each page is one statement; every hero comes once, items included."""
+    [team] = await make_roster(session, teams=1, heroes_per_team=7, items_per_hero=1)
+    seen: list[int] = []
+    params: dict[str, object] = {"include": "heroes.items", "heroes_limit": 3}
+    pages = 0
+    while True:
+        with statements.record():
+            response = await client.get(f"{TEAMS}/{team.id}", params=params)
+        assert response.status_code == 200 and statements.count == 1
+        body = response.json()
+        assert len(body["heroes"]) <= 3 and all(len(hero["items"]) == 1 for hero in body["heroes"])
+        seen += [hero["id"] for hero in body["heroes"]]
+        pages += 1
+        if "heroes_next_cursor" not in body:
+            break
+        params["heroes_cursor"] = body["heroes_next_cursor"]
+    assert pages == 3 and seen == sorted(seen) and len(set(seen)) == 7
+    TeamDetail.model_validate_json(response.content)
+    assert (
+        await client.get(f"{TEAMS}/{team.id}", params={"include": "heroes", "heroes_limit": 1001})
+    ).status_code == 422
+    forged = await client.get(f"{TEAMS}/{team.id}", params={"include": "heroes", "heroes_cursor": "%%"})
+    assert forged.status_code == 422 and forged.json()["errors"][0]["field"] == "query.heroes_cursor"
+
+
+async def test_an_empty_team_has_an_empty_heroes_page(client: AsyncClient, session: AsyncSession) -> None:
+    team = await make_team(session)
+    body = (await client.get(f"{TEAMS}/{team.id}", params={"include": "heroes"})).json()
+    assert body["heroes"] == [] and "heroes_next_cursor" not in body

@@ -9,9 +9,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 
-from services.api.deps import OPTIONAL_AUTH, AdminUser, CursorParam, OptionalUser, ReadsDep, SessionDep, write_limit
+from services.api.deps import (
+    CURSOR_MAX_LENGTH,
+    OPTIONAL_AUTH,
+    AdminUser,
+    CursorParam,
+    OptionalUser,
+    ReadsDep,
+    SessionDep,
+    write_limit,
+)
 from services.api.problems import BODY_ERRORS, problem_responses
-from shared.heroes import service, transfers
+from shared.heroes import service, team_document, transfers
 from shared.heroes.schemas import (
     DEFAULT_PAGE,
     MAX_PAGE,
@@ -103,12 +112,22 @@ async def read_team(
     session: SessionDep,
     viewer: OptionalUser,
     include: Annotated[TeamIncludes, Query(description="comma-separated: heroes, heroes.items (implies heroes)")] = [],  # noqa: B006 (FastAPI copies defaults; never mutated)
+    heroes_limit: Annotated[
+        int, Query(ge=1, le=team_document.MAX_HEROES, description="how many heroes (by id) the document holds")
+    ] = team_document.DEFAULT_HEROES,
+    heroes_cursor: Annotated[
+        str | None, Query(max_length=CURSOR_MAX_LENGTH, description="a heroes_next_cursor, for the next heroes")
+    ] = None,
 ) -> Response:
-    """A team; with `include=heroes` its heroes, with `include=heroes.items` their items too (each by id).
-    The heroes' secret identities for admins only (TeamDetailAdmin); anyone else gets TeamDetail."""
+    """A team; with `include=heroes` a page of its heroes (by id, `heroes_limit` of them; with more
+    after them, `heroes_next_cursor` is there to pass back as `heroes_cursor`), with
+    `include=heroes.items` their items too. The heroes' secret identities for admins only
+    (TeamDetailAdmin); anyone else gets TeamDetail."""
     # PostgreSQL builds the document (one statement), leaving out what the caller may not see;
     # it is sent as it comes, never parsed here.
-    document = await service.get_team_json(session, team_id, include, viewer)
+    document = await service.get_team_json(
+        session, team_id, include, viewer, heroes_limit=heroes_limit, heroes_cursor=heroes_cursor
+    )
     return Response(document, media_type="application/json")
 
 
