@@ -25,8 +25,8 @@ import asyncpg
 
 from bench.api.apps import GUILDHALL_HTTP, GUILDHALL_TARGET
 from bench.api.client import skip_sniffio_lookups
-from bench.api.processes import free_port, start, uvicorn_argv, wait_ready
-from bench.common import ROOT
+from bench.api.processes import start, uvicorn_argv, wait_ready
+from bench.common import ROOT, free_port
 from bench.growth_data import grow
 from bench.growth_db import (
     DEFAULT_DATABASE,

@@ -52,6 +52,7 @@ async def fill_queues(url: str, count: int) -> Queued:
             pipe = redis.pipeline(transaction=False)
             for index in range(start, min(count, start + PIPELINE)):
                 job_id = uuid.UUID(int=index + 1).hex  # arq's own ids are uuid4 hex: the same shape
+                kwargs: dict[str, object]
                 if index % BULK_EVERY == 0:
                     function, queue, kwargs = "bulk_update_heroes", Queue.bulk, {"record_id": job_id}
                 else:

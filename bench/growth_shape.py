@@ -2,6 +2,7 @@
 reads it (bench/growth_reads.py): how many rows of each table at a size, and the rows every read
 is pointed at (fixed ids, so no read depends on a lookup that could itself grow)."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 ADMIN, MODERATOR, AUTHOR = 1, 2, 3  # user ids
@@ -61,7 +62,7 @@ class Scale:
 def spans(before: Scale | None, after: Scale) -> dict[str, tuple[int, int]]:
     """Per kind of table, the (first, last) id that growing from `before` (None: nothing) to
     `after` adds."""
-    sizes = {
+    sizes: dict[str, Callable[[Scale], int]] = {
         "users": lambda scale: scale.users,
         "categories": lambda scale: scale.categories,
         "tenth": lambda scale: scale.tenth,
