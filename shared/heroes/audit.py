@@ -32,8 +32,9 @@ AUDIT_BATCH = 500
 logger = logging.getLogger(__name__)
 
 
-def _log_row(payload: Mapping[str, Any], logged_at: datetime) -> dict[str, Any]:
+def _log_row(message_id: int, payload: Mapping[str, Any], logged_at: datetime) -> dict[str, Any]:
     return {
+        "outbox_message_id": message_id,
         "hero_id": payload["hero_id"],
         "from_team_id": payload.get("from_team_id"),
         "to_team_id": payload.get("to_team_id"),
@@ -44,13 +45,14 @@ def _log_row(payload: Mapping[str, Any], logged_at: datetime) -> dict[str, Any]:
     }
 
 
-async def write_transfer_logs(session: AsyncSession, payloads: Sequence[Mapping[str, Any]]) -> list[int]:
-    """One TransferLog per outbox payload, in ONE multi-row INSERT; their ids, in payload order.
+async def write_transfer_logs(session: AsyncSession, messages: Sequence[tuple[int, Mapping[str, Any]]]) -> list[int]:
+    """One TransferLog per outbox row (its id and payload), in ONE multi-row INSERT; their ids, in
+    row order.
 
     The caller holds the outbox rows' locks and marks them processed in the same transaction:
-    exactly one log per committed transfer."""
+    exactly one log per committed transfer (and uq_transfer_log_outbox_message_id says so too)."""
     logged_at = now_utc()
-    rows = [_log_row(payload, logged_at) for payload in payloads]
+    rows = [_log_row(message_id, payload, logged_at) for message_id, payload in messages]
     table = table_of(TransferLog)
     # sort_by_parameter_order: SQLAlchemy's insertmanyvalues guarantees the ids come back in row order.
     statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
@@ -63,7 +65,7 @@ async def audit_transfer(session: AsyncSession, message: OutboxMessage, settings
     """The outbox handler of one transfer_audit row: its log, then every other waiting audit's
     (the sweeper re-enqueued this one row)."""
     assert message.id is not None
-    [log_id] = await write_transfer_logs(session, [message.payload])
+    [log_id] = await write_transfer_logs(session, [(message.id, message.payload)])
     others = await audit_waiting(session, exclude=message.id)
     return {"transfer_log_id": log_id, "batched": others["logged"]}
 
@@ -80,7 +82,7 @@ async def audit_waiting(session: AsyncSession, *, batch: int = AUDIT_BATCH, excl
             return {"logged": logged, "failed": failed}
         try:
             async with session.begin_nested():
-                await write_transfer_logs(session, [payload for _, payload in rows])
+                await write_transfer_logs(session, rows)
                 await outbox.mark_all_processed(session, [message_id for message_id, _ in rows])
             logged += len(rows)
         except Exception as error:
@@ -88,7 +90,7 @@ async def audit_waiting(session: AsyncSession, *, batch: int = AUDIT_BATCH, excl
             for message_id, payload in rows:
                 try:
                     async with session.begin_nested():
-                        await write_transfer_logs(session, [payload])
+                        await write_transfer_logs(session, [(message_id, payload)])
                         await outbox.mark_all_processed(session, [message_id])
                     logged += 1
                 except Exception as row_error:

@@ -23,7 +23,7 @@ RULES: dict[str, Rule] = {
     "fk_hero_team_id_team": Rule(("team_id",), "the team does not exist"),
     "uq_team_name": Rule(("name",), "a team with this name already exists"),
     "fk_item_hero_id_hero": Rule(("hero_id",), "the hero does not exist"),
-    "uq_transfer_log_idempotency_key": Rule(("idempotency_key",), "this transfer was already logged"),
+    "uq_transfer_log_outbox_message_id": Rule(("outbox_message_id",), "this transfer was already logged"),
     # Written with its job record, in one transaction: the job exists, unless it was deleted meanwhile.
     # team_stats is written only by its triggers (migration 0009): these fire on a bug there, not on input.
     "ck_team_stats_hero_count_not_negative": Rule(

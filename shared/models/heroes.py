@@ -176,7 +176,12 @@ class TransferLog(SQLModel, table=True):
     to_team_id: int | None = None
     transfer_date: datetime = Field(sa_type=DateTime(timezone=True))
     requested_by_id: int | None = None
-    idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
+    # The client's Idempotency-Key (with its user), for the record: not unique, since a key may be
+    # used again once it expired (IDEMPOTENCY_KEY_HOURS), for a second transfer.
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    # The outbox row that wrote this log: one log per committed transfer, even if a row were ever
+    # processed twice. Kept after the row is pruned (no foreign key, like the rest of the trail).
+    outbox_message_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
     logged_at: datetime = created_at_field()
 
 

@@ -122,13 +122,6 @@ async def test_a_refused_request_on_an_expired_key_leaves_the_old_row(
     assert record.response_body["to_team_id"] == team.id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shared.heroes: the audit key (transfers.audit_key: user and client key) is unique in transfer_log"
-    " (uq_transfer_log_idempotency_key), so the second transfer made with a key reused after it expired can"
-    " never be logged: its outbox row stays waiting, then is a dead letter. The heroes domain must key its"
-    " log per transfer (e.g. the key and the transfer's date), not per client key.",
-)
 async def test_a_transfer_made_again_on_an_expired_key_is_audited_too(
     client: AsyncClient, session: AsyncSession, login: Any
 ) -> None:
