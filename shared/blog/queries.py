@@ -3,21 +3,25 @@
 
 A post row carries its author's name, its category's name and its approved-comment count
 (a correlated COUNT served by ix_comment_post_id_state), so a page never needs a query per post.
+The title search's rules are shared.blog.search's.
 """
 
-import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Insert, and_, bindparam, func, insert, or_
+from sqlalchemy import Select as CoreSelect
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
 from shared.auth.callers import Caller
 from shared.blog.schemas import CommentModeratedRead, CommentRead, PostCategory, PostCreate, PostFilters, PostRead
+from shared.blog.search import SEARCH_MIN_LENGTH, SEARCH_RULE, ensure_searchable, escape_like, searchable
 from shared.catalog.queries import subtree_ids
-from shared.errors import ConstraintViolation, NotFound, constraint_errors
+from shared.errors import NotFound, constraint_errors
 from shared.models.base import table_of
 from shared.models.blog import Comment, ModerationState, Post, PostStatus
 from shared.models.catalog import Category
@@ -30,76 +34,22 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 
-# --- keyset positions -------------------------------------------------------------------------
-
-# Posts newest first, comments oldest first; the id breaks ties between equal times.
-POST_ORDER = (col(Post.created_at), col(Post.id))
+# Comments oldest first (posts newest first: _page_statement); the id breaks ties between equal times.
 COMMENT_ORDER = (col(Comment.created_at), col(Comment.id))
+# Re-exported: the search rules live in shared.blog.search; routes and tests name them here.
+__all__ = ["SEARCH_MIN_LENGTH", "SEARCH_RULE", "escape_like", "searchable"]
 
-# The rows a post read selects: the Post, its author's name, its category's name (NULL without a
-# category; sqlmodel types the column as the table's str) and its approved-comment count.
-PostRows = Select[Post, str, str, Any]
 # The rows a comment read selects: the Comment and its author's name.
 CommentRows = Select[Comment, str]
 
 
 def _row_position(row: Any) -> TimeIdPosition:
-    """Where a page of (Post or Comment, ...) rows ended: its last row's (created_at, id)."""
-    stored: Post | Comment = row[0]
+    """Where a page of (Comment, author name) rows ended: its last row's (created_at, id)."""
+    stored: Comment = row[0]
     return TimeIdPosition(at=stored.created_at, id=row_id(stored))
 
 
 # --- posts ------------------------------------------------------------------------------------
-
-
-# --- title search: only terms the trigram index can serve -----------------------------------
-
-# The shortest search term (the route's `q`, Query(min_length=...)): a term of 1 or 2 characters has
-# no trigram, so ILIKE '%q%' can only read every post (276 ms at 1,000,000 posts, against 3 ms).
-SEARCH_MIN_LENGTH = 3
-SEARCH_RULE = "search_term_indexable"
-SEARCH_RULE_MESSAGE = (
-    "the search term gives the title index nothing to look up: it needs 3 letters or digits in a row,"
-    " or 1 or 2 beside a space or punctuation mark (' ab', 'ab!', 'a b'); a term of only spaces and"
-    " punctuation, say, would read every post"
-)
-_WORD = re.compile(r"[^\W_]+")  # what pg_trgm counts as a word: letters and digits
-
-
-def searchable(term: str) -> bool:
-    """Whether ILIKE '%term%' gives pg_trgm at least one trigram to look up in ix_post_title_trgm.
-
-    pg_trgm splits a LIKE pattern into words (runs of letters and digits) and pads a word with two
-    spaces before it where a space or punctuation mark precedes it, one after it where one follows;
-    next to the pattern's own % it pads nothing. A word yields a trigram once it and its padding
-    make 3 characters: "abc", "ab ", "!!a" and "a b" do; "%%%", "   " and "a!!" do not, and
-    PostgreSQL would read every row for them whatever the term's length."""
-    for word in _WORD.finditer(term):
-        before = 2 if word.start() > 0 else 0
-        after = 1 if word.end() < len(term) else 0
-        if before + len(word.group()) + after >= 3:
-            return True
-    return False
-
-
-def ensure_searchable(term: str | None) -> None:
-    """422 on `query.q` (rule search_term_indexable) for a term the trigram index cannot serve,
-    before any SQL runs; the length rule (SEARCH_MIN_LENGTH) is the route's own."""
-    if term is not None and not searchable(term):
-        raise ConstraintViolation(
-            kind="check",
-            constraint=SEARCH_RULE,
-            table=None,
-            fields=("query.q",),
-            message=SEARCH_RULE_MESSAGE,
-            value=None,
-        )
-
-
-def escape_like(term: str) -> str:
-    """`term` with LIKE's wildcards (and the escape character itself) taken literally.
-    Backslash is PostgreSQL's default LIKE escape, so the pattern needs no ESCAPE clause."""
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def post_visibility(viewer: Caller | None) -> ColumnElement[bool] | None:
@@ -112,59 +62,120 @@ def post_visibility(viewer: Caller | None) -> ColumnElement[bool] | None:
     return or_(published, col(Post.author_id) == viewer.id)
 
 
-def _post_read_statement(viewer: Caller | None) -> PostRows:
-    """Posts visible to `viewer`, each row (Post, author name, category name, approved comments)."""
+# A post read selects columns, not the Post entity: its answer is built from plain rows, so no ORM
+# object is made, put in the identity map or refreshed per post. Its statements are built once
+# per kind of viewer and page shape, with bind parameters: building one per request cost more
+# Python time than running it (and a statement built once also keeps its SQLAlchemy cache key).
+_POST, _USER, _CATEGORY, _COMMENT = (table_of(model) for model in (Post, User, Category, Comment))
+ANONYMOUS, SIGNED_IN, ADMIN = "anonymous", "signed in", "admin"
+
+
+def _viewer(viewer: Caller | None) -> tuple[str, dict[str, Any]]:
+    """The kind of `viewer` (what post_visibility tells apart) and the parameters its rule needs."""
+    if viewer is None:
+        return ANONYMOUS, {}
+    if viewer.role == Role.admin:
+        return ADMIN, {}
+    return SIGNED_IN, {"viewer_id": viewer.id}
+
+
+def _post_read_statement(kind: str) -> CoreSelect[Any]:
+    """Posts a viewer of `kind` may see (post_visibility's rule), each row the post's columns, its
+    author's name, its category's name and its approved-comment count."""
     approved_comments = (
-        select(func.count())
-        .where(col(Comment.post_id) == col(Post.id), col(Comment.moderation_state) == ModerationState.approved)
-        .correlate(Post)
+        core_select(func.count())
+        .where(_COMMENT.c.post_id == _POST.c.id, _COMMENT.c.moderation_state == ModerationState.approved)
+        .correlate(_POST)
         .scalar_subquery()
     )
-    statement = (
-        select(Post, col(User.username), col(Category.name), approved_comments.label("approved_comment_count"))
-        .join(User, col(User.id) == col(Post.author_id))
-        .outerjoin(Category, col(Category.id) == col(Post.category_id))
+    post = _POST.c
+    statement: CoreSelect[Any] = (
+        core_select(
+            *(post.id, post.title, post.content, post.status, post.created_at, post.updated_at, post.author_id),
+            *(post.category_id, _USER.c.username, _CATEGORY.c.name, approved_comments),
+        )
+        .join_from(_POST, _USER, _USER.c.id == post.author_id)
+        .outerjoin(_CATEGORY, _CATEGORY.c.id == post.category_id)
     )
-    if (visible := post_visibility(viewer)) is not None:
-        statement = statement.where(visible)
+    published = post.status == PostStatus.published
+    if kind == ANONYMOUS:
+        return statement.where(published)
+    if kind == SIGNED_IN:
+        return statement.where(or_(published, post.author_id == bindparam("viewer_id")))
     return statement
 
 
+_READ_POST = {
+    kind: _post_read_statement(kind).where(_POST.c.id == bindparam("post_id")) for kind in (ANONYMOUS, SIGNED_IN, ADMIN)
+}
+
+
 def _post_read(row: Any) -> PostRead:
-    post, username, category_name, approved_comment_count = row
-    category = None if post.category_id is None else PostCategory(id=post.category_id, name=category_name)
-    return PostRead(
-        id=post.id,
-        title=post.title,
-        content=post.content,
-        status=post.status,
-        created_at=post.created_at,
-        updated_at=post.updated_at,
-        author=UserPublic(id=post.author_id, username=username),
-        category=category,
-        approved_comment_count=approved_comment_count,
+    post_id, title, content, status, created_at, updated_at, author_id, category_id, username, category_name, count = (
+        row
     )
+    return PostRead(
+        id=post_id,
+        title=title,
+        content=content,
+        status=status,
+        created_at=created_at,
+        updated_at=updated_at,
+        author=UserPublic(id=author_id, username=username),
+        category=None if category_id is None else PostCategory(id=category_id, name=category_name),
+        approved_comment_count=count,
+    )
+
+
+def _post_position(row: Any) -> TimeIdPosition:
+    return TimeIdPosition(at=row[4], id=row[0])  # created_at, id
+
+
+@lru_cache(maxsize=1024)
+def _page_statement(
+    kind: str, shape: tuple[str, ...], subtree_of: int | None, after: bool, limit: int
+) -> CoreSelect[Any]:
+    """A page of posts for a viewer of `kind`, filtered by the filters named in `shape` (their values
+    are parameters), newest first. A subtree filter's recursive CTE names its root (`subtree_of`)."""
+    statement = _post_read_statement(kind)
+    post = _POST.c
+    if "status" in shape:
+        statement = statement.where(post.status == bindparam("status"))
+    if "author_id" in shape:
+        statement = statement.where(post.author_id == bindparam("author_id"))
+    if subtree_of is not None:
+        statement = statement.where(post.category_id.in_(core_select(subtree_ids(subtree_of).c.id)))
+    elif "category_id" in shape:
+        statement = statement.where(post.category_id == bindparam("category_id"))
+    if "q" in shape:
+        # Served by the trigram index ix_post_title_trgm (GIN, gin_trgm_ops on title).
+        statement = statement.where(post.title.ilike(bindparam("pattern")))
+    position: tuple[Any, ...] | None = (bindparam("after_at"), bindparam("after_id")) if after else None
+    return keyset(statement, (post.created_at, post.id), position, limit=limit, descending=True)
+
+
+def _page(
+    viewer: Caller | None, filters: PostFilters, limit: int, after: TimeIdPosition | None
+) -> tuple[CoreSelect[Any], dict[str, Any]]:
+    """The page's statement (built once per shape) and its parameters."""
+    kind, params = _viewer(viewer)
+    subtree_of = filters.category_id if filters.include_subcategories else None
+    values = {"status": filters.status, "author_id": filters.author_id, "category_id": filters.category_id}
+    params.update((name, value) for name, value in values.items() if value is not None)
+    if filters.q:
+        params["pattern"] = f"%{escape_like(filters.q)}%"
+    if after is not None:
+        params.update(after_at=after.at, after_id=after.id)
+    shape = tuple(name for name in ("status", "author_id", "category_id", "q") if getattr(filters, name))
+    return _page_statement(kind, shape, subtree_of, after is not None, limit), params
 
 
 def post_page_statement(
     viewer: Caller | None, filters: PostFilters, *, limit: int, after: TimeIdPosition | None = None
-) -> PostRows:
-    """One page of the post list, newest first, with one extra row to tell whether more follow."""
-    statement = _post_read_statement(viewer)
-    if filters.status is not None:
-        statement = statement.where(col(Post.status) == filters.status)
-    if filters.author_id is not None:
-        statement = statement.where(col(Post.author_id) == filters.author_id)
-    if filters.category_id is not None:
-        if filters.include_subcategories:
-            tree = subtree_ids(filters.category_id)
-            statement = statement.where(col(Post.category_id).in_(select(tree.c.id)))
-        else:
-            statement = statement.where(col(Post.category_id) == filters.category_id)
-    if filters.q:
-        # Served by the trigram index ix_post_title_trgm (GIN, gin_trgm_ops on title).
-        statement = statement.where(col(Post.title).ilike(f"%{escape_like(filters.q)}%"))
-    return keyset(statement, POST_ORDER, (after.at, after.id) if after else None, limit=limit, descending=True)
+) -> CoreSelect[Any]:
+    """A page of the post list as the app sends it, its values bound (for EXPLAIN)."""
+    statement, params = _page(viewer, filters, limit, after)
+    return statement.params(params)
 
 
 async def list_posts(
@@ -176,9 +187,9 @@ async def list_posts(
     cursor: str | None = None,
 ) -> Page[PostRead]:
     ensure_searchable(filters.q)
-    statement = post_page_statement(viewer, filters, limit=limit, after=TimeIdPosition.decode(cursor))
-    rows = (await session.exec(statement)).all()
-    return page_of(rows, limit, _row_position, _post_read, page=Page[PostRead])
+    statement, params = _page(viewer, filters, limit, TimeIdPosition.decode(cursor))
+    rows = (await session.exec(statement, params=params)).all()  # type: ignore[call-overload]  # sqlmodel types exec() for its select(); a Core one runs as execute()
+    return page_of(rows, limit, _post_position, _post_read, page=Page[PostRead])
 
 
 def _insert_post_statement(with_category: bool) -> Insert:
@@ -221,8 +232,8 @@ async def insert_post(
 
 async def read_post(session: AsyncSession, post_id: int, viewer: Caller | None) -> PostRead:
     """One post as `viewer` may see it; a post they may not see does not exist for them (404)."""
-    statement = _post_read_statement(viewer).where(col(Post.id) == post_id).execution_options(populate_existing=True)
-    row = (await session.exec(statement)).first()
+    kind, params = _viewer(viewer)
+    row = (await session.exec(_READ_POST[kind], params={**params, "post_id": post_id})).first()  # type: ignore[call-overload]  # as in list_posts
     if row is None:
         raise NotFound("post", post_id)
     return _post_read(row)
