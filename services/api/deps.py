@@ -45,9 +45,11 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 JobPool = Annotated[ArqRedis, Depends(get_job_pool)]
 
 
-def get_reads(request: Request, session: SessionDep) -> Reads:
+async def get_reads(request: Request, session: SessionDep) -> Reads:
     """The request's replica-tolerant reads (shared.replica): the read replica while it is fresh,
-    else the request's own session. Only for public lists that tolerate a few seconds' lag."""
+    else the request's own session. Only for public lists that tolerate a few seconds' lag.
+    Async though it awaits nothing: FastAPI runs a plain `def` dependency in its thread pool, a
+    hand-off to a thread and back on every list request for what is one object made."""
     return Reads(session, getattr(request.app.state, "replica", None))
 
 
