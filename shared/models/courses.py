@@ -24,6 +24,15 @@ class Semester(StrEnum):
 # Letter grades A..D with an optional +/-, or F.
 GRADE_PATTERN = r"^([A-D][+-]?|F)$"
 MIN_YEAR, MAX_YEAR = 1900, 2200
+# A term's place in its year (as text, fall would sort first), written with literals: the index on
+# a student's enrollments holds this expression, and PostgreSQL uses it only for a query that
+# spells the same expression (shared.courses.queries.TERM_ORDER), not for one with parameters.
+# Laid out (line breaks, ELSE NULL) as PostgreSQL prints it back, so autogenerate sees no change.
+TERM_RANK_SQL = (
+    "\nCASE semester\n"
+    + "".join(f"    WHEN '{term.value}' THEN {rank}\n" for rank, term in enumerate(Semester))
+    + "    ELSE NULL\nEND"
+)
 
 
 class Enrollment(SQLModel, table=True):
@@ -31,6 +40,8 @@ class Enrollment(SQLModel, table=True):
         CheckConstraint(f"grade ~ '{GRADE_PATTERN}'", name="grade_valid"),
         CheckConstraint(f"year BETWEEN {MIN_YEAR} AND {MAX_YEAR}", name="year_valid"),
         one_of("semester", Semester, "semester_valid"),
+        # A student's courses in calendar order, a page at a time (GET /students/{id}/courses).
+        Index("ix_enrollment_student_term", "student_id", "year", text(TERM_RANK_SQL), "course_id"),
     )
 
     student_id: int = Field(foreign_key="student.id", primary_key=True, ondelete="CASCADE")
@@ -49,7 +60,12 @@ class Enrollment(SQLModel, table=True):
 
 
 class Student(SQLModel, table=True):
-    __table_args__ = (Index("uq_student_email_lower", func.lower(text("email")), unique=True),)
+    __table_args__ = (
+        Index("uq_student_email_lower", func.lower(text("email")), unique=True),
+        # A course's students by name, a page at a time (GET /courses/{id}/students): walked in
+        # order from the cursor, each student's enrollment in the course probed by pk_enrollment.
+        Index("ix_student_name_id", "name", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100)
