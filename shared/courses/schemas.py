@@ -11,11 +11,16 @@ gets the `...Public` shapes, where those fields are absent, not null.
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import EmailStr, StringConstraints
+from pydantic import AfterValidator, EmailStr, StringConstraints
 from sqlmodel import Field, SQLModel
 
 from shared.models.courses import GRADE_PATTERN, MAX_YEAR, MIN_YEAR, Semester
-from shared.schemas import FromText, RowId, Strict, Trimmed
+from shared.schemas import CursorPosition, FromText, RowId, Strict, Trimmed, refuse_nul
+
+# Page sizes of the two enrollment lists: those of the service's other lists (shared.heroes.schemas).
+DEFAULT_PAGE = 50
+MAX_PAGE = 100
+STUDENT_NAME_MAX_LENGTH = 100
 
 Grade = Annotated[str, StringConstraints(pattern=GRADE_PATTERN)]
 Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR)]
@@ -24,7 +29,7 @@ CourseCode = Annotated[str, Trimmed(20, lambda code: code.strip().upper())]
 
 
 class StudentCreate(Strict):
-    name: Annotated[str, Trimmed(100)] = Field(description="The student's name; trimmed.")
+    name: Annotated[str, Trimmed(STUDENT_NAME_MAX_LENGTH)] = Field(description="The student's name; trimmed.")
     email: EmailStr = Field(max_length=320, description="Unique in any case; shown to admins only.")
 
 
@@ -111,3 +116,18 @@ class StudentEnrollment(EnrollmentRead):
     """One of a course's students, with their email and grade (admins)."""
 
     student: StudentRead
+
+
+class TermPosition(CursorPosition):
+    """Where a page of a student's courses ended: the last one's year, term and course id."""
+
+    year: Year
+    semester: Semester
+    course_id: RowId
+
+
+class StudentNamePosition(CursorPosition):
+    """Where a page of a course's students ended: the last one's name and id (names repeat)."""
+
+    name: Annotated[str, StringConstraints(max_length=STUDENT_NAME_MAX_LENGTH), AfterValidator(refuse_nul)]
+    id: RowId

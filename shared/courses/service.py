@@ -1,6 +1,7 @@
 """Students, courses and enrollments: writes and the reads that 404 on unknown ids.
 
-Reads take the viewer: emails and grades are shaped in only for admins (`sees_student_records`)."""
+Reads take the viewer: emails and grades are shaped in only for admins (`sees_student_records`).
+The enrollment lists are keyset pages (shared.pagination): they grow with the enrollment table."""
 
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -8,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.auth.callers import Caller
 from shared.courses import queries
 from shared.courses.schemas import (
+    DEFAULT_PAGE,
     CourseCreate,
     CourseEnrollment,
     CourseEnrollmentPublic,
@@ -17,13 +19,17 @@ from shared.courses.schemas import (
     StudentCreate,
     StudentEnrollment,
     StudentEnrollmentPublic,
+    StudentNamePosition,
     StudentPublic,
     StudentRead,
+    TermPosition,
 )
 from shared.db import flush
 from shared.errors import NotFound
-from shared.models.courses import Course, Enrollment, Student
+from shared.models.courses import Course, Enrollment, Semester, Student
 from shared.models.users import Role
+from shared.pagination import page_of
+from shared.schemas import Page, row_id
 
 
 def sees_student_records(viewer: Caller | None) -> bool:
@@ -91,43 +97,85 @@ def student_view(student: Student, viewer: Caller | None) -> StudentPublic | Stu
 
 
 async def courses_of_student(
-    session: AsyncSession, student_id: int, viewer: Caller | None = None
-) -> list[CourseEnrollmentPublic] | list[CourseEnrollment]:
-    """The student's courses with their enrollments; the grades for admins only."""
-    student, pairs = await queries.student_with_courses(session, student_id)
-    if student is None:
+    session: AsyncSession,
+    student_id: int,
+    viewer: Caller | None = None,
+    *,
+    limit: int = DEFAULT_PAGE,
+    cursor: str | None = None,
+) -> Page[CourseEnrollmentPublic] | Page[CourseEnrollment]:
+    """A page of the student's courses with their enrollments, by year and term; the grades for
+    admins only. An unknown student is a 404 on every page (the same statement says so)."""
+    position = TermPosition.decode(cursor)
+    after = (position.year, queries.term_rank(position.semester), position.course_id) if position else None
+    pairs = await queries.student_courses_page(session, student_id, limit=limit, after=after)
+    if pairs is None:
         raise NotFound("student", student_id)
     if sees_student_records(viewer):
-        return [
-            CourseEnrollment.model_validate(
-                _payload(enrollment, with_grade=True, course=CourseRead.model_validate(course))
-            )
-            for enrollment, course in pairs
-        ]
-    return [
-        CourseEnrollmentPublic.model_validate(_payload(enrollment, course=CourseRead.model_validate(course)))
-        for enrollment, course in pairs
-    ]
+        return page_of(
+            pairs,
+            limit,
+            _term_position,
+            lambda pair: CourseEnrollment.model_validate(
+                _payload(pair[0], with_grade=True, course=CourseRead.model_validate(pair[1]))
+            ),
+            page=Page[CourseEnrollment],
+        )
+    return page_of(
+        pairs,
+        limit,
+        _term_position,
+        lambda pair: CourseEnrollmentPublic.model_validate(
+            _payload(pair[0], course=CourseRead.model_validate(pair[1]))
+        ),
+        page=Page[CourseEnrollmentPublic],
+    )
 
 
 async def students_of_course(
-    session: AsyncSession, course_id: int, viewer: Caller | None = None
-) -> list[StudentEnrollmentPublic] | list[StudentEnrollment]:
-    """The course's students with their enrollments; emails and grades for admins only."""
-    course, pairs = await queries.course_with_students(session, course_id)
-    if course is None:
+    session: AsyncSession,
+    course_id: int,
+    viewer: Caller | None = None,
+    *,
+    limit: int = DEFAULT_PAGE,
+    cursor: str | None = None,
+) -> Page[StudentEnrollmentPublic] | Page[StudentEnrollment]:
+    """A page of the course's students with their enrollments, by name; emails and grades for
+    admins only. An unknown course is a 404 on every page (the same statement says so)."""
+    position = StudentNamePosition.decode(cursor)
+    after = (position.name, position.id) if position else None
+    pairs = await queries.course_students_page(session, course_id, limit=limit, after=after)
+    if pairs is None:
         raise NotFound("course", course_id)
     if sees_student_records(viewer):
-        return [
-            StudentEnrollment.model_validate(
-                _payload(enrollment, with_grade=True, student=StudentRead.model_validate(student))
-            )
-            for enrollment, student in pairs
-        ]
-    return [
-        StudentEnrollmentPublic.model_validate(_payload(enrollment, student=StudentPublic.model_validate(student)))
-        for enrollment, student in pairs
-    ]
+        return page_of(
+            pairs,
+            limit,
+            _name_position,
+            lambda pair: StudentEnrollment.model_validate(
+                _payload(pair[0], with_grade=True, student=StudentRead.model_validate(pair[1]))
+            ),
+            page=Page[StudentEnrollment],
+        )
+    return page_of(
+        pairs,
+        limit,
+        _name_position,
+        lambda pair: StudentEnrollmentPublic.model_validate(
+            _payload(pair[0], student=StudentPublic.model_validate(pair[1]))
+        ),
+        page=Page[StudentEnrollmentPublic],
+    )
+
+
+def _term_position(pair: tuple[Enrollment, Course]) -> TermPosition:
+    enrollment, _ = pair
+    return TermPosition(year=enrollment.year, semester=Semester(enrollment.semester), course_id=enrollment.course_id)
+
+
+def _name_position(pair: tuple[Enrollment, Student]) -> StudentNamePosition:
+    _, student = pair
+    return StudentNamePosition(name=student.name, id=row_id(student))
 
 
 _PUBLIC_PAYLOAD = {"student_id", "course_id", "enrollment_date", "semester", "year"}

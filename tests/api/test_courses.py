@@ -75,7 +75,7 @@ async def test_course_writes_need_a_token_and_the_admin_role(client: AsyncClient
         for caller in (author, moderator):
             response = await client.request(method, url, json=body, headers=caller.headers)
             assert response.status_code == 403, (method, url, response.text)
-    listed = (await client.get(f"{API}/courses/{course.id}/students")).json()
+    listed = (await client.get(f"{API}/courses/{course.id}/students")).json()["items"]
     assert [e["student_id"] for e in listed] == [student.id] and "grade" not in listed[0]
 
 
@@ -175,7 +175,7 @@ async def test_a_valid_grade_is_recorded(client: AsyncClient, login, session: As
     response = await client.patch(url, json={"grade": grade}, headers=admin.headers)
     assert response.status_code == 200, response.text
     assert response.json()["grade"] == grade
-    listed = (await client.get(f"{API}/students/{student.id}/courses", headers=admin.headers)).json()
+    listed = (await client.get(f"{API}/students/{student.id}/courses", headers=admin.headers)).json()["items"]
     assert [e["grade"] for e in listed] == [grade]
 
 
@@ -223,7 +223,7 @@ async def test_each_side_lists_the_other_with_the_enrollment_payload(
         ]
     )
     await flush(session)
-    courses = (await client.get(f"{API}/students/{student.id}/courses", headers=admin.headers)).json()
+    courses = (await client.get(f"{API}/students/{student.id}/courses", headers=admin.headers)).json()["items"]
     assert [e["course"]["id"] for e in courses] == [earlier.id, later.id]  # summer before fall
     assert courses[1] | {"enrollment_date": None} == {
         "student_id": student.id,
@@ -234,12 +234,12 @@ async def test_each_side_lists_the_other_with_the_enrollment_payload(
         "year": 2025,
         "course": {"id": later.id, "name": later.name, "code": later.code},
     }
-    students = (await client.get(f"{API}/courses/{later.id}/students", headers=admin.headers)).json()
+    students = (await client.get(f"{API}/courses/{later.id}/students", headers=admin.headers)).json()["items"]
     assert [(e["student"]["id"], e["student"]["email"], e["grade"]) for e in students] == [
         (student.id, student.email, "A-")
     ]
     [lonely] = await add_students(session, 1)
-    assert (await client.get(f"{API}/students/{lonely.id}/courses")).json() == []
+    assert (await client.get(f"{API}/students/{lonely.id}/courses")).json() == {"items": [], "next_cursor": None}
 
 
 async def test_student_courses_take_one_statement_at_two_sizes(
@@ -252,7 +252,7 @@ async def test_student_courses_take_one_statement_at_two_sizes(
         await enroll_all(session, [student], courses)
         with statements.record():
             response = await client.get(f"{API}/students/{student.id}/courses")
-        assert len(response.json()) == size
+        assert len(response.json()["items"]) == size
         counts.append(statements.count)
     assert counts == [1, 1]
 
@@ -267,6 +267,6 @@ async def test_course_students_take_one_statement_at_two_sizes(
         await enroll_all(session, students, [course])
         with statements.record():
             response = await client.get(f"{API}/courses/{course.id}/students")
-        assert len(response.json()) == size
+        assert len(response.json()["items"]) == size
         counts.append(statements.count)
     assert counts == [1, 1]

@@ -25,15 +25,15 @@ async def test_an_enrollment_payload_round_trips_and_updates(session: AsyncSessi
     session.add(Enrollment(student_id=ann.id, course_id=db.id, semester="fall", year=2026))  # type: ignore[arg-type]
     await flush(session)
     session.expunge_all()
-    (enrollment,) = await queries.courses_of_student(session, ann.id)  # type: ignore[arg-type]
+    [(enrollment, course)] = await queries.student_courses_page(session, ann.id, limit=10) or []  # type: ignore[arg-type]
     assert (enrollment.semester, enrollment.year, enrollment.grade) == ("fall", 2026, None)
     assert enrollment.enrollment_date.utcoffset() is not None
-    assert enrollment.course.code == "CS300"
+    assert course.code == "CS300"
     enrollment.grade = "A-"
     await flush(session)
     session.expunge_all()
-    (stored,) = await queries.students_of_course(session, db.id)  # type: ignore[arg-type]
-    assert stored.grade == "A-" and stored.student.name == "Ann"
+    [(stored, student)] = await queries.course_students_page(session, db.id, limit=10) or []  # type: ignore[arg-type]
+    assert stored.grade == "A-" and student.name == "Ann"
 
 
 async def test_courses_and_students_are_navigable_both_ways(session: AsyncSession, statements: StatementLog) -> None:
@@ -61,8 +61,8 @@ async def test_courses_and_students_are_navigable_both_ways(session: AsyncSessio
     ).one()
     assert sorted(s.name for s in course.students) == ["Ann", "Bob"]
     with statements.record():
-        enrollments = await queries.courses_of_student(session, ann.id)  # type: ignore[arg-type]
-        codes = [e.course.code for e in enrollments]
+        pairs = await queries.student_courses_page(session, ann.id, limit=10) or []  # type: ignore[arg-type]
+        codes = [c.code for _, c in pairs]
     assert statements.count == 1 and codes == ["CS300", "CS310"]
 
 
@@ -76,8 +76,8 @@ async def test_a_students_courses_come_in_calendar_order_of_their_terms(session:
     )
     await flush(session)
     session.expunge_all()
-    enrollments = await queries.courses_of_student(session, ann.id)  # type: ignore[arg-type]
-    assert [e.semester for e in enrollments] == ["spring", "fall"]
+    pairs = await queries.student_courses_page(session, ann.id, limit=10) or []  # type: ignore[arg-type]
+    assert [e.semester for e, _ in pairs] == ["spring", "fall"]
 
 
 @pytest.mark.parametrize(
@@ -118,3 +118,15 @@ async def test_a_value_too_long_for_its_column_is_a_typed_error(session: AsyncSe
         await flush(session)
     assert caught.value.kind == "invalid_value"
     assert "too long" in caught.value.message
+
+
+async def test_a_page_tells_an_unknown_id_from_an_empty_page_in_its_one_statement(
+    session: AsyncSession, statements: StatementLog
+) -> None:
+    ann, _, db, _ = await make_school(session)
+    with statements.record():
+        assert await queries.student_courses_page(session, ann.id, limit=10) == []  # type: ignore[arg-type]
+        assert await queries.course_students_page(session, db.id, limit=10) == []  # type: ignore[arg-type]
+        assert await queries.student_courses_page(session, 999_999_999, limit=10) is None
+        assert await queries.course_students_page(session, 999_999_999, limit=10) is None
+    assert statements.count == 4

@@ -4,12 +4,16 @@ Students' emails and grades are for admins only (shared.courses.service.sees_stu
 anyone else gets the public shapes (StudentPublic, ...EnrollmentPublic) without those fields,
 and OpenAPI documents both."""
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
-from services.api.deps import OPTIONAL_AUTH, AdminUser, OptionalUser, SessionDep
+from fastapi import APIRouter, Query, status
+
+from services.api.deps import OPTIONAL_AUTH, AdminUser, CursorParam, OptionalUser, SessionDep
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.courses import service
 from shared.courses.schemas import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
     CourseCreate,
     CourseEnrollment,
     CourseEnrollmentPublic,
@@ -23,9 +27,11 @@ from shared.courses.schemas import (
     StudentPublic,
     StudentRead,
 )
-from shared.schemas import RowId
+from shared.schemas import Page, RowId
 
 router = APIRouter(tags=["courses"])
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="page size")]
 
 
 @router.post(
@@ -57,10 +63,15 @@ async def read_student(student_id: RowId, session: SessionDep, viewer: OptionalU
     openapi_extra=OPTIONAL_AUTH,
 )
 async def read_student_courses(
-    student_id: RowId, session: SessionDep, viewer: OptionalUser
-) -> list[CourseEnrollmentPublic] | list[CourseEnrollment]:
-    """The student's courses, each with its enrollment (date, term; the grade for admins only), by year and term."""
-    return await service.courses_of_student(session, student_id, viewer)
+    student_id: RowId,
+    session: SessionDep,
+    viewer: OptionalUser,
+    limit: Limit = DEFAULT_PAGE,
+    cursor: CursorParam = None,
+) -> Page[CourseEnrollmentPublic] | Page[CourseEnrollment]:
+    """A page of the student's courses, each with its enrollment (date, term; the grade for admins
+    only), by year and term (then course id). A `cursor` this service did not make is a 422."""
+    return await service.courses_of_student(session, student_id, viewer, limit=limit, cursor=cursor)
 
 
 @router.post(
@@ -87,11 +98,15 @@ async def read_course(course_id: RowId, session: SessionDep) -> CourseRead:
     openapi_extra=OPTIONAL_AUTH,
 )
 async def read_course_students(
-    course_id: RowId, session: SessionDep, viewer: OptionalUser
-) -> list[StudentEnrollmentPublic] | list[StudentEnrollment]:
-    """The course's students, each with their enrollment (date, term), by name; their emails and
-    grades for admins only."""
-    return await service.students_of_course(session, course_id, viewer)
+    course_id: RowId,
+    session: SessionDep,
+    viewer: OptionalUser,
+    limit: Limit = DEFAULT_PAGE,
+    cursor: CursorParam = None,
+) -> Page[StudentEnrollmentPublic] | Page[StudentEnrollment]:
+    """A page of the course's students, each with their enrollment (date, term), by name (then id);
+    their emails and grades for admins only. A `cursor` this service did not make is a 422."""
+    return await service.students_of_course(session, course_id, viewer, limit=limit, cursor=cursor)
 
 
 @router.post(
