@@ -5,7 +5,7 @@ chained), with the response shapes such nested reads would answer.
 selectinload, not joinedload: a joined collection repeats every team row per hero. Every
 selectinload passes chunksize=EAGER_CHUNK, so a level stays one statement for any size the service
 serves (asyncpg takes at most 32,767 parameters). The API's own nested read goes further and lets
-PostgreSQL build the document (shared/heroes/queries.py::team_detail_json, about 18x faster for a
+PostgreSQL build the document (shared/heroes/team_document.py::team_detail_json, about 18x faster for a
 team of 2,000 heroes with 5 items each); tests/api/test_teams.py holds the two to the same answer.
 
     python -m examples.eager_loading
