@@ -34,8 +34,9 @@ def test_quick_benchmark_completes_and_prints_its_table() -> None:
         pytest.fail("the API benchmark needs wrk on PATH (Debian: apt-get install -y wrk)")
     if shutil.which("pgbouncer", path=f"{os.environ.get('PATH', '')}:/usr/sbin") is None:
         pytest.fail("the API benchmark needs pgbouncer (Debian: apt-get install -y pgbouncer)")
-    # Its own scratch database: a full benchmark running meanwhile keeps `<name>_bench`.
-    database = f"{bench_url().database}_quick"
+    # Its own scratch database: a full benchmark running meanwhile keeps `<name>_bench`, and another
+    # checkout's test run on the same server (the pid) keeps its own.
+    database = f"{bench_url().database}_quick_{os.getpid()}"
     completed = subprocess.run(
         [sys.executable, "-m", "bench.api", "--quick", "--database", database],
         cwd=ROOT,
