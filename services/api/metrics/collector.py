@@ -1,5 +1,6 @@
-"""The queues and the outbox as Prometheus metrics: one snapshot (the ops summary, read from Redis,
-and the outbox backlog, from PostgreSQL) per scrape, rendered by a custom collector."""
+"""The queues, the outbox and the job records as Prometheus metrics: one snapshot (the ops summary,
+read from Redis, and the outbox and job-record backlogs, from PostgreSQL) per scrape, rendered by a
+custom collector."""
 
 import logging
 from collections.abc import Iterator
@@ -9,8 +10,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from shared.ops.inspect import read_summary
-from shared.ops.queries import outbox_backlog
-from shared.ops.schemas import OpsSummary, WorkerState
+from shared.ops.queries import add_database_views
+from shared.ops.schemas import JobBacklog, OpsSummary, WorkerState
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class QueueCollector(Collector):
             dead = GaugeMetricFamily("guildhall_outbox_dead_messages", "Outbox rows the sweeper gave up on.")
             dead.add_metric([], self.summary.outbox.dead)
             yield from (waiting, oldest, dead)
+        if self.summary.jobs is not None:
+            yield from self._job_records(self.summary.jobs)
 
     def _queues(self, summary: OpsSummary) -> Iterator[Metric]:
         depth = GaugeMetricFamily("guildhall_queue_jobs", "Jobs in a queue, by state.", labels=["queue", "state"])
@@ -81,6 +84,19 @@ class QueueCollector(Collector):
                 age.add_metric([worker.name, worker.queue or ""], worker.heartbeat_age_seconds)
         yield from (states, age)
 
+    def _job_records(self, jobs: JobBacklog) -> Iterator[Metric]:
+        records = GaugeMetricFamily(
+            "guildhall_job_records", "Accepted (recorded) jobs not yet finished, by state.", labels=["state"]
+        )
+        records.add_metric(["queued"], jobs.queued)
+        records.add_metric(["in_progress"], jobs.in_progress)
+        oldest = GaugeMetricFamily(
+            "guildhall_job_records_oldest_age_seconds",
+            "Since the oldest unfinished job record was accepted (0: none).",
+        )
+        oldest.add_metric([], jobs.oldest_age_seconds or 0.0)
+        yield from (records, oldest)
+
 
 async def snapshot(app: FastAPI) -> OpsSummary | None:
     try:
@@ -90,7 +106,8 @@ async def snapshot(app: FastAPI) -> OpsSummary | None:
         return None
     try:
         async with app.state.session_factory() as session:
-            summary.outbox = await outbox_backlog(session)
+            # Two statements, each on a partial index, so their cost follows the backlogs, not the tables.
+            await add_database_views(summary, session)
     except Exception:
-        logger.warning("metrics: could not read the outbox backlog", exc_info=True)
+        logger.warning("metrics: could not read the outbox and job-record backlogs", exc_info=True)
     return summary
