@@ -39,6 +39,30 @@ def test_create_user_bootstraps_an_admin_with_a_hashed_password_from_stdin(datab
     assert role == "admin" and hashed.startswith("$argon2") and "s3cret-pass" not in hashed
 
 
+def test_create_user_makes_an_operator_the_role_check_of_the_migrated_database_accepts(database_url: URL) -> None:
+    # The test database is built by the migrations: without 0013 its CHECK refuses 'operator'.
+    result = run_cli(
+        database_url,
+        "create-user",
+        "cli-operator",
+        "cli-operator@example.com",
+        "--role",
+        "operator",
+        stdin="s3cret-pass\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "created operator cli-operator" in result.stdout
+    stored = asyncio.run(fetch_user(database_url, "cli-operator"))
+    assert stored is not None and stored[0] == "operator"
+
+
+def test_create_user_offers_every_role_and_refuses_another_naming_them(database_url: URL) -> None:
+    result = run_cli(database_url, "create-user", "cli-chief", "cli-chief@example.com", "--role", "chief", stdin="x\n")
+    assert result.returncode == 2
+    assert "'author', 'moderator', 'operator', 'admin'" in result.stderr
+    assert asyncio.run(fetch_user(database_url, "cli-chief")) is None
+
+
 def test_create_user_refuses_bad_input_with_the_field_and_writes_nothing(database_url: URL) -> None:
     result = run_cli(database_url, "create-user", "x", "no-at-sign", stdin="short\n")
     assert result.returncode == 1

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 # The role names of shared.models.users.Role, spelled out so that building the parser (and --help) does
 # not import the models; tests/test_cli_startup.py holds the two equal.
-ROLES = ("author", "moderator", "admin")
+ROLES = ("author", "moderator", "operator", "admin")
 
 
 def read_password() -> str:

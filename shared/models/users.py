@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 class Role(StrEnum):
     author = "author"
     moderator = "moderator"
+    # Sees every ops view (queues, jobs, the dashboard) and acts on none; outside ops, an author.
+    operator = "operator"
     admin = "admin"
 
 
