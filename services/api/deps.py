@@ -111,6 +111,8 @@ def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Caller]]:
 
 AdminUser = Annotated[Caller, Depends(require_role(Role.admin))]
 ModeratorUser = Annotated[Caller, Depends(require_role(Role.moderator))]
+# The ops views (queues, jobs, the dashboard's data): operators read them; acting stays AdminUser.
+OperatorUser = Annotated[Caller, Depends(require_role(Role.operator))]
 
 
 # Every keyset-paginated list takes its cursor the same way; an opaque cursor is short, so
