@@ -68,9 +68,9 @@ async def accept(session: AsyncSession, status: str = "queued", age_seconds: int
     job_id = await records.accept(session, BULK_DELETE_HEROES, {"ids": [1]}, None)
     discard_pending(session)
     await flush(session)
-    await session.exec(
+    await (await session.connection()).execute(
         text("UPDATE job SET status = :status, created_at = now() - make_interval(secs => :age) WHERE id = :id"),
-        params={"status": status, "age": age_seconds, "id": job_id},
+        {"status": status, "age": age_seconds, "id": job_id},
     )
     return job_id
 
@@ -94,7 +94,7 @@ async def test_the_scrape_counts_unfinished_records_by_state_and_the_oldest_ones
 
 
 async def test_with_no_unfinished_record_the_oldest_age_is_zero(scrape: Scrape, session: AsyncSession) -> None:
-    await session.exec(text("DELETE FROM job WHERE status IN ('queued', 'in_progress')"))
+    await (await session.connection()).execute(text("DELETE FROM job WHERE status IN ('queued', 'in_progress')"))
     await accept(session, "complete", 3600)
 
     scraped = await scrape()
