@@ -229,6 +229,16 @@ async def test_every_metric_the_alerts_and_the_dashboard_read_is_one_the_app_exp
     assert {"guildhall_worker_heartbeat_age_seconds", "guildhall_http_request_duration_seconds_bucket"} <= used
 
 
+async def test_heartbeats_name_their_queue_as_the_queue_gauges_do(scrape: str) -> None:
+    """GuildhallWorkersDown matches heartbeats to queues `on (queue)`: the labels must agree."""
+    queues: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(scrape):
+        for sample in family.samples:
+            queues.setdefault(sample.name, set()).add(sample.labels.get("queue", ""))
+    assert queues["guildhall_worker_heartbeat_age_seconds"] == {"guildhall:short"}  # the test's worker
+    assert queues["guildhall_queue_jobs"] == {"guildhall:short", "guildhall:bulk"}  # every queue, even idle
+
+
 async def test_a_made_up_metric_name_fails_the_check(scrape: str) -> None:
     exposed = exposed_series(scrape)
     fake = 'sum(rate(guildhall_made_up_total{queue="guildhall:short"}[5m])) / guildhall_queue_jobs'
