@@ -2,11 +2,15 @@
 a domain"), for the tests that prove the rules (test_access_rules.py) and document them
 (test_openapi.py):
 
-- `require_role(...)` (AdminUser, ModeratorUser) admits the roles it names;
+- `require_role(...)` (AdminUser, OperatorUser, ModeratorUser) admits the roles it names;
 - a route that needs a signed-in caller (CurrentUser) and changes or deletes what its path names
   (PATCH, PUT, DELETE of a path with a parameter) leaves the owner check to its service: "owner";
 - any other signed-in route is for any user;
 - a route with neither is public, which a write may be only when PUBLIC_WRITES says why.
+
+OPERATOR says what an operator gets from every route (reads included), by the route's rule: the
+ops views ("operator") are theirs; what needs an owner, a moderator or an admin (the ops actions
+included) is refused; everything else they get as an author who owns nothing there would.
 """
 
 import inspect
@@ -22,7 +26,7 @@ from services.api.main import API_PREFIX
 from services.api.routes import routers
 from shared.models.users import Role
 
-Kind = Literal["public", "any_user", "owner", "moderator", "admin"]
+Kind = Literal["public", "any_user", "owner", "moderator", "operator", "admin"]
 
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 # Writes anyone may send: a request without a token is their point.
@@ -56,6 +60,8 @@ def rule_of(method: str, path: str, dependant: Dependant) -> Kind:
             return "admin"
         if roles == {Role.moderator, Role.admin}:
             return "moderator"
+        if roles == {Role.operator, Role.admin}:
+            return "operator"
         raise AssertionError(f"{method} {path}: no rule kind for the roles {sorted(roles)}")
     if get_current_user in calls:
         changes_what_its_path_names = (method in ("PATCH", "PUT", "DELETE") and path.endswith("}")) or (
@@ -65,17 +71,31 @@ def rule_of(method: str, path: str, dependant: Dependant) -> Kind:
     return "public"
 
 
-def _write_routes() -> Iterator[tuple[str, Dependant]]:
+def _routes() -> Iterator[tuple[str, Dependant]]:
     for door in routers():
         for route in door.router.routes:
             assert isinstance(route, APIRoute)
             path = route.path if door.at_root else API_PREFIX + route.path
-            for method in sorted(route.methods):
-                if method.lower() in WRITE_METHODS:
-                    yield f"{method} {path}", route.dependant
+            for method in sorted(route.methods - {"HEAD"}):  # a HEAD answers as its GET does
+                yield f"{method} {path}", route.dependant
 
 
-ACCESS: dict[str, Kind] = {route: rule_of(*route.split(" ", 1), dependant) for route, dependant in _write_routes()}
+EVERY_ROUTE: dict[str, Kind] = {route: rule_of(*route.split(" ", 1), dependant) for route, dependant in _routes()}
+ACCESS: dict[str, Kind] = {
+    route: kind for route, kind in EVERY_ROUTE.items() if route.split(" ", 1)[0].lower() in WRITE_METHODS
+}
+
+OperatorGets = Literal["admitted", "refused", "as_author"]
+# One entry per kind, so a new kind cannot leave a route without an expectation for an operator.
+OPERATOR_BY_KIND: dict[Kind, OperatorGets] = {
+    "operator": "admitted",  # where an author is refused
+    "admin": "refused",  # 403 naming the admin role: the ops actions, users, bulk jobs, domain writes
+    "moderator": "refused",
+    "owner": "refused",  # an operator owns nothing the world's paths name
+    "any_user": "as_author",
+    "public": "as_author",  # no secret identity, grade, email or draft an author is not shown
+}
+OPERATOR: dict[str, OperatorGets] = {route: OPERATOR_BY_KIND[kind] for route, kind in EVERY_ROUTE.items()}
 
 
 def write_routes(app: FastAPI) -> set[str]:

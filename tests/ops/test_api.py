@@ -1,4 +1,5 @@
-"""The ops HTTP interfaces: /api/v1/ops JSON (admins), the /ops page, /metrics and its access settings."""
+"""The ops HTTP interfaces: /api/v1/ops JSON (operators read, admins act: tests/ops/test_operator.py),
+the /ops page, /metrics and its access settings."""
 
 import asyncio
 import re
@@ -37,7 +38,7 @@ async def failed_job(pool: ArqRedis, worker: OpsWorker, reason: str = "api test"
     return job_id
 
 
-async def test_the_ops_views_need_an_admin(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
+async def test_the_ops_views_and_actions_refuse_a_moderator(client: AsyncClient, login) -> None:  # type: ignore[no-untyped-def]
     moderator: SignedIn = await login(Role.moderator)
     for method, path in [
         ("GET", QUEUES),

@@ -26,6 +26,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.auth.tokens import create_access_token
 from shared.models.users import Role, User
 from shared.ops import keys
+from shared.ops.inspect import read_job_detail
+from shared.ops.schemas import JobStatus
 from shared.settings import get_settings
 from tests.conftest import ROOT, redis_url_for_tests
 from tests.ops.conftest import TEST_WORKER, OpsWorker
@@ -44,6 +46,7 @@ document.addEventListener("securitypolicyviolation", (event) => {
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOT = ROOT / "artifacts" / "ops-dashboard.png"
 SCREENSHOT_NOT_ADMIN = ROOT / "artifacts" / "ops-dashboard-not-admin.png"
+SCREENSHOT_OPERATOR = ROOT / "artifacts" / "ops-dashboard-operator.png"
 
 
 @asynccontextmanager
@@ -70,6 +73,12 @@ async def committed_admin(engine: AsyncEngine) -> AsyncIterator[User]:
 async def committed_author(engine: AsyncEngine) -> AsyncIterator[User]:
     async with committed_user(engine, Role.author) as author:
         yield author
+
+
+@pytest.fixture
+async def committed_operator(engine: AsyncEngine) -> AsyncIterator[User]:
+    async with committed_user(engine, Role.operator) as operator:
+        yield operator
 
 
 @pytest.fixture
@@ -151,6 +160,8 @@ async def test_the_dashboard_shows_a_failed_jobs_traceback_and_its_retry_button_
 
         failed_link = page.locator(f'#failed button[data-job="{failed}"]')
         await expect(failed_link).to_be_visible()
+        await expect(page.locator("#read-only")).to_be_hidden()
+        await expect(page.locator(f'#failed button[data-retry="{failed}"]')).to_be_enabled()
         await expect(page.locator('[data-card="Failed (1 h)"] .value')).to_have_text("1")
         await expect(page.locator('[data-card="Deferred"] .value')).to_have_text("1")
         # The cron run is a sweep, apart from the work: not in Done, its own card and chart lane.
@@ -207,9 +218,9 @@ async def test_a_signed_in_non_admin_is_told_the_board_is_for_admins_and_who_the
             await sign_in_with_token(page, token)
             notice = page.locator("#not-admin")
             await expect(notice).to_be_visible()
-            await expect(notice.locator("h2")).to_have_text("The ops board is for admins")
+            await expect(notice.locator("h2")).to_have_text("The ops board is for admins and operators")
             await expect(page.locator("#not-admin-user")).to_have_text(f"{committed_author.username} (author)")
-            await expect(page.locator("#status")).to_have_text("signed in, not an admin")
+            await expect(page.locator("#status")).to_have_text("signed in, not an admin or an operator")
             await expect(page.locator("#board")).to_be_hidden()
             SCREENSHOT_NOT_ADMIN.parent.mkdir(exist_ok=True)
             await page.screenshot(path=str(SCREENSHOT_NOT_ADMIN), full_page=True)
@@ -221,3 +232,42 @@ async def test_a_signed_in_non_admin_is_told_the_board_is_for_admins_and_who_the
             assert revoked.status_code == 401, revoked.text  # signed out on the server too
 
     tab.check()
+
+
+async def test_an_operator_sees_the_board_read_only_with_its_actions_disabled_and_the_server_refuses_them(
+    server_url: str, committed_operator: User, job_pool: ArqRedis, ops_worker: OpsWorker
+) -> None:
+    failed = await enqueue(job_pool, "ops_fail", "seen read-only")
+    await ops_worker.run(jobs=1)
+    token, _ = create_access_token(committed_operator.id, get_settings())  # type: ignore[arg-type]
+
+    async with dashboard_tab(server_url) as tab:
+        page = tab.page
+        await sign_in_with_token(page, token)
+
+        notice = page.locator("#read-only")
+        await expect(notice).to_be_visible()
+        await expect(notice).to_contain_text("Read-only.")
+        await expect(notice).to_contain_text("retry, abort and purge need an admin")
+        await expect(page.locator("#read-only-user")).to_have_text(f"{committed_operator.username} (operator)")
+        await expect(page.locator("#status")).to_contain_text("live · read-only")
+        await expect(page.locator('[data-card="Failed (1 h)"] .value')).to_have_text("1")
+        await expect(page.locator(f'#failed button[data-retry="{failed}"]')).to_be_disabled()
+        await expect(page.locator("#purge")).to_be_disabled()
+
+        await page.locator(f'#failed button[data-job="{failed}"]').click()
+        await expect(page.locator("#job-traceback")).to_contain_text("OpsJobFailed: refused: seen read-only")
+        await expect(page.locator("#job-args")).to_have_text("(shown to admins only)")
+        await expect(page.locator("#job-retry")).to_be_visible()
+        await expect(page.locator("#job-retry")).to_be_disabled()
+        SCREENSHOT_OPERATOR.parent.mkdir(exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOT_OPERATOR), full_page=True)
+
+    tab.check()
+    # The page is not the guard: the same token sent straight to the API is refused, and nothing moved.
+    async with httpx.AsyncClient(base_url=server_url) as api:
+        refused = await api.post(f"/api/v1/ops/jobs/{failed}/retry", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 403 and refused.json()["detail"] == "this needs the role admin", refused.text
+    still_failed = await read_job_detail(job_pool, failed)
+    assert still_failed is not None and still_failed.status == JobStatus.failed and still_failed.retried_as is None
+    assert await job_pool.zcard("guildhall:short") == 0  # no retry enqueued

@@ -1,5 +1,6 @@
 // Guildhall ops dashboard: plain JS, no dependencies (works offline). Polls the JSON API with the
-// admin's bearer token (kept in sessionStorage for this tab only) and redraws.
+// bearer token of an admin or an operator (kept in sessionStorage for this tab only) and redraws. An
+// operator gets the same board read-only: the actions are disabled here, and refused by the server.
 "use strict";
 
 const API = "/api/v1";
@@ -10,6 +11,11 @@ const $ = (id) => document.getElementById(id);
 let timer = null;
 let openJobId = null;
 let lastOk = null;
+// Who is signed in ({username, role} from /users/me), read once per sign-in. Until it is known,
+// nothing is offered: the page offers actions to admins only (the server is the guard either way).
+let viewer = null;
+const NEEDS_ADMIN = "needs an admin: you are signed in read-only";
+const canAct = () => viewer !== null && viewer.role === "admin";
 
 // ---- helpers --------------------------------------------------------------------------------
 
@@ -85,6 +91,7 @@ async function api(path, options = {}) {
 
 function showLogin(message) {
   clearTimeout(timer);
+  viewer = null;
   sessionStorage.removeItem(TOKEN_KEY);
   $("board").hidden = true;
   $("not-admin").hidden = true;
@@ -95,6 +102,7 @@ function showLogin(message) {
 }
 
 function signedIn(token) {
+  viewer = null;
   sessionStorage.setItem(TOKEN_KEY, token);
   $("login").hidden = true;
   $("not-admin").hidden = true;
@@ -130,7 +138,7 @@ async function signOut() {
 $("logout").addEventListener("click", signOut);
 $("not-admin-logout").addEventListener("click", signOut);
 
-// A valid token that is not an admin's (the ops API answers 403): say so, and who it is, instead of
+// A valid token that is neither an admin's nor an operator's (the ops API answers 403): say so, and who it is, instead of
 // an empty board, and stop polling (the answer would not change until someone changes the role).
 async function showNotAdmin() {
   clearTimeout(timer);
@@ -138,7 +146,7 @@ async function showNotAdmin() {
   $("login").hidden = true;
   $("not-admin").hidden = false;
   $("logout").hidden = false;
-  $("status").textContent = "signed in, not an admin";
+  $("status").textContent = "signed in, not an admin or an operator";
   try {
     const me = await api("/users/me");
     $("not-admin-user").textContent = `${me.username} (${me.role})`;
@@ -147,15 +155,28 @@ async function showNotAdmin() {
   }
 }
 
+// An operator's board: the line saying it is read-only, and no action to click.
+function showViewer() {
+  $("read-only").hidden = canAct();
+  $("read-only-user").textContent = `${viewer.username} (${viewer.role})`;
+  $("purge").disabled = !canAct();
+  $("purge").title = canAct() ? "" : NEEDS_ADMIN;
+}
+
 // ---- polling --------------------------------------------------------------------------------
 
 async function refresh() {
   clearTimeout(timer);
   try {
+    if (viewer === null) {
+      viewer = await api("/users/me");
+      showViewer();
+    }
     const summary = await api("/ops/queues");
     lastOk = Date.now();
     render(summary);
-    $("status").textContent = `live · updated ${new Date(lastOk).toLocaleTimeString([], { hour12: false })}`;
+    const mode = canAct() ? "" : " · read-only";
+    $("status").textContent = `live${mode} · updated ${new Date(lastOk).toLocaleTimeString([], { hour12: false })}`;
   } catch (error) {
     if (error instanceof Unauthorized) return showLogin("your session expired or the token is not valid");
     if (error instanceof Forbidden) return showNotAdmin();
@@ -201,7 +222,8 @@ function render(s) {
     s.failed.map((j) => [jobLink(j.id), j.function, j.error_type, { wrap: j.error_message || "" }, time(j.finished_at),
       ms(j.duration_ms), j.tries,
       j.retried_as ? el("span", { class: "muted" }, "retried as ", jobLink(j.retried_as))
-                   : el("button", { type: "button", "data-retry": j.id, onclick: () => retry(j.id) }, "Retry")]),
+                   : el("button", { type: "button", "data-retry": j.id, onclick: () => retry(j.id),
+                       disabled: canAct() ? null : "", title: canAct() ? null : NEEDS_ADMIN }, "Retry")]),
     "no failed jobs");
 
   table("running", ["Job", "Function", "Queue", "Started", "#Running", "#Try", "Progress", "Worker"],
@@ -322,15 +344,23 @@ async function openJob(id, quiet = false) {
   $("job-fields").replaceChildren(...fields.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
   $("job-error-title").hidden = $("job-traceback").hidden = !job.error;
   $("job-traceback").textContent = job.error ? job.error.traceback || "(no traceback recorded)" : "";
-  $("job-args").textContent = job.args_preview || "–";
-  $("job-result-title").hidden = $("job-result").hidden = !job.result_preview;
-  $("job-result").textContent = job.result_preview || "";
+  // The server leaves a job's arguments and result out for an operator (they are domain data).
+  const adminsOnly = canAct() ? null : "(shown to admins only)";
+  $("job-args").textContent = job.args_preview || adminsOnly || "–";
+  const result = job.result_preview || (job.status === "complete" ? adminsOnly : null);
+  $("job-result-title").hidden = $("job-result").hidden = !result;
+  $("job-result").textContent = result || "";
   $("job-retry").hidden = !(job.status === "failed" && !job.retried_as);
   $("job-abort").hidden = !["queued", "deferred", "in_progress"].includes(job.status);
+  for (const button of [$("job-retry"), $("job-abort")]) {
+    button.disabled = !canAct();
+    button.title = canAct() ? "" : NEEDS_ADMIN;
+  }
   if (!dialog.open) dialog.showModal();
 }
 
 async function retry(id) {
+  if (!canAct()) return;
   try {
     const accepted = await api(`/ops/jobs/${encodeURIComponent(id)}/retry`, { method: "POST" });
     $("job-message").textContent = `retried as ${accepted.new_job_id}`;
@@ -344,6 +374,7 @@ async function retry(id) {
 }
 
 async function abort(id) {
+  if (!canAct()) return;
   if (!confirm(`Abort job ${id}?`)) return;
   try {
     const requested = await api(`/ops/jobs/${encodeURIComponent(id)}/abort`, { method: "POST" });
@@ -361,6 +392,7 @@ $("job-close").addEventListener("click", () => $("job-dialog").close());
 $("job-dialog").addEventListener("close", () => { openJobId = null; });
 
 $("purge").addEventListener("click", async () => {
+  if (!canAct()) return;
   const status = prompt("Purge which finished results? all, complete or failed", "complete");
   if (!status) return;
   try {
