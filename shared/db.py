@@ -138,6 +138,21 @@ def create_session_factory(bind: AsyncEngine) -> async_sessionmaker[AsyncSession
     return async_sessionmaker(bind, class_=AsyncSession, expire_on_commit=False, autoflush=False)
 
 
+def create_read_session_factory(bind: AsyncEngine, settings: Settings) -> async_sessionmaker[AsyncSession]:
+    """Sessions for requests that only read (the API's GETs, whose reads are one statement each:
+    a post, a page): no transaction around their statements (AUTOCOMMIT), so a read is one round
+    trip, not BEGIN, the SELECT and COMMIT. A statement sees one snapshot by itself; a read of two
+    statements sees two (the later one may see a commit the first did not), which no read here
+    depends on. Never for writes.
+
+    Behind a transaction-mode pooler the statement and lock bounds ride on each BEGIN
+    (shared.pooler): a statement outside a transaction would run unbounded, so there reads keep
+    their transaction."""
+    if settings.db_pooler == "transaction":
+        return create_session_factory(bind)
+    return create_session_factory(bind.execution_options(isolation_level="AUTOCOMMIT"))
+
+
 @asynccontextmanager
 async def unit_of_work(
     factory: async_sessionmaker[AsyncSession], job_pool: "ArqRedis | None" = None

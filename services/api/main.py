@@ -17,7 +17,7 @@ from services.api.head import HeadAsGet
 from services.api.limits import BodySizeLimit
 from services.api.routes import routers
 from shared.auth.callers import CallerCache
-from shared.db import create_engine, create_session_factory
+from shared.db import create_engine, create_read_session_factory, create_session_factory
 from shared.jobs.queues import create_job_pool
 from shared.redis_connect import RedisTarget
 from shared.replica import Replica
@@ -34,11 +34,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings)
     app.state.engine = engine
     app.state.session_factory = create_session_factory(engine)
+    app.state.read_session_factory = create_read_session_factory(engine, settings)
     # The read replica, if any (shared.replica): public lists read there while it is fresh.
     replica_engine = create_engine(settings, url=settings.database_read_url) if settings.database_read_url else None
     if replica_engine is not None:
         app.state.replica = Replica(
-            create_session_factory(replica_engine), max_lag_seconds=settings.db_replica_max_lag_seconds
+            create_read_session_factory(replica_engine, settings), max_lag_seconds=settings.db_replica_max_lag_seconds
         )
         await app.state.replica.start()
     # One lazy Redis client: the arq pool jobs are enqueued to, also used by /readyz.

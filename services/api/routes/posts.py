@@ -5,7 +5,15 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query
 from fastapi import status as http_status
 
-from services.api.deps import OPTIONAL_AUTH, CurrentUser, CursorParam, OptionalUser, ReadsDep, SessionDep, write_limit
+from services.api.deps import (
+    OPTIONAL_AUTH,
+    CurrentUser,
+    CursorParam,
+    OptionalUser,
+    ReadsDep,
+    SessionDep,
+    write_limit,
+)
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.blog import queries, service
 from shared.blog.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
