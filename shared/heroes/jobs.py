@@ -21,6 +21,7 @@ from shared.heroes import batch, bulk_staging
 from shared.heroes.audit import AUDIT_WINDOW_MS, audit_transfer, audit_waiting
 from shared.heroes.bulk_schemas import BulkHeroDeleteRequest, BulkHeroUpdate
 from shared.heroes.rule_breakers import find_rule_breakers
+from shared.heroes.team_stats import FOLD_EVERY_SECONDS, FOLD_TIMEOUT_SECONDS, fold_team_stats
 from shared.jobs import records
 from shared.jobs.context import Ctx, transaction
 from shared.jobs.queues import Queue
@@ -107,7 +108,10 @@ BULK_DELETE_HEROES = JobSpec(bulk_delete_heroes, Queue.bulk, max_tries=3, record
 PROCESS_TRANSFER_AUDITS = JobSpec(process_transfer_audits, Queue.short, max_tries=10, keep_result_seconds=60)
 
 JOBS: tuple[JobSpec, ...] = (BULK_UPDATE_HEROES, BULK_DELETE_HEROES, PROCESS_TRANSFER_AUDITS)
-CRONS: tuple[CronSpec, ...] = ()
+CRONS: tuple[CronSpec, ...] = (
+    # The team statistics' deltas, folded in (shared.heroes.team_stats): reads stay exact without it.
+    CronSpec(fold_team_stats, Queue.short, every_seconds=FOLD_EVERY_SECONDS, timeout_seconds=FOLD_TIMEOUT_SECONDS),
+)
 OUTBOX_HANDLERS: Mapping[OutboxTopic, OutboxHandler] = {
     OutboxTopic.transfer_audit: OutboxHandler(
         audit_transfer, batch=PROCESS_TRANSFER_AUDITS, batch_window_ms=AUDIT_WINDOW_MS

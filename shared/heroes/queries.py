@@ -3,15 +3,17 @@ the transfer's one-statement move."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import (
     ColumnElement,
-    Numeric,
+    Integer,
     ScalarSelect,
     Update,
     and_,
     bindparam,
+    func,
+    text,
     update,
 )
 from sqlmodel import col, select
@@ -21,7 +23,7 @@ from sqlmodel.sql.expression import Select, SelectOfScalar
 from shared.errors import constraint_errors
 from shared.heroes.schemas import TeamWithCount
 from shared.models.base import table_of
-from shared.models.heroes import Hero, Team, TeamStats, TransferLog
+from shared.models.heroes import Hero, Team, TeamStats, TeamStatsDelta, TransferLog
 from shared.pagination import keyset
 from shared.schemas import TimeIdPosition
 
@@ -30,11 +32,18 @@ TeamRows = Select[int | None, str, str | None, int]
 
 
 def teams_page_statement(*, limit: int | None = None, after_name: str | None = None) -> TeamRows:
-    """Teams by name with their hero counts, read from team_stats (kept exact by triggers, in the
-    writer's transaction), so a page costs one row per team however many heroes it has. `limit`
-    makes it a page of up to `limit + 1` teams (shared.pagination) after the team named
-    `after_name` (names are unique: a keyset); without it, every team."""
-    statement = select(Team.id, Team.name, Team.headquarters, col(TeamStats.hero_count)).join(
+    """Teams by name with their hero counts: team_stats' folded count plus the team's deltas not
+    folded yet (shared.models.heroes.TeamStats), so a page costs one row per team (and its few
+    recent deltas) however many heroes it has, and is exact. `limit` makes it a page of up to
+    `limit + 1` teams (shared.pagination) after the team named `after_name` (names are unique: a
+    keyset); without it, every team."""
+    pending = (
+        select(func.coalesce(func.sum(col(TeamStatsDelta.heroes)), 0))
+        .where(col(TeamStatsDelta.team_id) == col(Team.id))
+        .scalar_subquery()
+    )
+    hero_count = (col(TeamStats.hero_count) + pending).label("hero_count")
+    statement = select(Team.id, Team.name, Team.headquarters, hero_count).join(
         TeamStats, col(TeamStats.team_id) == col(Team.id)
     )
     order = (col(Team.name),)
@@ -85,20 +94,32 @@ async def filter_heroes(
     return (await session.exec(statement)).all()
 
 
-# The highest average hero age first (ties: the lowest team id): the order of
-# ix_team_stats_average_age, whose expression this must repeat exactly for the planner to use it.
-AVERAGE_AGE = cast(ColumnElement[Any], col(TeamStats.age_sum)).cast(Numeric) / col(TeamStats.hero_count)
+# The team with the highest average hero age (ties: the lowest id), exactly, without reading every
+# team: a team with deltas not folded yet is judged on its exact figures (folded + pending); among
+# the others, whose folded figures are exact, only the first entry of ix_team_stats_average_age
+# can win (the ORDER BY repeats the index's expression, so the planner walks it, skipping the
+# teams with pending deltas). Its cost follows the deltas waiting to be folded, not the heroes.
+_OLDEST_TEAM = text(
+    """
+    WITH pending AS (
+        SELECT team_id, sum(heroes) AS heroes, sum(ages) AS ages FROM team_stats_delta GROUP BY team_id
+    ), candidates AS (
+        SELECT s.team_id, s.hero_count + p.heroes AS heroes, s.age_sum + p.ages AS ages
+        FROM team_stats AS s JOIN pending AS p ON p.team_id = s.team_id
+        UNION ALL
+        (SELECT s.team_id, s.hero_count, s.age_sum FROM team_stats AS s
+         WHERE s.hero_count > 0 AND NOT EXISTS (SELECT FROM pending AS p WHERE p.team_id = s.team_id)
+         ORDER BY (s.age_sum::numeric / s.hero_count) DESC, s.team_id LIMIT 1)
+    )
+    SELECT team_id FROM candidates WHERE heroes > 0 ORDER BY ages::numeric / heroes DESC, team_id LIMIT 1
+    """
+).columns(team_id=Integer)
 
 
 def oldest_team_statement() -> SelectOfScalar[int]:
-    """The id of the team with the highest average hero age: the first entry of
-    ix_team_stats_average_age (teams without heroes have no average and are not in it)."""
-    return (
-        select(col(TeamStats.team_id))
-        .where(col(TeamStats.hero_count) > 0)
-        .order_by(AVERAGE_AGE.desc(), col(TeamStats.team_id))
-        .limit(1)
-    )
+    """The id of the team with the highest average hero age (no row when no team has heroes)."""
+    oldest = _OLDEST_TEAM.subquery("oldest")
+    return select(cast(ColumnElement[int], oldest.c.team_id))
 
 
 def heroes_of_team_statement(

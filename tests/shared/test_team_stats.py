@@ -1,29 +1,45 @@
-"""team_stats (migration 0009) stays exactly what counting the heroes says, after every kind of
-hero write: the ORM's, raw SQL, one-statement batches like the bulk jobs', a team's deletion
-(SET NULL), TRUNCATE, and concurrent transfers committed from many connections."""
+"""team_stats plus its deltas not folded yet (migration 0009) stay exactly what counting the
+heroes says, after every kind of hero write: the ORM's, raw SQL, one-statement batches like the
+bulk jobs', a team's deletion (SET NULL), TRUNCATE, and concurrent transfers committed from many
+connections; folding changes nothing a read sees; writers to one team never wait for each other."""
 
 import asyncio
 import random
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import flush
 from shared.heroes import queries
+from shared.heroes.team_stats import fold
 from tests.shared.factories import make_hero, make_roster, make_team, unique
 
 TRUTH = text(
     "SELECT team.id, count(hero.id), coalesce(sum(hero.age), 0) FROM team"
     " LEFT JOIN hero ON hero.team_id = team.id GROUP BY team.id"
 )
-KEPT = text("SELECT team_id, hero_count, age_sum FROM team_stats")
+# What a read adds up (shared.heroes.queries.teams_page_statement): the folded row and the deltas.
+KEPT = text(
+    "SELECT s.team_id, s.hero_count + coalesce(d.heroes, 0), s.age_sum + coalesce(d.ages, 0) FROM team_stats s"
+    " LEFT JOIN (SELECT team_id, sum(heroes) AS heroes, sum(ages) AS ages FROM team_stats_delta GROUP BY team_id) d"
+    " ON d.team_id = s.team_id"
+)
+FOLDED = text("SELECT team_id, hero_count, age_sum FROM team_stats")
+
+
+async def rows(session: AsyncSession, statement: TextClause) -> set[tuple[object, ...]]:
+    return {tuple(row) for row in (await session.exec(statement)).all()}  # type: ignore[call-overload]
 
 
 async def assert_stats_are_exact(session: AsyncSession) -> None:
-    truth = {tuple(row) for row in (await session.exec(TRUTH)).all()}  # type: ignore[call-overload]
-    kept = {tuple(row) for row in (await session.exec(KEPT)).all()}  # type: ignore[call-overload]
-    assert kept == truth
+    """Before a fold and after it: the fold moves the deltas into team_stats, the sums stay."""
+    truth = await rows(session, TRUTH)
+    assert await rows(session, KEPT) == truth
+    while await fold(session, batch=7):  # small batches: several folds, each leaving a part
+        assert await rows(session, KEPT) == truth
+    assert await rows(session, FOLDED) == truth
+    assert (await session.exec(text("SELECT count(*) FROM team_stats_delta"))).one()[0] == 0  # type: ignore[call-overload]
 
 
 async def run(session: AsyncSession, sql: str, **params: object) -> None:
@@ -96,8 +112,8 @@ async def test_a_deleted_team_and_a_truncated_hero_table_leave_no_stale_count(se
 
 async def test_concurrent_transfers_from_many_connections_keep_the_counts_exact(engine: AsyncEngine) -> None:
     """Committed, from 8 connections at once, each moving heroes between the same 4 teams in random
-    directions: the trigger locks the stats rows in team id order, so the writers queue instead of
-    deadlocking, and no delta is lost. The rows are deleted at the end (they were committed)."""
+    directions, with folds running meanwhile: no delta is lost or counted twice. The rows are
+    deleted at the end (they were committed)."""
     prefix = unique("concurrent")
     async with engine.begin() as connection:
         team_ids = [
@@ -132,8 +148,14 @@ async def test_concurrent_transfers_from_many_connections_keep_the_counts_exact(
                     {"t": chance.choice([*team_ids, None]), "h": chance.sample(hero_ids, chance.randint(1, 3))},
                 )
 
+    async def folder() -> None:
+        for _ in range(10):
+            async with engine.begin() as connection:
+                await connection.execute(text("SELECT team_stats_fold(5)"))
+            await asyncio.sleep(0.01)
+
     try:
-        await asyncio.gather(*(mover(seed) for seed in range(8)))
+        await asyncio.gather(*(mover(seed) for seed in range(8)), folder())
         async with engine.connect() as connection:
             truth = (
                 await connection.execute(
@@ -146,7 +168,7 @@ async def test_concurrent_transfers_from_many_connections_keep_the_counts_exact(
             ).all()
             kept = (
                 await connection.execute(
-                    text("SELECT team_id, hero_count, age_sum FROM team_stats WHERE team_id = ANY(:t)"),
+                    text(f"SELECT * FROM ({KEPT.text}) AS kept WHERE team_id = ANY(:t)"),
                     {"t": team_ids},
                 )
             ).all()
@@ -155,3 +177,43 @@ async def test_concurrent_transfers_from_many_connections_keep_the_counts_exact(
         async with engine.begin() as connection:
             await connection.execute(text("DELETE FROM hero WHERE id = ANY(:h)"), {"h": hero_ids})
             await connection.execute(text("DELETE FROM team WHERE id = ANY(:t)"), {"t": team_ids})
+
+
+async def test_two_writers_moving_heroes_to_the_same_team_do_not_wait_for_each_other(engine: AsyncEngine) -> None:
+    """The first transaction has moved a hero to the team and not committed; the second moves
+    another hero to it under a 1 s lock timeout and commits. With the triggers updating team_stats
+    itself, the second waited for the first's row lock until its COMMIT (here: the timeout)."""
+    prefix = unique("no-wait")
+    async with engine.begin() as connection:
+        team = (
+            await connection.execute(text("INSERT INTO team (name) VALUES (:n) RETURNING id"), {"n": prefix})
+        ).scalar_one()
+        heroes = [
+            (
+                await connection.execute(
+                    text(
+                        "INSERT INTO hero (name, secret_identity, age, power_level) VALUES (:n, :n, 30, 1) RETURNING id"
+                    ),
+                    {"n": f"{prefix}-{i}"},
+                )
+            ).scalar_one()
+            for i in range(2)
+        ]
+    try:
+        async with engine.connect() as first, engine.connect() as second:
+            await first.begin()
+            await first.execute(text("UPDATE hero SET team_id = :t WHERE id = :h"), {"t": team, "h": heroes[0]})
+            await second.begin()
+            await second.execute(text("SET LOCAL lock_timeout = '1s'"))
+            await second.execute(text("UPDATE hero SET team_id = :t WHERE id = :h"), {"t": team, "h": heroes[1]})
+            await second.commit()
+            await first.commit()
+        async with engine.connect() as connection:
+            counted = (
+                await connection.execute(text(f"SELECT * FROM ({KEPT.text}) AS kept WHERE team_id = :t"), {"t": team})
+            ).one()
+        assert tuple(counted) == (team, 2, 60)
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(text("DELETE FROM hero WHERE id = ANY(:h)"), {"h": heroes})
+            await connection.execute(text("DELETE FROM team WHERE id = :t"), {"t": team})

@@ -59,6 +59,8 @@ def test_the_jobs_are_those_of_before_on_the_same_queues_with_the_same_tries() -
     assert {(spec.name, spec.queue, spec.every_seconds, spec.timeout_seconds) for spec in registry.crons()} == {
         ("cron:sweep_outbox", Queue.short, 5, 20),
         ("cron:sweep_jobs", Queue.short, 5, 20),
+        # The team statistics' deltas folded in (shared.heroes.team_stats).
+        ("cron:fold_team_stats", Queue.short, 5, 20),
         # Retention, a cron of its own (never inside the 5-second sweepers): once a minute.
         ("cron:prune_retained", Queue.short, 60, 50),
     }
