@@ -56,6 +56,7 @@ from bench.api.seed import (
     wait_for_outbox,
 )
 from bench.common import scratch_database
+from shared.heroes.team_document import MAX_HEROES
 
 # How long the short worker may take to catch up with a transfer run's audits before the
 # next run starts (so it never competes with the next app for the CPU).
@@ -166,7 +167,8 @@ class Bench:
             async with httpx.AsyncClient(timeout=60.0) as client:
                 read = await nested.measure(
                     client,
-                    app.url(f"/teams/{team}?include=heroes,heroes.items"),
+                    # The whole team in one page (shared.heroes.team_document.MAX_HEROES), as the SQL has it.
+                    app.url(f"/teams/{team}?include=heroes,heroes.items&heroes_limit={MAX_HEROES}"),
                     self.connection,
                     team,
                     self.options.nested_samples,

@@ -36,7 +36,7 @@ RETURNING {LOG_COLUMNS}
 
 # The reads (c) serves, as Guildhall's shared.blog.queries writes them for an anonymous caller
 # (SQLAlchemy's rendering, parameters and all): the author joined, the category outer-joined,
-# the approved comments counted by a correlated subquery (served by ix_comment_post_id_state);
+# the approved comments counted by a correlated subquery (served by ix_comment_post_id_state_created_at);
 # $1 is 'approved', $2 'published'. The page fetches one post more than it serves, to tell
 # whether a next page exists, ordered as the keyset does (ix_post_status_created_at serves it).
 POST_READ = """

@@ -4,8 +4,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth.access import ensure_owner_or_admin
 from shared.auth.callers import Caller
+from shared.blog.comment_queries import comment_with_author, moderated_comment_read
 from shared.blog.moderation import ensure_may_moderate
-from shared.blog.queries import comment_with_author, insert_post, moderated_comment_read, read_post, visible_post
+from shared.blog.queries import insert_post, read_post, visible_post
 from shared.blog.schemas import (
     CommentCreate,
     CommentModeratedRead,

@@ -33,6 +33,8 @@ class Post(SQLModel, table=True):
         # it: an admin's pages, an author's (published OR their own, filtered while walking it).
         # Without it every page sorted the whole table (308 ms at 10^6 posts).
         Index("ix_post_created_at_id", "created_at", "id"),
+        # An author's own posts in one status (their drafts), newest first.
+        Index("ix_post_author_id_status_created_at", "author_id", "status", "created_at", "id"),
         # Trigram GIN index: serves case-insensitive substring search (title ILIKE '%q%').
         Index("ix_post_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}),
         CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="title_length"),
@@ -58,7 +60,10 @@ class Post(SQLModel, table=True):
 
 class Comment(SQLModel, table=True):
     __table_args__ = (
-        Index("ix_comment_post_id_state", "post_id", "moderation_state"),
+        # A post's comments in one state (the approved ones anyone sees), oldest first, and their
+        # count; and all of them (moderators), oldest first: a page is one range of either.
+        Index("ix_comment_post_id_state_created_at", "post_id", "moderation_state", "created_at", "id"),
+        Index("ix_comment_post_id_created_at", "post_id", "created_at", "id"),
         one_of("moderation_state", ModerationState, "moderation_state_valid"),
         # A decided comment records when; a pending one has no decision time.
         CheckConstraint("(moderation_state = 'pending') = (moderated_at IS NULL)", name="moderated_at_matches_state"),

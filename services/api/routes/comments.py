@@ -15,7 +15,7 @@ from services.api.deps import (
 )
 from services.api.problems import BODY_ERRORS, problem_responses
 from shared.auth.access import is_moderator
-from shared.blog import queries, service
+from shared.blog import comment_queries, service
 from shared.blog.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from shared.blog.schemas import CommentCreate, CommentModeratedRead, CommentRead, CommentUpdate, ModerationDecision
 from shared.schemas import Page, RowId
@@ -58,7 +58,7 @@ async def list_comments(
 ) -> Page[CommentModeratedRead] | Page[CommentRead]:
     """A post's approved comments, oldest first. Moderators and admins see every comment,
     with its moderation state, reason and time."""
-    return await queries.list_comments(
+    return await comment_queries.list_comments(
         session, post_id, user, with_moderation=is_moderator(user), limit=limit, cursor=cursor
     )
 
