@@ -76,14 +76,18 @@ async def filter_heroes(
     heroes (shared.pagination) after hero `after_id`; without it, every hero that matches."""
     conditions: list[ColumnElement[bool]] = []
     if team_name is not None:
-        conditions.append(col(Team.name) == team_name)
+        # The team's id, then its heroes by id from ix_hero_team_id_id (a join would walk every
+        # hero by id, filtering by team: 3x slower for a big team at 10^6 heroes).
+        conditions.append(
+            col(Hero.team_id) == select(col(Team.id)).where(col(Team.name) == team_name).scalar_subquery()
+        )
     if min_age is not None:
         conditions.append(col(Hero.age) >= min_age)
     if min_power is not None:
         conditions.append(col(Hero.power_level) >= min_power)
     if max_power is not None:
         conditions.append(col(Hero.power_level) <= max_power)
-    statement = select(Hero).outerjoin(Team, col(Hero.team_id) == col(Team.id))
+    statement = select(Hero)
     if conditions:
         statement = statement.where(and_(*conditions))
     order = (col(Hero.id),)
@@ -127,7 +131,7 @@ def heroes_of_team_statement(
 ) -> SelectOfScalar[Hero]:
     """A page of the heroes of `team` (an id, or a scalar subquery choosing one: the oldest
     team's page is then ONE statement) by id, up to `limit + 1` (shared.pagination), served by
-    ix_hero_team_id."""
+    ix_hero_team_id_id."""
     statement = select(Hero).where(col(Hero.team_id) == team)
     return keyset(statement, (col(Hero.id),), (after_id,) if after_id is not None else None, limit=limit)
 
@@ -142,7 +146,7 @@ async def transfer_history(
     session: AsyncSession, hero_id: int, *, limit: int, after: TimeIdPosition | None = None
 ) -> Sequence[TransferLog]:
     """A page of a hero's logged transfers, newest first (by transfer date, then id), after
-    `after`, in ONE statement served by ix_transfer_log_hero_id_transfer_date: up to `limit + 1`
+    `after`, in ONE statement served by ix_transfer_log_hero_id_transfer_date_id: up to `limit + 1`
     rows (the extra one says a next page exists: shared.pagination)."""
     statement = select(TransferLog).where(col(TransferLog.hero_id) == hero_id)
     order = (col(TransferLog.transfer_date), col(TransferLog.id))

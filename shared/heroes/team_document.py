@@ -74,7 +74,7 @@ class HeroesPage:
 
 def _heroes_page(hero_document: ColumnElement[Any], page: HeroesPage) -> Any:
     """LATERAL (per team row): up to `limit + 1` of its heroes by id after `after_id`, each its JSON
-    document and its place `n`: one index range of ix_hero_team_id (the row numbers are counted
+    document and its place `n`: one index range of ix_hero_team_id_id (the row numbers are counted
     as the rows stream out, so the LIMIT stops the scan)."""
     rows = sql_select(
         col(Hero.id).label("id"),

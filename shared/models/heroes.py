@@ -158,10 +158,12 @@ class Hero(HeroBase, table=True):
         CheckConstraint(NAME_NOT_SECRET_SQL, name="name_not_secret"),
         CheckConstraint(YOUNG_HERO_POWER_SQL, name="young_hero_power"),
         UniqueConstraint("name", "secret_identity"),
+        # A team's heroes by id (its page, the nested read, /teams/top, ?team=): one range, in order.
+        Index("ix_hero_team_id_id", "team_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    team_id: int | None = Field(default=None, foreign_key="team.id", ondelete="SET NULL", index=True)
+    team_id: int | None = Field(default=None, foreign_key="team.id", ondelete="SET NULL")
 
     team: Team | None = Relationship(back_populates="heroes", sa_relationship_kwargs={"lazy": RAISE})
     # The items go with their hero, in the database (ON DELETE CASCADE), also for bulk deletes.
@@ -183,7 +185,8 @@ class TransferLog(SQLModel, table=True):
     outlives the hero and the teams it names."""
 
     __tablename__ = "transfer_log"
-    __table_args__ = (Index("ix_transfer_log_hero_id_transfer_date", "hero_id", "transfer_date"),)
+    # A hero's transfers newest first, the id breaking ties: a page is one range, in order.
+    __table_args__ = (Index("ix_transfer_log_hero_id_transfer_date_id", "hero_id", "transfer_date", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     hero_id: int

@@ -86,6 +86,8 @@ class Article(SQLModel, table=True):
         Index("ix_article_author_id_created_at", "author_id", "created_at"),
         # Partial index: only published rows, the ones public listings read, newest first.
         Index("ix_article_published_created_at", "created_at", postgresql_where=text("status = 'published'")),
+        # The list for those who see drafts too (admins; authors, filtered while walking it).
+        Index("ix_article_created_at_id", "created_at", "id"),
         # Trigram GIN index serving case-insensitive title search (title ILIKE '%q%').
         Index("ix_article_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}),
         one_of("status", ArticleStatus, "status_valid"),
@@ -104,7 +106,10 @@ class Article(SQLModel, table=True):
 
 
 class Image(SQLModel, table=True):
-    __table_args__ = (CheckConstraint("char_length(filename) BETWEEN 1 AND 255", name="filename_length"),)
+    __table_args__ = (
+        CheckConstraint("char_length(filename) BETWEEN 1 AND 255", name="filename_length"),
+        Index("ix_image_created_at_id", "created_at", "id"),  # the image list, newest first
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     filename: str = Field(max_length=255)
