@@ -87,7 +87,9 @@ async def test_at_debug_the_cron_lines_are_there_as_debug_lines(
     caplog: pytest.LogCaptureFixture, job_pool: ArqRedis, worker_ctx: dict[str, Any]
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    await run_short_worker_with_crons(job_pool, worker_ctx, jobs=4)
+    # Every cron is due each second, one runs at a time: three runs per cron leave room for one of
+    # them to come round twice before the last has started.
+    await run_short_worker_with_crons(job_pool, worker_ctx, jobs=3 * len(CRON_NAMES))
 
     cron_lines = [r for r in arq_lines(caplog) if mentions_a_cron(r)]
     assert {r.levelname for r in cron_lines} == {"DEBUG"}
