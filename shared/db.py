@@ -153,6 +153,31 @@ def create_read_session_factory(bind: AsyncEngine, settings: Settings) -> async_
     return create_session_factory(bind.execution_options(isolation_level="AUTOCOMMIT"))
 
 
+def reads_outside_transactions(factory: async_sessionmaker[AsyncSession]) -> bool:
+    """Whether `factory`'s sessions run each statement by itself (AUTOCOMMIT, as
+    create_read_session_factory makes them off a pooler): there is then nothing to commit."""
+    bind = factory.kw.get("bind")
+    return isinstance(bind, AsyncEngine) and bind.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+
+@asynccontextmanager
+async def read_only(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session of `factory` (one whose reads_outside_transactions) for a request that only reads:
+    closed at the end, never committed (each statement was its own transaction), and its closing
+    sends nothing to the server (no transaction to end), so it is no await a cancellation could cut.
+    A failure of the server is DatabaseUnavailable (503), as in unit_of_work."""
+    async with factory() as session:
+        try:
+            yield session
+        except BaseException as error:
+            if (cause := unavailable(error)) is not None and cause is not error:
+                raise cause from error
+            raise
+        # Whatever ran here is committed already (statement by statement): work registered to
+        # follow a commit (shared.jobs.after_commit) follows it, as after unit_of_work's COMMIT.
+        await _committed(session)
+
+
 @asynccontextmanager
 async def unit_of_work(
     factory: async_sessionmaker[AsyncSession], job_pool: "ArqRedis | None" = None

@@ -5,9 +5,11 @@ and rolls back if it raises (scope="function": before the response is sent, so a
 failed commit is still reported to the client). Code below only flushes.
 """
 
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Annotated, Any
 
+import anyio
 from arq import ArqRedis
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
@@ -15,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth.callers import Caller
 from shared.auth.tokens import InvalidToken, verify_token
-from shared.db import unit_of_work
+from shared.db import read_only, reads_outside_transactions, unit_of_work
 from shared.errors import PermissionDenied, TooManyRequests
 from shared.models.users import Role
 from shared.rate_limits import RateLimits
@@ -35,14 +37,40 @@ def get_settings_dep(request: Request) -> Settings:
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+class _ShieldedExit:
+    """An async context manager whose exit (a commit, a rollback) a cancellation cannot cut short,
+    as FastAPI shields the exit of a dependency that yields."""
+
+    def __init__(self, manager: AbstractAsyncContextManager[AsyncSession]) -> None:
+        self.manager = manager
+
+    async def __aenter__(self) -> AsyncSession:
+        return await self.manager.__aenter__()
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        with anyio.CancelScope(shield=True):
+            suppressed = await self.manager.__aexit__(*exc_info)
+        return suppressed
+
+
+async def get_session(request: Request) -> AsyncSession:
+    """The request's session, entered on FastAPI's function-scoped exit stack (the one a `yield`
+    dependency with scope="function" exits on: after the endpoint returns, before the response is
+    sent), so it ends exactly where a yielding dependency would. A plain `async def` because FastAPI
+    wraps every yielding dependency in an anyio cancel scope of its own, a tenth of a read's CPU
+    under load (docs/benchmarks.md, Reads): a read whose statements ran outside any transaction has
+    nothing to commit and closes without a round trip, so it needs no shield; every other request
+    is the unit of work, its exit shielded here."""
     state = request.app.state
-    factory = state.session_factory
+    stack: AsyncExitStack = request.scope["fastapi_function_astack"]
     if request.method in READ_METHODS:
         # An app given only a session factory (a test's, bound to its connection) reads in it.
-        factory = getattr(state, "read_session_factory", factory)
-    async with unit_of_work(factory, state.job_pool) as session:
-        yield session
+        factory = getattr(state, "read_session_factory", state.session_factory)
+        if reads_outside_transactions(factory):
+            return await stack.enter_async_context(read_only(factory))
+    else:
+        factory = state.session_factory
+    return await stack.enter_async_context(_ShieldedExit(unit_of_work(factory, state.job_pool)))
 
 
 def get_job_pool(request: Request) -> ArqRedis:

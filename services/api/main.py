@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.api import allow, docs, metrics, problems, security_headers
+from services.api import allow, docs, metrics, problems, route_gates, security_headers
 from services.api.admission import AdmitBeforeBody
 from services.api.head import HeadAsGet
 from services.api.limits import BodySizeLimit
@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for door in doors:
         if door.at_root:
             app.include_router(door.router)
+    route_gates.install(app)  # each request tries only the routers that could serve its path
     install_ops_pages(app)
     if docs_enabled:
         docs.install(app, OPENAPI_URL)

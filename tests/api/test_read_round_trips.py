@@ -14,7 +14,13 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.main import create_app
-from shared.db import create_engine, create_read_session_factory, create_session_factory, unit_of_work
+from shared.db import (
+    create_engine,
+    create_read_session_factory,
+    create_session_factory,
+    reads_outside_transactions,
+    unit_of_work,
+)
 from shared.models.blog import Post, PostStatus
 from shared.settings import get_settings
 from tests.shared.factories import make_user
@@ -60,6 +66,11 @@ async def test_an_anonymous_post_and_page_are_one_select_each_and_a_write_keeps_
                 assert (await client.get(url)).status_code == 200
                 assert [query.split()[0] for query in EXECUTED] == ["SELECT"], (url, EXECUTED)
                 assert SENT == [], (url, SENT)  # no BEGIN, no COMMIT
+                assert logged_engine.pool.checkedout() == 0  # type: ignore[attr-defined]  # closed: back in the pool
+            # A read that fails (a missing post) closes its session too, and still sends no ROLLBACK.
+            SENT.clear()
+            assert (await client.get("/api/v1/posts/999999999")).status_code == 404
+            assert SENT == [] and logged_engine.pool.checkedout() == 0  # type: ignore[attr-defined]  # QueuePool
         SENT.clear()
         async with unit_of_work(factory) as session:  # a write's unit of work: BEGIN ... COMMIT
             await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
@@ -74,8 +85,10 @@ def test_behind_a_transaction_pooler_reads_keep_their_transaction() -> None:
     settings = get_settings().model_copy(update={"db_pooler": "transaction"})
     engine = create_engine(settings)
     try:
-        assert create_read_session_factory(engine, settings).kw["bind"] is engine
+        pooled = create_read_session_factory(engine, settings)
+        assert pooled.kw["bind"] is engine and not reads_outside_transactions(pooled)  # committed as a unit of work
         direct = create_read_session_factory(engine, get_settings())
         assert direct.kw["bind"].get_execution_options()["isolation_level"] == "AUTOCOMMIT"
+        assert reads_outside_transactions(direct)  # closed, never committed (services.api.deps.get_session)
     finally:
         engine.sync_engine.dispose()
