@@ -54,8 +54,13 @@ class Settings(BaseSettings):
     redis_sentinel_password: SecretStr | None = Field(
         default=None, description="The sentinels' own password (requirepass of the sentinels), if any."
     )
-    db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
+    # Connections per process: DB_POOL_SIZE kept open, up to DB_MAX_OVERFLOW more opened under load
+    # and closed when returned to a full pool. Under asyncio's bursts returns come in runs (one-
+    # statement reads return their connection without a round trip), so overflow connections were
+    # closed and opened again all the time: 209 connects in 5 s of reads with 20 + 10 against 30
+    # with 30 + 0 (docs/benchmarks.md, Reads). So the default budget is kept open, no overflow.
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
     db_echo: bool = False
     # Bounded waits for API requests (jobs have their own, below). A request's statements are
     # single-row writes and indexed reads of milliseconds; the heaviest (a 2,000-hero team
@@ -206,6 +211,15 @@ class Settings(BaseSettings):
     # 24 h is what payment APIs promise (Stripe's window); a retry a week later is a new request.
     idempotency_key_hours: int = Field(
         default=24, ge=1, le=7 * 24, description="A repeated Idempotency-Key older than this is a new request."
+    )
+    # Job history (shared.ops.recorder): every try's run in PostgreSQL, written in batches by the
+    # worker, and per-minute metrics (run and wait time percentiles, throughput, failures).
+    job_history: bool = Field(default=True, description="Workers record every try in job_run and job_metric_minute.")
+    job_history_days: int = Field(
+        default=14, ge=1, le=90, description="Job runs are deleted this long after they ended."
+    )
+    job_metrics_hours: int = Field(
+        default=24, ge=1, le=7 * 24, description="Per-minute job metrics are deleted this long after their minute."
     )
     # Ops views (/ops, /api/v1/ops/*, /metrics)
     metrics_token: SecretStr | None = Field(

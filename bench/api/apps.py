@@ -93,8 +93,10 @@ class Environment:
             ACCESS_TOKEN_MINUTES="600",
             # One admin drives hundreds of writes a second: per-user write limits off (README, Security).
             WRITE_LIMITS="{}",
-            DB_POOL_SIZE=str(pool[0]),
-            DB_MAX_OVERFLOW=str(pool[1]),
+            # The same budget of connections as the baselines, in Guildhall's own form (its
+            # defaults, shared.settings): all kept open, no overflow (which churns under load).
+            DB_POOL_SIZE=str(pool[0] + pool[1]),
+            DB_MAX_OVERFLOW="0",
         )
         return env
 
