@@ -89,3 +89,25 @@ def page_of(
     items: list[Any] = list(served) if item_of is None else [item_of(row) for row in served]
     next_cursor = position_of(served[-1]).encode() if len(rows) > limit and served else None
     return (page or Page[Any])(items=items, next_cursor=next_cursor)
+
+
+# How one kind of caller sees a list's rows: each row's item, and the page those items make.
+View = tuple[Callable[[Any], Any], type[PageT]]
+PublicPageT = TypeVar("PublicPageT", bound=Page[Any])
+
+
+def page_as_seen(
+    rows: Sequence[Row],
+    limit: int,
+    position_of: Callable[[Row], CursorPosition],
+    *,
+    full: bool,
+    admin: View[PageT],
+    public: View[PublicPageT],
+) -> PageT | PublicPageT:
+    """The page of `rows` in the shape of whoever asks: `admin`'s (every field) when the caller
+    sees `full` records, else `public`'s. The one place a list that shows admins more picks its
+    shape, so the pages of both kinds of caller are cut from the same rows in the same way."""
+    if full:
+        return page_of(rows, limit, position_of, admin[0], page=admin[1])
+    return page_of(rows, limit, position_of, public[0], page=public[1])

@@ -28,7 +28,7 @@ from shared.db import flush
 from shared.errors import NotFound
 from shared.models.courses import Course, Enrollment, Semester, Student
 from shared.models.users import Role
-from shared.pagination import page_of
+from shared.pagination import page_as_seen
 from shared.schemas import Page, row_id
 
 
@@ -111,24 +111,23 @@ async def courses_of_student(
     pairs = await queries.student_courses_page(session, student_id, limit=limit, after=after)
     if pairs is None:
         raise NotFound("student", student_id)
-    if sees_student_records(viewer):
-        return page_of(
-            pairs,
-            limit,
-            _term_position,
-            lambda pair: CourseEnrollment.model_validate(
-                _payload(pair[0], with_grade=True, course=CourseRead.model_validate(pair[1]))
-            ),
-            page=Page[CourseEnrollment],
-        )
-    return page_of(
+    return page_as_seen(
         pairs,
         limit,
         _term_position,
-        lambda pair: CourseEnrollmentPublic.model_validate(
-            _payload(pair[0], course=CourseRead.model_validate(pair[1]))
+        full=sees_student_records(viewer),
+        admin=(
+            lambda pair: CourseEnrollment.model_validate(
+                _payload(pair[0], with_grade=True, course=CourseRead.model_validate(pair[1]))
+            ),
+            Page[CourseEnrollment],
         ),
-        page=Page[CourseEnrollmentPublic],
+        public=(
+            lambda pair: CourseEnrollmentPublic.model_validate(
+                _payload(pair[0], course=CourseRead.model_validate(pair[1]))
+            ),
+            Page[CourseEnrollmentPublic],
+        ),
     )
 
 
@@ -147,24 +146,23 @@ async def students_of_course(
     pairs = await queries.course_students_page(session, course_id, limit=limit, after=after)
     if pairs is None:
         raise NotFound("course", course_id)
-    if sees_student_records(viewer):
-        return page_of(
-            pairs,
-            limit,
-            _name_position,
-            lambda pair: StudentEnrollment.model_validate(
-                _payload(pair[0], with_grade=True, student=StudentRead.model_validate(pair[1]))
-            ),
-            page=Page[StudentEnrollment],
-        )
-    return page_of(
+    return page_as_seen(
         pairs,
         limit,
         _name_position,
-        lambda pair: StudentEnrollmentPublic.model_validate(
-            _payload(pair[0], student=StudentPublic.model_validate(pair[1]))
+        full=sees_student_records(viewer),
+        admin=(
+            lambda pair: StudentEnrollment.model_validate(
+                _payload(pair[0], with_grade=True, student=StudentRead.model_validate(pair[1]))
+            ),
+            Page[StudentEnrollment],
         ),
-        page=Page[StudentEnrollmentPublic],
+        public=(
+            lambda pair: StudentEnrollmentPublic.model_validate(
+                _payload(pair[0], student=StudentPublic.model_validate(pair[1]))
+            ),
+            Page[StudentEnrollmentPublic],
+        ),
     )
 
 

@@ -25,7 +25,7 @@ from shared.heroes.schemas import (
 )
 from shared.models.heroes import Hero, Team
 from shared.models.users import Role
-from shared.pagination import page_of
+from shared.pagination import page_as_seen, page_of
 from shared.schemas import IdPosition, NamePosition, Page, row_id
 
 TEAM_REFERENCE = "fk_hero_team_id_team"
@@ -80,11 +80,14 @@ async def top_team_heroes(
     def position_of(hero: Hero) -> TeamHeroPosition:
         return TeamHeroPosition(team_id=team_id, id=row_id(hero))  # only called for heroes: team_id is set
 
-    page: TeamHeroesPage[HeroPublic] | TeamHeroesPage[HeroRead]
-    if sees_secret_identities(viewer):
-        page = page_of(heroes, limit, position_of, HeroRead.model_validate, page=TeamHeroesPage[HeroRead])
-    else:
-        page = page_of(heroes, limit, position_of, HeroPublic.model_validate, page=TeamHeroesPage[HeroPublic])
+    page = page_as_seen(
+        heroes,
+        limit,
+        position_of,
+        full=sees_secret_identities(viewer),
+        admin=(HeroRead.model_validate, TeamHeroesPage[HeroRead]),
+        public=(HeroPublic.model_validate, TeamHeroesPage[HeroPublic]),
+    )
     page.team_id = team_id
     return page
 
@@ -149,9 +152,14 @@ async def list_heroes(
         limit=filters.limit,
         after_id=after_id,
     )
-    if sees_secret_identities(viewer):
-        return page_of(heroes, filters.limit, _hero_position, HeroRead.model_validate, page=Page[HeroRead])
-    return page_of(heroes, filters.limit, _hero_position, HeroPublic.model_validate, page=Page[HeroPublic])
+    return page_as_seen(
+        heroes,
+        filters.limit,
+        _hero_position,
+        full=sees_secret_identities(viewer),
+        admin=(HeroRead.model_validate, Page[HeroRead]),
+        public=(HeroPublic.model_validate, Page[HeroPublic]),
+    )
 
 
 def _hero_position(hero: Hero) -> IdPosition:
