@@ -15,7 +15,6 @@ most `max_jobs` jobs per poll and sleeps `poll_delay` between polls, so the defa
 
 from typing import ClassVar
 
-from arq import cron
 from arq.cron import CronJob
 from arq.worker import Function, func
 
@@ -23,6 +22,7 @@ from services.worker.context import after_job_end, on_job_start, shutdown, start
 from services.worker.logs import quiet_routine_lines
 from shared.jobs import registry
 from shared.jobs.queues import Queue, redis_settings
+from shared.jobs.schedule import arq_cron
 from shared.jobs.serialization import deserialize, serialize
 from shared.jobs.spec import CronSpec, JobSpec
 from shared.jobs.sweepers import SWEEP_EVERY_SECONDS
@@ -40,9 +40,9 @@ def function(spec: JobSpec) -> Function:
 
 def cron_job(spec: CronSpec) -> CronJob:
     """A periodic job's arq cron job: every `every_seconds` (at those seconds of each minute), at
-    start-up too, one run at a time across workers (unique), each bounded by its timeout."""
-    seconds = set(range(0, 60, spec.every_seconds))
-    return cron(spec.function, second=seconds, run_at_startup=True, unique=True, timeout=spec.timeout_seconds)
+    start-up too, one run at a time across workers (unique), each bounded by its timeout. Built in
+    shared.jobs.schedule, where the cron view reads its next run from the same schedule."""
+    return arq_cron(spec)
 
 
 # The two classes repeat their common lines on purpose: arq reads a settings class's own

@@ -25,10 +25,10 @@ import time
 from typing import Any
 
 from arq.constants import in_progress_key_prefix
-from arq.worker import Worker
 from redis.exceptions import RedisError
 
 from services.worker.logs import quiet_routine_lines
+from services.worker.pausable import PausableWorker
 from services.worker.telemetry import TELEMETRY
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,9 @@ BACKOFF_START_SECONDS = 0.1
 BACKOFF_CAP_SECONDS = 5.0
 
 
-class ResilientWorker(Worker):
+# Pausable (services.worker.pausable) under the fault handling: a failed pause check is a Redis
+# fault of the poll like any other.
+class ResilientWorker(PausableWorker):
     redis_faults = 0
     _backoff = 0.0
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
-from shared.ops import history, keys
+from shared.ops import history, keys, pause
 from shared.ops.batch import Batch
 from shared.ops.clock import at, now_ms
 from shared.ops.detail import read_job_detail
@@ -45,11 +45,13 @@ async def read_summary(
     read_registry = ask_registry(first)
     read_throughput = history.ask_throughput(first, now)
     read_audit = history.ask_audit(first)
+    read_pauses = pause.ask_pauses(first, queues)
     replies = await first.execute()
     slices = [read(replies) for read in read_slices]
     recent, failed = read_finished(replies)
     functions, registry = read_functions(replies), read_registry(replies)
     throughput, audit = read_throughput(replies), read_audit(replies)
+    pauses = read_pauses(replies)
 
     # Only the keys the first round named: job heads and tails, running records, stats, workers.
     second = Batch(redis)
@@ -68,7 +70,7 @@ async def read_summary(
     running: list[RunningJob] = []
     for data in slices:
         stats_of_queue, running_in_queue = queue_view(data, heads, records, now)
-        queue_stats.append(stats_of_queue)
+        queue_stats.append(pause.shown(stats_of_queue, pauses))
         running += running_in_queue
     return OpsSummary(
         generated_at=at(now) or datetime.now(UTC),

@@ -29,6 +29,11 @@ ops views: both sides take the key builders and field names below):
     guildhall:recent                   LIST  JSON entries of finished jobs, newest first (capped)
     guildhall:recent:failed            LIST  the same for failed jobs (error type and message) (capped)
     guildhall:ops:audit                LIST  JSON entries of admin actions, newest first (capped)
+    guildhall:paused:<queue>           STRING JSON {"at_ms", "user", "user_id"} while an admin has the queue
+                                             paused (no expiry: a pause outlives worker restarts)
+    guildhall:cron:<function>          HASH  a cron function's last run: job_id, outcome, started_ms,
+                                             finished_ms, duration_ms, worker, error_type, error_message,
+                                             last_complete_ms, last_failed_ms
 """
 
 from enum import StrEnum
@@ -206,6 +211,15 @@ def worker_name(host: str, pid: int) -> str:
 
 def host_of(name: str) -> str:
     return name.rpartition(":")[0]
+
+
+def paused(queue: str) -> str:
+    return f"guildhall:paused:{queue}"
+
+
+def cron_run(function: str) -> str:
+    """A cron function's last run (`function` without arq's "cron:" prefix, as in its job ids)."""
+    return f"guildhall:cron:{function}"
 
 
 def running(queue: str) -> str:

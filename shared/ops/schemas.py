@@ -55,6 +55,11 @@ class QueueStats(BaseModel):
     oldest_ready_age_seconds: float | None = Field(description="Queue latency: how long the oldest ready job waited.")
     waiting: list[QueuedJob] = Field(description="The oldest ready jobs (at most 20).")
     next_deferred: list[QueuedJob] = Field(description="The next deferred jobs (at most 20).")
+    paused: bool = Field(
+        default=False, description="An admin paused it: its workers claim no job and run no cron (running jobs finish)."
+    )
+    paused_at: datetime | None = Field(default=None, description="Since when it is paused.")
+    paused_by: str | None = Field(default=None, description="The admin who paused it.")
 
 
 class DurationBucket(BaseModel):

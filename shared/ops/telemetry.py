@@ -32,7 +32,7 @@ from redis.asyncio import Redis
 
 from shared.jobs import progress
 from shared.jobs.serialization import ERROR_MARKER
-from shared.ops import keys
+from shared.ops import crons, keys
 from shared.ops.batch import Batch, Replies
 from shared.ops.clock import now_ms
 from shared.ops.keys import FinishedEntry, Outcome, RecordField, StatsField, WorkerField
@@ -174,6 +174,16 @@ async def record_outcome(
             pipe.hincrby(minute, keys.SWEEPS, 1)
             if ended.outcome == Outcome.failed:
                 pipe.hincrby(minute, keys.SWEEPS_FAILED, 1)
+            entry = ended.entry or {}
+            crons.queue_last_run(
+                pipe,
+                job_id,
+                ended.outcome,
+                started_ms=entry.get("started_ms") or ended.ended_ms - ended.duration_ms,
+                finished_ms=entry.get("finished_ms") or ended.ended_ms,
+                worker=telemetry.name,
+                error=ended.error,
+            )
         else:
             pipe.hincrby(minute, ended.outcome, 1)
         pipe.expire(minute, keys.THROUGHPUT_TTL_SECONDS)

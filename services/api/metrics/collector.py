@@ -47,12 +47,25 @@ class QueueCollector(Collector):
         latency = GaugeMetricFamily(
             "guildhall_queue_latency_seconds", "How long the oldest ready job has waited (0: none).", labels=["queue"]
         )
+        paused = GaugeMetricFamily(
+            "guildhall_queue_paused",
+            "1 while an admin has the queue paused (its workers claim no job).",
+            labels=["queue"],
+        )
+        paused_for = GaugeMetricFamily(
+            "guildhall_queue_paused_seconds", "How long the queue has been paused (0: it runs).", labels=["queue"]
+        )
         for queue in summary.queues:
             depth.add_metric([queue.queue, "ready"], queue.ready)
             depth.add_metric([queue.queue, "deferred"], queue.deferred)
             depth.add_metric([queue.queue, "in_progress"], queue.running)
             latency.add_metric([queue.queue], queue.oldest_ready_age_seconds or 0.0)
-        yield from (depth, latency)
+            paused.add_metric([queue.queue], 1 if queue.paused else 0)
+            since = queue.paused_at
+            paused_for.add_metric(
+                [queue.queue], max(0.0, (summary.generated_at - since).total_seconds()) if since else 0.0
+            )
+        yield from (depth, latency, paused, paused_for)
 
     def _functions(self, summary: OpsSummary) -> Iterator[Metric]:
         total = CounterMetricFamily(
