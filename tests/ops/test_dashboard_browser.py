@@ -254,6 +254,9 @@ async def test_an_operator_sees_the_board_read_only_with_its_actions_disabled_an
         await expect(page.locator('[data-card="Failed (1 h)"] .value')).to_have_text("1")
         await expect(page.locator(f'#failed button[data-retry="{failed}"]')).to_be_disabled()
         await expect(page.locator("#purge")).to_be_disabled()
+        await expect(page.locator("#bulk-panel .needs-admin")).to_have_count(4)
+        for button in await page.locator("#bulk-panel .needs-admin, #dead-panel .needs-admin").all():
+            await expect(button).to_be_disabled()
 
         await page.locator(f'#failed button[data-job="{failed}"]').click()
         await expect(page.locator("#job-traceback")).to_contain_text("OpsJobFailed: refused: seen read-only")
@@ -271,3 +274,32 @@ async def test_an_operator_sees_the_board_read_only_with_its_actions_disabled_an
     still_failed = await read_job_detail(job_pool, failed)
     assert still_failed is not None and still_failed.status == JobStatus.failed and still_failed.retried_as is None
     assert await job_pool.zcard("guildhall:short") == 0  # no retry enqueued
+
+
+async def test_an_admin_retries_ticked_failed_jobs_and_sees_the_dead_letters_panel(
+    server_url: str, committed_admin: User, job_pool: ArqRedis, ops_worker: OpsWorker
+) -> None:
+    failed = [await enqueue(job_pool, "ops_fail", f"ticked {n}") for n in range(2)]
+    await ops_worker.run(jobs=2)
+    token, _ = create_access_token(committed_admin.id, get_settings())  # type: ignore[arg-type]
+
+    async with dashboard_tab(server_url) as tab:
+        page = tab.page
+        page.on("dialog", lambda dialog: dialog.accept())  # the preview's confirm()
+        await sign_in_with_token(page, token)
+
+        dead = page.locator("#dead-letters")
+        for job_id in failed:
+            await expect(dead).to_contain_text(job_id)
+        for job_id in failed:
+            await page.locator(f'#failed input[aria-label="select {job_id}"]').check()
+        await expect(page.locator("#bulk-selected")).to_have_text("2 selected")
+        await page.click("#bulk-panel >> text=Retry selected")
+        await expect(page.locator("#bulk-message")).to_have_text("retry: acted on 2 of 2 matched")
+        for job_id in failed:
+            await expect(page.locator("#failed")).to_contain_text(f"retried as {job_id}:retry")
+        await page.click("#dead-panel >> text=Refresh")
+        await expect(dead).to_contain_text("no dead letters")  # retried: no longer given up
+
+    tab.check()
+    assert await job_pool.zcard("guildhall:short") == 2
