@@ -14,9 +14,9 @@ from shared.heroes.jobs import BULK_DELETE_HEROES
 from shared.jobs import records
 from shared.jobs.after_commit import discard_pending
 from shared.models.users import Role
-from shared.ops import bulk_actions, keys
+from shared.ops import bulk_actions, bulk_jobs, keys
 from tests.api.conftest import SignedIn
-from tests.ops.conftest import OpsWorker, snapshot_keys
+from tests.ops.conftest import CountingRedis, OpsWorker, snapshot_keys
 from tests.support.queues import enqueue
 
 ACTIONS = "/api/v1/ops/jobs/actions"
@@ -237,3 +237,28 @@ async def test_an_operator_is_refused_and_nothing_changes(
     response = await client.post(ACTIONS, json={"action": "abort", "ids": [queued]}, headers=operator.headers)
     assert response.status_code == 403 and response.json()["detail"] == "this needs the role admin"
     assert await job_pool.zscore(keys.ABORT_SET, queued) is None
+
+
+async def test_the_reads_of_a_bulk_action_are_one_round_trip_whatever_the_number_of_jobs(
+    job_pool: ArqRedis, ops_worker: OpsWorker, counting_redis: CountingRedis
+) -> None:
+    failed = await failed_jobs(job_pool, ops_worker, 3)
+    queued = [await enqueue(job_pool, "ops_ok", n) for n in range(40)]
+    trips = []
+    for action, ids in (
+        (bulk_jobs.retry_jobs, failed[:1]),
+        (bulk_jobs.retry_jobs, failed),
+        (bulk_jobs.abort_jobs, queued[:1]),
+        (bulk_jobs.abort_jobs, queued),
+        (bulk_jobs.discard_jobs, failed[:1]),
+        (bulk_jobs.discard_jobs, [*failed, *queued]),
+    ):
+        counting_redis.calls.round_trips = 0
+        outcomes = await action(counting_redis, ids, dry_run=True)
+        assert len(outcomes) == len(ids)
+        trips.append(counting_redis.calls.round_trips)
+    assert trips == [1, 1, 1, 1, 1, 1]
+    counting_redis.calls.round_trips = 0
+    await bulk_jobs.abort_jobs(counting_redis, queued, dry_run=False)
+    assert counting_redis.calls.round_trips == 2  # the reads, then every abort in one MULTI
+    assert await job_pool.zcard(keys.ABORT_SET) == len(queued)
