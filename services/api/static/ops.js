@@ -215,8 +215,10 @@ function render(s) {
 
   drawChart(s.throughput);
 
-  table("queues", ["Queue", "#Ready", "#Deferred", "#Running", "#Oldest wait"],
-    s.queues.map((q) => [q.queue, q.ready, q.deferred, q.running, seconds(q.oldest_ready_age_seconds)]), "no queues");
+  // State: paused or running, with Pause / Resume (ops_control.js).
+  table("queues", ["Queue", "State", "#Ready", "#Deferred", "#Running", "#Oldest wait"],
+    s.queues.map((q) => [q.queue, typeof queueState === "function" ? queueState(q) : (q.paused ? badge("paused") : "running"),
+      q.ready, q.deferred, q.running, seconds(q.oldest_ready_age_seconds)]), "no queues");
 
   table("failed", ["Job", "Function", "Error", "Message", "Finished", "#Duration", "#Try", ""],
     s.failed.map((j) => [jobLink(j.id), j.function, j.error_type, { wrap: j.error_message || "" }, time(j.finished_at),
