@@ -46,6 +46,9 @@ def test_the_rules_read_from_the_dependencies_are_the_ones_meant() -> None:
     assert EVERY_ROUTE["GET /api/v1/posts"] == "public" and EVERY_ROUTE["GET /api/v1/users/me"] == "any_user"
     for action in ("jobs/{job_id}/retry", "jobs/{job_id}/abort", "results/purge"):
         assert OPERATOR[f"POST /api/v1/ops/{action}"] == "refused"
+    for action in ("jobs/actions", "dead-letters/actions", "dead-letters/{kind}/{letter_id}/requeue"):
+        assert ACCESS[f"POST /api/v1/ops/{action}"] == "admin" and OPERATOR[f"POST /api/v1/ops/{action}"] == "refused"
+    assert EVERY_ROUTE["GET /api/v1/ops/dead-letters"] == "operator"
     assert OPERATOR["GET /api/v1/ops/queues"] == "admitted" and OPERATOR["PATCH /api/v1/users/{user_id}"] == "refused"
     assert OPERATOR.keys() == EVERY_ROUTE.keys() and ACCESS.keys() < EVERY_ROUTE.keys()
 
