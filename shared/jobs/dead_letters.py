@@ -6,7 +6,8 @@ A requeued outbox row gets its sweeps back to 0 and its job after COMMIT (the de
 outbox:<id>): if that enqueue is lost, the sweeper sends it again, and a second delivery finds it
 processed (shared.jobs.outbox.lock_pending; a transfer audit is also unique on its outbox row). A
 discarded outbox row is deleted: the ops audit entry keeps its id and topic. A requeued record is
-queued again under its own id (as an admin's retry of it); a discarded one is deleted.
+queued again under its own id (as an admin's retry of it); a discarded one is deleted. A record
+an admin aborted is not a dead letter: a person stopped it.
 """
 
 from collections.abc import Sequence
@@ -23,6 +24,8 @@ from shared.jobs.outbox import PROCESS_OUTBOX_MESSAGE, job_id_for
 from shared.models.jobs import MAX_SWEEPS, JobRecord, JobState, OutboxMessage
 from shared.sql import array_param
 
+# The error type of a record an admin aborted, and of a job arq cancelled on an abort.
+ABORTED = "Aborted"
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__ on the class
 _JOB = JobRecord.__table__  # type: ignore[attr-defined]  # likewise
 
@@ -87,7 +90,13 @@ def _dead_outbox(window: Window) -> list[ColumnElement[bool]]:
 
 def _failed_records(window: Window) -> list[ColumnElement[bool]]:
     c = _JOB.c
-    return [c.status == JobState.failed, c.finished_at.is_not(None), *_window(c.finished_at, c.function, window)]
+    return [
+        c.status == JobState.failed,
+        c.finished_at.is_not(None),
+        # An aborted record was stopped by a person (shared.jobs.records.abort): not given up.
+        func.coalesce(c.error["type"].astext, "") != ABORTED,
+        *_window(c.finished_at, c.function, window),
+    ]
 
 
 async def outbox_page(session: AsyncSession, window: Window, after: Position | None, limit: int) -> list[Row]:

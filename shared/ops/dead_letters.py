@@ -4,6 +4,7 @@
   retried; recorded jobs, cron runs and outbox jobs are not among them (their record, the next
   cron run, or the outbox row is what is given up);
 - durable job records that failed (PostgreSQL).
+Aborted jobs and records are not dead letters: a person stopped them.
 
 A page reads at most limit + 1 rows of each table, and the failed jobs Redis keeps (bounded by
 arq's result retention) in SCAN batches; the three are merged by (given_up_at, kind, id)."""
@@ -27,6 +28,7 @@ from shared.ops.dead_letter_schemas import (
 from shared.ops.job_scan import Finished, finished_jobs
 
 OUTBOX_JOB_PREFIX = job_id_for(0).removesuffix("0")
+ABORTED_JOB = "CancelledError"
 
 
 def _window(flt: DeadLetterFilter) -> sql.Window:
@@ -70,6 +72,8 @@ async def failed_jobs(redis: Redis, flt: DeadLetterFilter) -> list[DeadLetter]:
     async for batch in finished_jobs(redis):
         for job in batch:
             if job.success or job.retried_as is not None or job.id.startswith(OUTBOX_JOB_PREFIX):
+                continue
+            if job.error_type == ABORTED_JOB:  # an admin's abort (arq cancels the job): a person stopped it
                 continue
             letter = _from_job(job)
             if flt.function is not None and letter.function != flt.function:

@@ -20,7 +20,7 @@ from shared.jobs.sweepers import sweep_outbox
 from shared.models.heroes import TransferLog
 from shared.models.jobs import MAX_SWEEPS, OutboxMessage
 from shared.models.users import Role
-from shared.ops import dead_letter_actions, keys
+from shared.ops import actions, dead_letter_actions, keys
 from tests.api.conftest import SignedIn
 from tests.conftest import RunWorker
 from tests.ops.conftest import OpsWorker
@@ -75,8 +75,16 @@ async def test_the_dead_letters_of_each_kind_in_one_view_newest_first_and_paged(
 ) -> None:
     operator: SignedIn = await login(Role.operator)
     dead = await make_dead_letters(session, job_pool, ops_worker)
-    await enqueue(job_pool, "ops_ok", 1)
-    await ops_worker.run(jobs=1)  # a complete job: not a dead letter
+    await enqueue(job_pool, "ops_ok", 1)  # a complete job: not a dead letter
+    aborted = await enqueue(job_pool, "ops_ok", 2)  # nor an aborted one (a person stopped it)
+    await actions.abort_job(job_pool, aborted, actions.Actor("someone", None))
+    await ops_worker.run(jobs=2)
+    assert b"CancelledError" in (await job_pool.get(keys.result(aborted)) or b"")
+    stopped = await records.accept(session, BULK_DELETE_HEROES, {"ids": [3]}, None)
+    discard_pending(session)
+    await records.abort(session, stopped, by="someone")
+    await flush(session)
+    await job_pool.delete(keys.AUDIT)
 
     seen: list[dict[str, object]] = []
     cursor = None
