@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from shared.ops.schemas import OpsSummary
+from shared.ops.schemas import OpsSummary, QueueStats
 
 
 def seconds(value: float | None) -> str:
@@ -20,6 +20,12 @@ def seconds(value: float | None) -> str:
 
 def clock(value: datetime | None) -> str:
     return value.astimezone().strftime("%H:%M:%S") if value else "-"
+
+
+def queue_state(queue: QueueStats) -> str:
+    if not queue.paused:
+        return "running"
+    return f"PAUSED since {clock(queue.paused_at)} by {queue.paused_by or '?'}"
 
 
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]], empty: str = "none") -> str:
@@ -58,8 +64,11 @@ def render_summary(summary: OpsSummary) -> str:
         head,
         table(
             "QUEUES",
-            ["queue", "ready", "deferred", "running", "oldest wait"],
-            [[q.queue, q.ready, q.deferred, q.running, seconds(q.oldest_ready_age_seconds)] for q in summary.queues],
+            ["queue", "ready", "deferred", "running", "oldest wait", "state"],
+            [
+                [q.queue, q.ready, q.deferred, q.running, seconds(q.oldest_ready_age_seconds), queue_state(q)]
+                for q in summary.queues
+            ],
         ),
         table(
             "RUNNING",

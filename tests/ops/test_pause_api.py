@@ -12,6 +12,7 @@ from shared.jobs.queues import Queue
 from shared.models.users import Role
 from shared.ops import keys
 from shared.ops.inspect import read_summary
+from shared.ops.text import render_summary
 from tests.api.conftest import SignedIn
 
 OPS = "/api/v1/ops"
@@ -53,6 +54,9 @@ async def test_an_admin_pauses_and_resumes_a_queue_idempotently_audited_and_show
     short, bulk = queue_row(summary, Queue.short), queue_row(summary, Queue.bulk)
     assert (short["paused"], short["paused_by"], short["paused_at"]) == (True, admin.user.username, body["paused_at"])
     assert (bulk["paused"], bulk["paused_by"], bulk["paused_at"]) == (False, None, None)
+    table = render_summary(await read_summary(job_pool))  # what `guildhall queue` prints
+    [short_line] = [line for line in table.splitlines() if line.startswith(Queue.short)]
+    assert short_line.rstrip().endswith(f"by {admin.user.username}") and "PAUSED since" in short_line
     text = await scrape(job_pool)
     assert f'guildhall_queue_paused{{queue="{Queue.short}"}} 1.0' in text
     assert f'guildhall_queue_paused{{queue="{Queue.bulk}"}} 0.0' in text
