@@ -43,6 +43,7 @@ OVERRIDDEN: dict[str, list[str]] = {
     "main": ["self"],
     "_poll_iteration": ["self"],
     "start_jobs": ["self", "job_ids"],
+    "run_cron": ["self", "n", "delay", "num_windows"],  # services.worker.pausable: skipped while paused
 }
 
 
@@ -63,6 +64,23 @@ def test_start_jobs_takes_a_slot_before_its_redis_calls() -> None:
     took = max(source.index("await self.sem.acquire()"), source.index("self.job_counter = self.job_counter + 1"))
     assert took < source.index("self.pool.pipeline("), "arq's start_jobs no longer takes its slot first"
     assert "self.job_counter = self.job_counter - 1" in source and "self.sem.release()" in source
+
+
+def test_a_paused_worker_passes_by_the_cron_slots_arq_would_enqueue_and_ends_a_burst_as_arq_does() -> None:
+    """PausableWorker.run_cron advances past exactly the slots arq's run_cron would enqueue (those
+    before its cut-off, each next one from calculate_next), and a paused burst worker ends by setting
+    max_burst_jobs, which arq's main loop compares with the jobs started."""
+    run_cron = inspect.getsource(Worker.run_cron)
+    for line in (
+        "cron_delay = timedelta(seconds=delay * num_windows)",
+        "this_hb_cutoff = n + cron_delay",
+        "cron_job.next_run < this_hb_cutoff",
+        "cron_job.calculate_next(cron_job.next_run)",
+    ):
+        assert line in run_cron, f"arq's run_cron no longer has {line!r}"
+    assert "0 <= self.max_burst_jobs <= self._jobs_started()" in inspect.getsource(Worker.main)
+    poll = inspect.getsource(Worker._poll_iteration)
+    assert poll.index("await self.start_jobs(job_ids)") < poll.index("await self.heart_beat()")
 
 
 def test_the_worker_arguments_the_service_passes_exist() -> None:
