@@ -19,11 +19,12 @@ from shared.jobs.queues import Queue
 from shared.models.users import Role, User
 from shared.ops import keys
 from shared.settings import get_settings
-from tests.conftest import redis_url_for_tests
+from tests.conftest import ROOT, redis_url_for_tests
 from tests.shared.factories import unique
 from tests.support.serving import serve_app
 
 CHROMIUM = "/usr/bin/chromium"
+SCREENSHOT = ROOT / "artifacts" / "ops-dashboard-paused.png"  # git-ignored
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
@@ -65,7 +66,7 @@ async def test_an_admin_pauses_and_resumes_with_the_buttons_and_an_operator_cann
         url = f"http://127.0.0.1:{port}"
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = await browser.new_page()
+            page = await browser.new_page(viewport={"width": 1400, "height": 1100})
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.on("dialog", lambda dialog: dialog.accept())  # the pause's confirm()
@@ -79,6 +80,8 @@ async def test_an_admin_pauses_and_resumes_with_the_buttons_and_an_operator_cann
             assert await job_pool.exists(keys.paused(Queue.short))
             await expect(page.locator("#queues")).to_contain_text("paused")
             await expect(page.locator("#crons")).to_contain_text("skipped: queue paused")
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            await page.screenshot(path=str(SCREENSHOT), full_page=True)
 
             viewer = await browser.new_page()
             await signed_in(viewer, url, operator)
