@@ -118,6 +118,8 @@ async def test_the_dead_letters_of_each_kind_in_one_view_newest_first_and_paged(
     assert await listed(until=since) == [str(dead.outbox_id)]
     bad = await client.get(DEAD_LETTERS, params={"cursor": "nonsense"}, headers=operator.headers)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.cursor"
+    epoch = await client.get(DEAD_LETTERS, params={"until": "0.5"}, headers=operator.headers)  # a time is ISO text
+    assert epoch.status_code == 422 and epoch.json()["errors"][0]["field"] == "query.until"
     refused = await client.post(f"{DEAD_LETTERS}/outbox/{dead.outbox_id}/requeue", headers=operator.headers)
     assert refused.status_code == 403 and await audit_entries(job_pool) == []
 

@@ -4,7 +4,6 @@ admins; requeued or discarded, one at a time or by a filter, by admins only (aud
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import AwareDatetime
 
 from services.api.deps import CURSOR_MAX_LENGTH, AdminUser, JobPool, OperatorUser, SessionDep
 from services.api.problems import BODY_ERRORS, problem_responses
@@ -17,6 +16,7 @@ from shared.ops.dead_letter_schemas import (
     DeadLetterFilter,
     DeadLetterKind,
     DeadLetterPage,
+    IsoTime,
 )
 
 router = APIRouter(prefix="/ops/dead-letters", tags=["ops"], responses=problem_responses(401, 403))
@@ -34,8 +34,8 @@ async def list_dead_letters(
     function: Annotated[
         str | None, Query(min_length=1, max_length=100, description="a function, or an outbox topic")
     ] = None,
-    since: Annotated[AwareDatetime | None, Query(description="given up at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="given up before")] = None,
+    since: Annotated[IsoTime | None, Query(description="given up at or after")] = None,
+    until: Annotated[IsoTime | None, Query(description="given up before")] = None,
     cursor: Annotated[str | None, Query(max_length=CURSOR_MAX_LENGTH)] = None,
     limit: Limit = 50,
 ) -> DeadLetterPage:
