@@ -16,14 +16,15 @@ from shared.heroes.jobs import BULK_DELETE_HEROES
 from shared.jobs import outbox, records
 from shared.jobs.after_commit import discard_pending
 from shared.jobs.queues import Queue
-from shared.jobs.sweepers import sweep_outbox
-from shared.models.heroes import TransferLog
+from shared.jobs.sweepers import sweep_jobs, sweep_outbox
+from shared.models.heroes import Hero, TransferLog
 from shared.models.jobs import MAX_SWEEPS, OutboxMessage
 from shared.models.users import Role
 from shared.ops import actions, dead_letter_actions, keys
 from tests.api.conftest import SignedIn
 from tests.conftest import RunWorker
 from tests.ops.conftest import OpsWorker
+from tests.shared.factories import make_hero
 from tests.support.outbox import transfer_message
 from tests.support.queues import enqueue
 
@@ -222,3 +223,38 @@ async def test_a_filter_action_previews_is_capped_and_requeues_each_kind(
     assert oldest["detail"]["ids"] == {"job": [dead.job_id], "record": [dead.record_id]}  # type: ignore[index]
     bad = await client.post(actions, json={"action": "resend"}, headers=admin.headers)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body.action"
+
+
+async def test_a_requeued_record_runs_once_on_the_real_bulk_worker_and_the_sweeper_sends_nothing_more(
+    client: AsyncClient,
+    login,  # type: ignore[no-untyped-def]
+    session: AsyncSession,
+    job_pool: ArqRedis,
+    run_worker: RunWorker,
+    worker_ctx: dict[str, object],
+) -> None:
+    admin: SignedIn = await login(Role.admin)
+    hero = await make_hero(session)
+    record_id = await records.accept(session, BULK_DELETE_HEROES, {"ids": [hero.id]}, None)
+    discard_pending(session)  # as if its trigger was lost, and it then failed
+    await session.exec(  # type: ignore[call-overload]
+        text(
+            "UPDATE job SET status = 'failed', finished_at = clock_timestamp(),"
+            " created_at = clock_timestamp() - interval '1 hour' WHERE id = :id"
+        ),
+        params={"id": record_id},
+    )
+    await session.commit()
+
+    response = await client.post(f"{DEAD_LETTERS}/record/{record_id}/requeue", headers=admin.headers)
+    assert response.status_code == 200, response.text
+    # Queued again, its trigger sent at COMMIT: the sweeper finds it unfinished but sends no second one.
+    assert await sweep_jobs(worker_ctx) == {"unfinished": 1, "enqueued": 0}
+    await run_worker(Queue.bulk)
+    assert await sweep_jobs(worker_ctx) == {"unfinished": 0, "enqueued": 0}
+    await run_worker(Queue.bulk)
+
+    record = await records.read(session, record_id)
+    assert record is not None and (record.status, record.tries) == ("complete", 1)
+    assert record.result == {"deleted": 1, "missing_ids": []}
+    assert await session.get(Hero, hero.id) is None
