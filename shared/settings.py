@@ -54,11 +54,8 @@ class Settings(BaseSettings):
     redis_sentinel_password: SecretStr | None = Field(
         default=None, description="The sentinels' own password (requirepass of the sentinels), if any."
     )
-    # Connections per process: DB_POOL_SIZE kept open, up to DB_MAX_OVERFLOW more opened under load
-    # and closed when returned to a full pool. Under asyncio's bursts returns come in runs (one-
-    # statement reads return their connection without a round trip), so overflow connections were
-    # closed and opened again all the time: 209 connects in 5 s of reads with 20 + 10 against 30
-    # with 30 + 0 (docs/benchmarks.md, Reads). So the default budget is kept open, no overflow.
+    # Per process. Overflow connections are closed when returned to a full pool, which under load
+    # churned (209 connects in 5 s of reads with 20 + 10, 30 with 30 + 0): the budget is kept open.
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=0, ge=0)
     db_echo: bool = False
