@@ -57,7 +57,9 @@ class JobFilter(Strict):
 
 
 class JobsActionRequest(Strict):
-    action: Annotated[JobAction, FromText]
+    action: Annotated[JobAction, FromText] = Field(
+        description="retry (failed jobs), abort (queued, deferred or running ones) or discard (finished ones)."
+    )
     ids: list[JobIdText] | None = Field(
         default=None, min_length=1, max_length=MAX_IDS, description=f"At most {MAX_IDS} job ids."
     )
@@ -154,6 +156,11 @@ class DeadLetterAction(StrEnum):
 
 
 class DeadLetterActionRequest(Strict):
-    action: Annotated[DeadLetterAction, FromText]
-    filter: DeadLetterFilter = Field(default_factory=DeadLetterFilter)
-    dry_run: bool = False
+    action: Annotated[DeadLetterAction, FromText] = Field(
+        description="requeue (deliver or run it again) or discard (forget it; the audit keeps its id)."
+    )
+    filter: DeadLetterFilter = Field(
+        default_factory=DeadLetterFilter,
+        description=f"Every dead letter it matches (all, if empty), {ACTION_CAP} at most per request.",
+    )
+    dry_run: bool = Field(default=False, description="Count and list what would be acted on; change nothing.")
