@@ -9,7 +9,6 @@ from arq.cron import CronJob
 
 from shared.jobs.spec import CronSpec
 
-
 # How long a cron run's result (arq:result:cron:<function>:<slot ms>) is kept. arq keeps none by
 # default; then the job-end hook could not tell a failed run from a complete one (it reads the
 # outcome from the result: shared.ops.telemetry), and a second worker could enqueue and run a slot
