@@ -52,6 +52,7 @@ async def test_healthz_stays_fast_while_eight_logins_hash(
     assert len(busy) >= 5, busy
     # A bound on how much the logins may stall the loop, not a speed goal: with argon2 on the loop a
     # /healthz arriving mid-hash waits it out (50 ms to 0.5 s each, on this shared machine); in
-    # threads, the slowest of them stays within a few times idle. The floor absorbs scheduling noise.
+    # threads, the slowest of them stays within a few times idle. The floor absorbs scheduling noise
+    # (34 ms was seen with a second test suite running): half a hash here (a verify takes ~160 ms).
     worst = sorted(busy)[int(len(busy) * 0.9)]
-    assert worst <= max(5 * idle, 0.03), (idle, sorted(busy))
+    assert worst <= max(5 * idle, 0.08), (idle, sorted(busy))
