@@ -23,6 +23,7 @@ the sequences are moved past them after each step.
 import asyncpg
 
 from bench import growth_data_more as more
+from bench import growth_history
 from bench.growth_shape import AUTHOR, HOT_POST, RARE_WORD, ROOTS, SPINE, TIME_LINE, USERNAMES, WORDS, Scale, spans
 
 
@@ -96,6 +97,7 @@ async def grow(connection: asyncpg.Connection, before: Scale | None, after: Scal
         await more.tables_of_a_tenth(connection, lo_t, hi_t, users, categories)
         await more.courses(connection, lo_s, hi_s, lo_k, hi_k)
         await more.jobs_and_outbox(connection, lo, hi, after.n)
+        await growth_history.seed(connection, lo, hi, after.n)
         for table in ("user_account", "category", "post", "comment", "team", "hero", "item", "transfer_log"):
             await connection.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import asyncpg
 
+from bench.growth_history import history_reads
 from bench.growth_shape import (
     AUTHOR,
     BIG_COURSE,
@@ -200,4 +201,5 @@ def reads(scale: Scale, targets: Targets) -> list[Read]:
     add("ops/jobs/<a queued job, Redis only>", "/ops/jobs/{job_id}", f"/ops/jobs/{targets.queued_job}", ONLY_ADMIN)
     add("jobs/<a finished record>", "/jobs/{job_id}", f"/jobs/{complete_record}", ONLY_ADMIN)
     add("jobs/<a queued record>", "/jobs/{job_id}", f"/jobs/{targets.queued_record}", ONLY_ADMIN)
+    history_reads(listed, add, n, ONLY_ADMIN)
     return found

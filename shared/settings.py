@@ -209,15 +209,10 @@ class Settings(BaseSettings):
     idempotency_key_hours: int = Field(
         default=24, ge=1, le=7 * 24, description="A repeated Idempotency-Key older than this is a new request."
     )
-    # Job history (shared.ops.recorder): every try's run in PostgreSQL, written in batches by the
-    # worker, and per-minute metrics (run and wait time percentiles, throughput, failures).
-    job_history: bool = Field(default=True, description="Workers record every try in job_run and job_metric_minute.")
-    job_history_days: int = Field(
-        default=14, ge=1, le=90, description="Job runs are deleted this long after they ended."
-    )
-    job_metrics_hours: int = Field(
-        default=24, ge=1, le=7 * 24, description="Per-minute job metrics are deleted this long after their minute."
-    )
+    # Job history (shared.ops.recorder): every try, and per-minute metrics, in PostgreSQL.
+    job_history: bool = Field(default=True, description="Workers record every try (job_run, job_metric_minute).")
+    job_history_days: int = Field(default=14, ge=1, le=90, description="Job runs are kept this long.")
+    job_metrics_hours: int = Field(default=24, ge=1, le=7 * 24, description="Minute metrics are kept this long.")
     # Ops views (/ops, /api/v1/ops/*, /metrics)
     metrics_token: SecretStr | None = Field(
         default=None, description="When set, GET /metrics needs `Authorization: Bearer <token>`."

@@ -19,6 +19,10 @@ import os
 # Before anything reads settings: tests run as ENVIRONMENT=test, which needs a real secret.
 os.environ.setdefault("ENVIRONMENT", "test")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789")
+# Workers the tests build record job history only where a test gives them a recorder on the test
+# database (tests/ops/test_job_history*.py): their own engine is the settings' database, not the test's,
+# and the worker tests share one connection with the jobs, which a flush must not use at the same time.
+os.environ.setdefault("JOB_HISTORY", "false")
 import contextlib
 from urllib.parse import urlsplit
 

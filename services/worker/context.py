@@ -13,6 +13,7 @@ from shared.jobs.context import Ctx, settings_of, transaction
 from shared.jobs.queues import Queue
 from shared.ops import keys
 from shared.ops.clock import now_ms
+from shared.ops.recorder import HistoryRecorder
 from shared.ops.telemetry import WORKER_NAME
 from shared.settings import get_settings
 
@@ -35,12 +36,16 @@ def startup_for(queue: str) -> Callable[[Ctx], Awaitable[None]]:
     async def startup_with_telemetry(ctx: Ctx) -> None:
         await startup(ctx, queue)
         await telemetry.start(ctx, queue, name=WORKER_NAME)
+        if ctx["settings"].job_history:  # every try in PostgreSQL, in batches (shared.ops.recorder)
+            ctx[telemetry.HISTORY] = HistoryRecorder(ctx["session_factory"])
 
     return startup_with_telemetry
 
 
 async def shutdown(ctx: Ctx) -> None:
     await telemetry.stop(ctx)
+    if (recorder := ctx.get(telemetry.HISTORY)) is not None:
+        await recorder.close()  # the last runs, before the engine goes
     await ctx["engine"].dispose()
 
 

@@ -1,6 +1,6 @@
 """Retention: what is kept only so long is deleted once its time is up, in short batches.
 
-Three tables grow with the traffic and are worth keeping only for a while (README, "What each table
+Five tables grow with the traffic and are worth keeping only for a while (README, "What each table
 keeps, and for how long"):
 - `outbox`: a processed row, OUTBOX_RETENTION_HOURS after it was processed (its effect is kept
   elsewhere: the TransferLog, the comment's decision). A row still waiting, dead letters included,
@@ -9,6 +9,8 @@ keeps, and for how long"):
   a new request anyway: shared.idempotency).
 - `job`: a finished record, JOB_RECORD_RETENTION_DAYS after it finished (a failed bulk update's
   staged items go with it, by their foreign key's cascade).
+- `job_run`: a try, JOB_HISTORY_DAYS after it ended; `job_metric_minute`: a minute's metrics,
+  JOB_METRICS_HOURS after it (shared.ops.recorder writes both).
 
 Each batch is one short transaction: `DELETE ... WHERE key = ANY(<the keys of: SELECT ... WHERE <past
 its time> ORDER BY <age> LIMIT n FOR UPDATE SKIP LOCKED>)`. The selection walks an index on the age column
@@ -47,7 +49,7 @@ from shared.jobs.queues import Queue
 from shared.jobs.records import JOB_RECORD_RETENTION_DAYS
 from shared.jobs.spec import CronSpec
 from shared.models.base import table_of
-from shared.models.jobs import IdempotencyRecord, JobRecord, OutboxMessage
+from shared.models.jobs import IdempotencyRecord, JobMetricMinute, JobRecord, JobRun, OutboxMessage
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -135,6 +137,22 @@ RULES: tuple[Retention, ...] = (
         "finished_at",
         lambda settings: timedelta(days=JOB_RECORD_RETENTION_DAYS),
         batch=100,
+        max_batches=20,
+    ),
+    # Job history (shared.ops.recorder): small rows, one per try; the per-minute metrics are minutes
+    # x functions, a few thousand a day.
+    Retention(
+        table_of(JobRun),
+        "ended_at",
+        lambda settings: timedelta(days=settings.job_history_days),
+        batch=1000,
+        max_batches=50,
+    ),
+    Retention(
+        table_of(JobMetricMinute),
+        "minute",
+        lambda settings: timedelta(hours=settings.job_metrics_hours),
+        batch=1000,
         max_batches=20,
     ),
 )

@@ -12,8 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, String, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 from shared.models.base import created_at_field, one_of
@@ -119,3 +119,89 @@ class IdempotencyRecord(SQLModel, table=True):
     status_code: int
     response_body: dict[str, Any] = Field(sa_type=JSONB)
     created_at: datetime = created_at_field()
+
+
+# --- job history ----------------------------------------------------------------------------------
+# What the workers ran, kept JOB_HISTORY_DAYS (runs) and JOB_METRICS_HOURS (per-minute metrics),
+# written in batches by shared.ops.recorder, read by the ops history views (shared.ops.job_runs,
+# shared.ops.metric_history). Best effort: a try the worker could not record is missing, never wrong.
+
+
+class RunStatus(StrEnum):
+    complete = "complete"
+    failed = "failed"
+    retried = "retried"  # the try ended and the job was queued again (arq's Retry, or a lost worker)
+
+
+class JobRun(SQLModel, table=True):
+    """One try of one job, as it ended: one row per attempt (a job's timeline is its rows by id)."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (
+        one_of("status", RunStatus, "status_valid"),
+        # The list, newest first, whole or by one filter, each walked backwards from `until` (and
+        # retention's oldest first): each filter's own index gives the order, so no sort.
+        Index("ix_job_run_ended_at_id", "ended_at", "id"),
+        Index("ix_job_run_function_ended_at_id", "function", "ended_at", "id"),
+        Index("ix_job_run_queue_ended_at_id", "queue", "ended_at", "id"),
+        Index("ix_job_run_status_ended_at_id", "status", "ended_at", "id"),
+        # A job's timeline: its tries in the order they ended.
+        Index("ix_job_run_job_id_id", "job_id", "id"),
+        # `q`: text in the arguments or the error (trigram GIN, as the post search).
+        Index(
+            "ix_job_run_args_preview_trgm",
+            "args_preview",
+            postgresql_using="gin",
+            postgresql_ops={"args_preview": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_job_run_error_message_trgm",
+            "error_message",
+            postgresql_using="gin",
+            postgresql_ops={"error_message": "gin_trgm_ops"},
+        ),
+    )
+
+    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
+    job_id: str = Field(sa_type=String(200))
+    function: str = Field(sa_type=String(100))
+    queue: str = Field(sa_type=String(100))
+    attempt: int  # arq's job_try: 1 for the first run
+    status: str = Field(sa_type=String(20))
+    enqueued_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    started_at: datetime = Field(sa_type=DateTime(timezone=True))
+    ended_at: datetime = Field(sa_type=DateTime(timezone=True))
+    duration_ms: int
+    wait_ms: int | None = None  # from the time the try was due (its queue score) to its start
+    worker: str = Field(sa_type=String(200))
+    # A bounded preview of the arguments (admins only: shared.ops.recorder cuts it and hides
+    # secret-looking keys); never the result.
+    args_preview: str | None = Field(default=None, sa_type=Text)
+    error_type: str | None = Field(default=None, sa_type=String(200))
+    error_message: str | None = Field(default=None, sa_type=Text)
+
+
+# Every function's runs in a queue, or every function's but the cron sweepers' (this name).
+ALL_FUNCTIONS = "*"
+ALL_QUEUES = "*"
+
+
+class JobMetricMinute(SQLModel, table=True):
+    """One minute of one function on one queue (or ALL_FUNCTIONS of a queue, or of ALL_QUEUES):
+    tries ended by outcome, and fixed histogram buckets of run and wait time (shared.ops.buckets),
+    from which percentiles are read. Flat: its size is minutes x functions, whatever the traffic."""
+
+    __tablename__ = "job_metric_minute"
+    # Retention deletes old minutes (the primary key serves the reads).
+    __table_args__ = (Index("ix_job_metric_minute_minute", "minute"),)
+
+    function: str = Field(sa_type=String(100), primary_key=True)
+    queue: str = Field(sa_type=String(100), primary_key=True)
+    minute: datetime = Field(sa_type=DateTime(timezone=True), primary_key=True)
+    complete: int = 0
+    failed: int = 0
+    retried: int = 0
+    run_ms_sum: int = Field(default=0, sa_type=BigInteger)
+    wait_ms_sum: int = Field(default=0, sa_type=BigInteger)
+    run_buckets: list[int] = Field(sa_type=ARRAY(Integer))
+    wait_buckets: list[int] = Field(sa_type=ARRAY(Integer))

@@ -36,6 +36,7 @@ from shared.ops import crons, keys
 from shared.ops.batch import Batch, Replies
 from shared.ops.clock import now_ms
 from shared.ops.keys import FinishedEntry, Outcome, RecordField, StatsField, WorkerField
+from shared.ops.recorder import args_preview
 
 # Names this process in job records and its own health entry (guildhall:worker:<name>).
 WORKER_NAME = keys.worker_name(socket.gethostname(), os.getpid())
@@ -121,16 +122,21 @@ async def record_start(redis: Redis, telemetry: WorkerTelemetry, job_id: str, st
 
 
 @dataclass
-class _Ended:
+class EndedTry:
+    """How a try ended, as record_outcome read it (the job history records it: shared.ops.recorder)."""
+
     outcome: Outcome
     function: str
     ended_ms: int
     duration_ms: int
     entry: FinishedEntry | None  # listed in the recent lists (a finished job with a kept result)
     error: dict[str, str] | None = None  # kept in the job's record (a failure's details)
+    started_ms: int | None = None
+    enqueued_ms: int | None = None
+    args_preview: str | None = None  # bounded, secret-looking keys hidden (shared.ops.recorder)
 
 
-def _ended(job_id: str, telemetry: WorkerTelemetry, replies: Replies, started_ms: int | None) -> _Ended:
+def _ended(job_id: str, telemetry: WorkerTelemetry, replies: Replies, started_ms: int | None) -> EndedTry:
     """How the try ended, from what arq wrote: its result, else whether the job is queued again."""
     queue, worker = telemetry.queue, telemetry.name
     raw_result, raw_job = replies["result"], replies["job"]
@@ -140,18 +146,24 @@ def _ended(job_id: str, telemetry: WorkerTelemetry, replies: Replies, started_ms
         outcome = Outcome.complete if data.get("s") else Outcome.failed
         duration = max(0, int(data.get("ft", ended)) - int(data.get("st", started_ms or ended)))
         entry, error = _finished_entry(job_id, data, outcome, duration, queue, worker)
-        return _Ended(outcome, data.get("f", "?"), ended, duration, entry, error)
+        started, enqueued = data.get("st", started_ms), data.get("et")
+        shown = args_preview(data.get("a") or (), data.get("k") or {})
+        return EndedTry(outcome, data.get("f", "?"), ended, duration, entry, error, started, enqueued, shown)
     if replies["score"] is not None:
-        function = json.loads(raw_job).get("f", "?") if raw_job else keys.cron_function(job_id) or "?"
-        return _Ended(Outcome.retried, function, ended, ended - (started_ms or ended), None)
+        job = json.loads(raw_job) if raw_job else {}
+        function = str(job.get("f") or keys.cron_function(job_id) or "?")
+        queued = args_preview(job.get("a") or (), job.get("k") or {}) if job else None
+        duration = ended - (started_ms or ended)
+        return EndedTry(Outcome.retried, function, ended, duration, None, None, started_ms, job.get("et"), queued)
     # Finished without a kept result (keep_result=0): counted as complete, not listed.
-    return _Ended(Outcome.complete, keys.cron_function(job_id) or "?", ended, ended - (started_ms or ended), None)
+    unkept = keys.cron_function(job_id) or "?"
+    return EndedTry(Outcome.complete, unkept, ended, ended - (started_ms or ended), None, None, started_ms)
 
 
 async def record_outcome(
     redis: Redis, telemetry: WorkerTelemetry, job_id: str, *, job_try: int, started_ms: int | None
-) -> None:
-    """Count a try that ended (once arq stored its outcome) in every view that shows it."""
+) -> EndedTry:
+    """Count a try that ended (once arq stored its outcome) in every view that shows it; how it ended."""
     telemetry.running.discard(job_id)
     batch = Batch(redis)
     batch("result").get(keys.result(job_id))
@@ -198,6 +210,7 @@ async def record_outcome(
                 pipe.hset(progress.key(job_id), mapping=ended.error)
                 pipe.expire(progress.key(job_id), progress.JOB_KEY_TTL_SECONDS)
         await pipe.execute()
+    return ended
 
 
 def _finished_entry(

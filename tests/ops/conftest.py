@@ -75,13 +75,17 @@ class OpsWorker:
     pool: ArqRedis
     queue: Queue = Queue.short
     workers: list[ResilientWorker] = field(default_factory=list)
+    # Put in each worker's ctx after its start-up (a job history recorder on the test's connection).
+    ctx: dict[str, Any] = field(default_factory=dict)
+    functions: list[Any] = field(default_factory=lambda: list(TEST_FUNCTIONS))
 
     def build(self, max_jobs: int, *, sweeps: bool = False) -> ResilientWorker:
         worker = build_worker(
             self.queue,
             redis=self.pool,
             burst=True,
-            functions=TEST_FUNCTIONS,
+            functions=self.functions,
+            **({"ctx": dict(self.ctx)} if self.ctx else {}),
             # Only the test's own cron job: the production sweepers would run at start-up too.
             cron_jobs=[sweep_at_startup()] if sweeps else (),
             max_burst_jobs=max_jobs,
