@@ -2,6 +2,10 @@
 the ones services/worker/main.py sets for the short queue, in one run.
 
     .venv/bin/python -m bench.queue_throughput [JOBS]      (default 2,000 per round)
+    .venv/bin/python -m bench.queue_throughput --history [JOBS]
+
+`--history` instead runs the short queue's settings with the worker's job hooks and ops telemetry,
+job history recording (shared.ops.recorder) off and on, interleaved, and prints on / off.
 
 Each round enqueues JOBS jobs, then runs a real arq Worker in burst mode until the queue is
 empty; jobs/s = JOBS / that time. Each job is one transaction through the worker's own
@@ -25,12 +29,15 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 
 from bench.common import free_port, scratch_database
-from services.worker.context import on_job_start
+from services.worker import telemetry
+from services.worker.context import after_job_end, on_job_start
 from services.worker.main import WorkerSettings
 from shared.db import create_engine, create_session_factory
 from shared.jobs.context import Ctx, transaction
 from shared.jobs.queues import Queue, create_job_pool
 from shared.jobs.serialization import deserialize, serialize
+from shared.ops.recorder import HistoryRecorder
+from shared.ops.telemetry import WorkerTelemetry
 from shared.settings import get_settings
 
 ROUNDS = 2
@@ -77,7 +84,9 @@ async def start_redis(directory: str) -> tuple[asyncio.subprocess.Process, str]:
     raise SystemExit("redis-server did not start")
 
 
-async def one_round(pool: ArqRedis, ctx: dict[str, Any], poll: PollSettings, jobs: int, round_no: int) -> float:
+async def one_round(
+    pool: ArqRedis, ctx: dict[str, Any], poll: PollSettings, jobs: int, round_no: int, *, hooks: bool = False
+) -> float:
     """Enqueue `jobs` jobs, then drain them with a burst worker; jobs per second."""
     await pool.flushdb()
     for n in range(jobs):
@@ -93,9 +102,13 @@ async def one_round(pool: ArqRedis, ctx: dict[str, Any], poll: PollSettings, job
         job_serializer=serialize,
         job_deserializer=deserialize,
         on_job_start=on_job_start,
+        after_job_end=after_job_end if hooks else None,
         ctx=dict(ctx),
         log_results=False,
     )
+    if hooks:  # the production worker's telemetry (services/worker/context.py starts it)
+        worker.ctx[telemetry.TELEMETRY] = WorkerTelemetry(name="bench:1", queue=Queue.short)
+        worker.ctx["redis"] = pool
     start = time.perf_counter()
     await worker.main()
     seconds = time.perf_counter() - start
@@ -148,13 +161,54 @@ async def run(jobs: int) -> None:
     print(f"ratio WorkerSettings / arq defaults: {tuned / defaults:.1f}x")
 
 
+async def run_history(jobs: int, rounds: int = 3) -> None:
+    """The short queue's settings and hooks, job history off and on, interleaved; each keeps its best."""
+    settings = get_settings()
+    poll = PollSettings("WorkerSettings", WorkerSettings.max_jobs, WorkerSettings.poll_delay)
+    with tempfile.TemporaryDirectory(prefix="bench-redis-") as directory:
+        redis_process, redis_url = await start_redis(directory)
+        pool = create_job_pool(redis_url)
+        try:
+            async with scratch_database() as scratch:
+                scratch_url = scratch.url.render_as_string(hide_password=False)
+                engine = create_engine(settings.model_copy(update={"database_url": scratch_url}))
+                factory = create_session_factory(engine)
+                print(
+                    f"queue throughput, job history off vs on: {jobs:,} small DB jobs per round, {os.cpu_count()} CPUs"
+                )
+                best = {"off": 0.0, "on": 0.0}
+                try:
+                    for round_no in range(1, rounds + 1):
+                        for label in ("off", "on"):
+                            ctx: dict[str, Any] = {"settings": settings, "session_factory": factory}
+                            recorder = HistoryRecorder(factory) if label == "on" else None
+                            if recorder is not None:
+                                ctx[telemetry.HISTORY] = recorder
+                            named = PollSettings(f"history {label}", poll.max_jobs, poll.poll_delay)
+                            rate = await one_round(pool, ctx, named, jobs, round_no, hooks=True)
+                            if recorder is not None:
+                                await recorder.close()  # inside neither round's time: the rows were written meanwhile
+                                assert recorder.written >= jobs, recorder.written
+                            best[label] = max(best[label], rate)
+                finally:
+                    await engine.dispose()
+        finally:
+            await pool.aclose()
+            redis_process.terminate()
+            await redis_process.wait()
+    print(f"best history off {best['off']:7.0f} jobs/s, on {best['on']:7.0f} jobs/s")
+    print(f"ratio history on / off: {best['on'] / best['off']:.2f}x")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.queue_throughput",
         description="Small database jobs through arq: arq's default poll settings vs the short queue's WorkerSettings.",
     )
     parser.add_argument("jobs", nargs="?", type=int, default=2_000, help="jobs per round (default 2,000)")
-    asyncio.run(run(parser.parse_args(argv).jobs))
+    parser.add_argument("--history", action="store_true", help="job history recording off vs on (same settings)")
+    arguments = parser.parse_args(argv)
+    asyncio.run(run_history(arguments.jobs) if arguments.history else run(arguments.jobs))
 
 
 if __name__ == "__main__":
