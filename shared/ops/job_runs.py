@@ -87,7 +87,7 @@ async def list_runs(
     `q` searches the errors only)."""
     after = TimeIdPosition.decode(cursor)
     statement = run_page_statement(filters, limit=limit, after=after, with_args=with_args)
-    rows = (await session.execute(statement)).all()
+    rows = (await session.exec(statement)).all()  # type: ignore[call-overload]  # a Core select runs as execute()
     return page_of(
         rows,
         limit,
@@ -114,7 +114,7 @@ async def job_attempts(
 ) -> Page[JobRunItem]:
     """One job's tries, oldest first (through ix_job_run_job_id_id)."""
     after = IdPosition.decode(cursor)
-    rows = (await session.execute(attempts_statement(job_id, limit=limit, after=after))).all()
+    rows = (await session.exec(attempts_statement(job_id, limit=limit, after=after))).all()  # type: ignore[call-overload]  # a Core select runs as execute()
     return page_of(rows, limit, lambda row: IdPosition(id=row.id), lambda row: _item(row, with_args))
 
 

@@ -122,7 +122,7 @@ async def metric_history(
     now: datetime | None = None,
 ) -> MetricHistory:
     start, end = window(since, until, step_minutes, now or datetime.now(UTC))
-    rows = (await session.execute(metric_statement(function, queue, start, end))).all()
+    rows = (await session.exec(metric_statement(function, queue, start, end))).all()  # type: ignore[call-overload]  # a Core select runs as execute()
     step = timedelta(minutes=step_minutes)
     count = -(-int((end - start) / timedelta(minutes=1)) // step_minutes)
     steps = [_Step() for _ in range(count)]
