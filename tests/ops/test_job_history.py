@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from arq import ArqRedis
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from shared.jobs.queues import Queue
@@ -29,9 +29,8 @@ def recorder_on(connection: AsyncConnection, **options: Any) -> HistoryRecorder:
 
 
 @pytest.fixture
-def recorder(engine: AsyncEngine) -> HistoryRecorder:
-    """On its own pooled connections, as in a worker (its rows commit: each test reads its own job ids)."""
-    return HistoryRecorder(async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False), flush_seconds=0.05)  # type: ignore[arg-type]
+def recorder(connection: AsyncConnection) -> HistoryRecorder:
+    return recorder_on(connection, flush_seconds=0.05)
 
 
 @pytest.fixture
