@@ -3,20 +3,24 @@ with its function, queue, job id, arguments (secrets hidden), status, try number
 worker and error; in batches (two statements per flush, whatever the number of runs); best effort
 with PostgreSQL down (kept, bounded, written once it answers); on shutdown too."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from arq import ArqRedis
+from arq.worker import func
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlmodel.ext.asyncio.session import AsyncSession as ModelSession
 
 from shared.jobs.queues import Queue
 from shared.models.jobs import RunStatus
+from shared.ops.metric_history import metric_history
 from shared.ops.recorder import ARGS_PREVIEW_CHARS, HIDDEN, HistoryRecorder, RunRecord, args_preview
 from tests.conftest import StatementLog
-from tests.ops.conftest import TEST_WORKER, OpsWorker
+from tests.ops.conftest import TEST_FUNCTIONS, TEST_WORKER, OpsWorker
 from tests.support.queues import enqueue
 
 
@@ -149,3 +153,41 @@ async def test_a_cron_run_counts_in_its_function_metrics_and_is_kept_as_a_run_on
     assert [row.job_id for row in await runs_of(connection, "cron:ops_sweep:1", "cron:ops_sweep:2")] == [
         "cron:ops_sweep:1"
     ]
+
+
+async def sleep_ms(ctx: dict[str, Any], ms: int) -> int:
+    await asyncio.sleep(ms / 1000)
+    return ms
+
+
+async def test_the_real_worker_s_minutes_give_run_time_percentiles_failure_rate_and_wait_time(
+    connection: AsyncConnection, job_pool: ArqRedis, recorder: HistoryRecorder
+) -> None:
+    worker = OpsWorker(job_pool, ctx={"job_history": recorder}, functions=[func(sleep_ms), *TEST_FUNCTIONS])
+    for _ in range(18):
+        await enqueue(job_pool, "sleep_ms", 20)
+    await enqueue(job_pool, "sleep_ms", 300)
+    await enqueue(job_pool, "sleep_ms", 300)
+    await asyncio.sleep(0.4)  # every job waits at least this long before a worker starts
+    await worker.run(jobs=100)
+    for _ in range(3):
+        await enqueue(job_pool, "ops_ok", 1)
+    await enqueue(job_pool, "ops_fail", "one in four")
+    await worker.run(jobs=100)
+
+    session = ModelSession(bind=connection)
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    sleeps = await metric_history(session, function="sleep_ms", since=since)
+    run, wait = sleeps.overall.run_ms, sleeps.overall.wait_ms
+    assert sleeps.overall.complete == 20 and sleeps.overall.failure_rate == 0
+    # 18 of 20 ran 20 ms (p50), 2 ran 300 ms (p95: the 19th, p99: the 20th): each read as the upper
+    # bound of its bucket, never below the true value, at most a bucket (25%) and the worker's overhead above.
+    assert run.p50 is not None and 20 <= run.p50 <= 32, run
+    assert run.p95 is not None and run.p99 is not None and 300 <= run.p95 <= run.p99 <= 400, run
+    assert wait.p50 is not None and wait.p50 >= 400, wait
+    work = await metric_history(session, queue=Queue.short, since=since)
+    assert (work.overall.complete, work.overall.failed) == (23, 1)  # every function of the queue
+    mixed = await metric_history(session, function="ops_fail", since=since)
+    assert mixed.overall.failure_rate == 1.0
+    both = await metric_history(session, since=since)
+    assert both.overall.failure_rate == pytest.approx(1 / 24)
