@@ -9,6 +9,7 @@ from httpx import AsyncClient
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.jobs import retention
 from shared.models.users import Role
 from shared.ops import buckets
 from tests.api.conftest import SignedIn
@@ -139,3 +140,24 @@ async def test_the_metric_history_reads_percentiles_failures_and_waits_from_the_
         headers=operator.headers,
     )
     assert coarse.status_code == 200 and coarse.json()["step_minutes"] == 5
+
+
+async def test_retention_deletes_runs_past_job_history_days_and_minutes_past_job_metrics_hours(
+    session: AsyncSession, worker_ctx: dict[str, object]
+) -> None:
+    await add_run(session, "old", "ops_ok", "complete", 15 * 24 * 60)  # 15 days: past the 14
+    await add_run(session, "kept", "ops_ok", "complete", 13 * 24 * 60)
+    for hours in (25, 23):
+        await session.exec(  # type: ignore[call-overload]
+            text(
+                "INSERT INTO job_metric_minute VALUES ('ops_ok', 'guildhall:short',"
+                " date_trunc('minute', now()) - :hours * interval '1 hour', 1, 0, 0, 0, 0, '{}', '{}')"
+            ),
+            params={"hours": hours},
+        )
+    deleted = await retention.prune(worker_ctx)
+    assert (deleted["job_run"], deleted["job_metric_minute"]) == (1, 1)
+    left = (await session.exec(text("SELECT job_id FROM job_run"))).scalars().all()  # type: ignore[call-overload]
+    assert left == ["kept"]
+    minutes = (await session.exec(text("SELECT minute FROM job_metric_minute"))).scalars().all()  # type: ignore[call-overload]
+    assert len(minutes) == 1 and minutes[0] > NOW - timedelta(hours=24)
