@@ -61,7 +61,10 @@ async def test_a_500_carries_the_headers(app: FastAPI) -> None:
 
 async def test_the_dashboard_and_its_files_have_a_strict_csp(client: AsyncClient) -> None:
     files = sorted(path.name for path in STATIC_DIR.iterdir())
-    assert files == ["ops.css", "ops.html", "ops.js"]
+    # The page, its style, and its scripts (the board's own and each panel's), all served the same way.
+    assert files == ["ops.css", "ops.html", "ops.js", "ops_bulk.js", "ops_control.js", "ops_history.js"]
+    page = (STATIC_DIR / "ops.html").read_text()
+    assert all(f'src="/ops/static/{name}"' in page for name in files if name.endswith(".js")), "a script not loaded"
     for path in ["/ops", *(f"/ops/static/{name}" for name in files), "/ops/static/missing.js"]:
         response = await client.get(path)
         assert response.status_code == (404 if path.endswith("missing.js") else 200), path

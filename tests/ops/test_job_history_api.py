@@ -126,7 +126,9 @@ async def test_the_metric_history_reads_percentiles_failures_and_waits_from_the_
 
     day = await client.get(
         f"{OPS}/metrics/history",
-        params={"since": (NOW - timedelta(hours=23, minutes=58)).isoformat()},
+        # Both ends given: NOW is the module's import time, and `until` defaults to the request's
+        # now, minutes later in a full run, which would make the window longer than a day.
+        params={"since": (NOW - timedelta(hours=23, minutes=58)).isoformat(), "until": NOW.isoformat()},
         headers=operator.headers,
     )
     assert day.status_code == 200 and len(day.json()["points"]) <= 1440

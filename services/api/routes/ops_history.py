@@ -2,7 +2,6 @@
 JOB_HISTORY_DAYS) and the per-minute metric history, both read from PostgreSQL. An operator gets
 no arguments: `args_preview` is null, and `q` searches the errors only."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -14,6 +13,7 @@ from shared.auth.callers import Caller
 from shared.models.jobs import RunStatus
 from shared.models.users import Role
 from shared.ops import job_runs
+from shared.ops.dead_letter_schemas import IsoTime
 from shared.ops.history_schemas import JobRunItem, JobRunPage, MetricHistory, RunFilters
 from shared.ops.metric_history import metric_history
 from shared.schemas import Page
@@ -34,8 +34,8 @@ async def list_job_runs(
     function: Annotated[Name, Query(description="only this function's runs")] = None,
     status: Annotated[RunStatus | None, Query(description="complete, failed or retried")] = None,
     queue: Annotated[Name, Query(description="only this queue's runs (guildhall:short, guildhall:bulk)")] = None,
-    since: Annotated[datetime | None, Query(description="runs that ended at or after this time")] = None,
-    until: Annotated[datetime | None, Query(description="runs that ended before this time")] = None,
+    since: Annotated[IsoTime | None, Query(description="runs that ended at or after this time")] = None,
+    until: Annotated[IsoTime | None, Query(description="runs that ended before this time")] = None,
     q: Annotated[
         str | None,
         Query(
@@ -74,8 +74,8 @@ async def read_metric_history(
     viewer: OperatorUser,
     function: Annotated[Name, Query(description="one function (default: every one but the cron sweepers)")] = None,
     queue: Annotated[Name, Query(description="one queue (default: every queue)")] = None,
-    since: Annotated[datetime | None, Query(description="default: an hour before `until`")] = None,
-    until: Annotated[datetime | None, Query(description="default: now")] = None,
+    since: Annotated[IsoTime | None, Query(description="default: an hour before `until`")] = None,
+    until: Annotated[IsoTime | None, Query(description="default: now")] = None,
     step: Annotated[int, Query(ge=1, le=60, description="minutes per point")] = 1,
 ) -> MetricHistory:
     """Per step (one minute by default, at most 1,440 points): tries ended by outcome, throughput,
