@@ -3,13 +3,23 @@
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from annotated_types import GroupedMetadata, Interval, MaxLen, MinLen
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 from pydantic import Strict as StrictMode
 from sqlmodel import SQLModel
 
@@ -137,6 +147,18 @@ def _storable_time(value: datetime) -> datetime:
 
 
 CursorTime = Annotated[AwareDatetime, AfterValidator(_storable_time)]
+# A time a client sends (a query parameter, a filter): ISO 8601 text with its offset, never a
+# number, which pydantic would otherwise read as epoch seconds.
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _iso_text(value: object) -> object:
+    if isinstance(value, datetime) or (isinstance(value, str) and not _NUMBER.fullmatch(value)):
+        return value
+    raise ValueError("a time is ISO 8601 text with its UTC offset, e.g. 2026-12-04T18:00:00Z")
+
+
+IsoTime = Annotated[CursorTime, BeforeValidator(_iso_text)]
 P = TypeVar("P", bound="CursorPosition")
 
 

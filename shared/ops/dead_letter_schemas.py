@@ -1,36 +1,23 @@
 """Request and response shapes of the bulk job actions (POST /ops/jobs/actions) and of the dead
 letters (GET /ops/dead-letters and its actions)."""
 
-import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel as Shape
-from pydantic import BeforeValidator, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from shared.jobs.queues import Queue
 from shared.models.jobs import MAX_SWEEPS
 from shared.ops.schemas import JobStatus
-from shared.schemas import CursorPosition, CursorTime, FromText, Page, Strict
+from shared.schemas import CursorPosition, CursorTime, FromText, IsoTime, Page, Strict
 
 # The most ids one request may name, and the most jobs (or dead letters) one filter action acts
 # on: a bigger selection is acted on in several requests, each answering what remains.
 MAX_IDS = 1000
 ACTION_CAP = 1000
 
-_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
-
-
-def _iso_text(value: object) -> object:
-    """A time as text (ISO 8601, with its offset), as the schema says: pydantic would also read a
-    number, or a number in a string, as epoch seconds."""
-    if isinstance(value, datetime) or (isinstance(value, str) and not _NUMBER.fullmatch(value)):
-        return value
-    raise ValueError("a time is ISO 8601 text with its UTC offset, e.g. 2026-12-04T18:00:00Z")
-
-
-IsoTime = Annotated[CursorTime, BeforeValidator(_iso_text)]
 JobIdText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9:_.\-]+$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 

@@ -16,8 +16,8 @@ from shared.ops.dead_letter_schemas import (
     DeadLetterFilter,
     DeadLetterKind,
     DeadLetterPage,
-    IsoTime,
 )
+from shared.schemas import IsoTime
 
 router = APIRouter(prefix="/ops/dead-letters", tags=["ops"], responses=problem_responses(401, 403))
 

@@ -13,10 +13,9 @@ from shared.auth.callers import Caller
 from shared.models.jobs import RunStatus
 from shared.models.users import Role
 from shared.ops import job_runs
-from shared.ops.dead_letter_schemas import IsoTime
 from shared.ops.history_schemas import JobRunItem, JobRunPage, MetricHistory, RunFilters
 from shared.ops.metric_history import metric_history
-from shared.schemas import Page
+from shared.schemas import IsoTime, Page
 
 router = APIRouter(prefix="/ops", tags=["ops"], responses=problem_responses(401, 403))
 
